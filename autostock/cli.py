@@ -1,0 +1,45 @@
+"""The ``autostock`` command line: a click group of thin commands.
+
+Each command parses and validates its flags, then calls one engine function. Heavy imports
+(TensorFlow, Dask, alpaca-py) happen inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from autostock import __version__
+
+# one module per area; each exposes COMMANDS, a list of click commands
+COMMAND_MODULES: tuple[str, ...] = (
+    "autostock.commands.backtest",
+    "autostock.commands.risk",
+    "autostock.commands.ml",
+    "autostock.commands.robustness",
+    "autostock.commands.live",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="autostock")
+def cli() -> None:
+    """autostock: backtest-first trading for US equities, built on backtrader."""
+
+
+for _name in COMMAND_MODULES:
+    if importlib.util.find_spec(_name) is not None:
+        for _command in importlib.import_module(_name).COMMANDS:
+            cli.add_command(_command)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli(prog_name="autostock")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Click commands, one module per area; ``autostock.cli`` adds them to the ``autostock`` group."""

@@ -1,0 +1,43 @@
+"""Market data sources behind ``--data``: synthetic, sample, files, yahoo, alpaca."""
+
+from __future__ import annotations
+
+from autostock.config import DEFAULT_SYMBOLS
+from autostock.feeds.market import Market
+
+SOURCES = ("synthetic", "sample", "yahoo", "alpaca")
+
+
+def load_market(
+    source: str = "synthetic",
+    symbols: list[str] | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    benchmark: str | None = None,
+    seed: int = 42,
+) -> Market:
+    """Load and validate bars for ``symbols`` from ``source``, sliced to ``start``..``end``."""
+    if source == "synthetic":
+        from autostock.feeds.synthetic import generate_market
+
+        market = generate_market(list(symbols or DEFAULT_SYMBOLS), start, end, seed=seed,
+                                 benchmark_symbol=benchmark or "SPY")
+    elif source == "sample":
+        from autostock.feeds.sample import load_sample
+
+        market = load_sample()
+        if symbols:
+            market = market.select(symbols)
+    elif source in ("yahoo", "alpaca"):
+        from autostock.feeds import remote
+
+        loader = remote.load_yahoo if source == "yahoo" else remote.load_alpaca
+        market = loader(list(symbols or DEFAULT_SYMBOLS), start, end, benchmark or "SPY")
+    else:
+        from autostock.feeds.files import load_path
+
+        market = load_path(source, symbols, benchmark)
+    return market.slice(start, end) if (start or end) else market
+
+
+__all__ = ["Market", "load_market", "SOURCES"]
