@@ -13,6 +13,18 @@ import sys
 import click
 
 from autostock import __version__
+from autostock.errors import UserError
+
+
+class AutostockGroup(click.Group):
+    """A click group that turns a user mistake into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
 
 # one module per area; each exposes COMMANDS, a list of click commands
 COMMAND_MODULES: tuple[str, ...] = (
@@ -24,7 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=AutostockGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="autostock")
 def cli() -> None:
     """autostock: backtest-first trading for US equities, built on backtrader."""

@@ -1,0 +1,1 @@
+"""Analyzers: observe only; ``get_analysis()`` returns JSON-serialisable data."""

@@ -1,0 +1,1 @@
+"""Reports: metrics (QuantStats / empyrical), tearsheets, charts, output files."""

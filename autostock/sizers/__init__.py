@@ -1,0 +1,1 @@
+"""Backtrader sizers; each is a thin wrapper over a pure sizing function."""

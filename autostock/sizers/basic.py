@@ -1,0 +1,92 @@
+"""The foundation's sizers: ``percent`` of equity per position, and ``fixed`` shares.
+
+Each ``bt.Sizer`` is a thin wrapper over a pure function below (no backtrader in them).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import backtrader as bt
+
+from autostock.errors import ConfigError
+from autostock.registry import SIZERS
+
+
+def percent_shares(
+    equity: float,
+    cash: float,
+    price: float,
+    weight: float,
+    slip_rate: float = 0.0,
+    commission: Callable[[float, float], float] | None = None,
+) -> int:
+    """Whole shares worth ``weight`` of ``equity`` at the expected fill price, within ``cash``.
+
+    The expected fill price is ``price * (1 + slip_rate)``; ``commission(size, price)`` is
+    the commission of the order, reserved out of the target value and out of cash. Never
+    negative; zero when the price is not positive.
+    """
+    if not (price > 0) or not (weight > 0) or equity <= 0:
+        return 0
+    fill = price * (1.0 + max(slip_rate, 0.0))
+    budget = min(equity * weight, max(cash, 0.0))
+    size = math.floor(budget / fill)
+    if commission is not None:
+        while size > 0:
+            excess = size * fill + commission(size, fill) - budget
+            if excess <= 0:
+                break
+            size -= max(1, math.ceil(excess / fill))
+    return max(int(size), 0)
+
+
+def fixed_shares(stake: float) -> int:
+    """A constant number of shares."""
+    return max(int(stake), 0)
+
+
+@SIZERS.register("percent")
+class PercentSizer(bt.Sizer):
+    """Buy ``percent`` of current equity per position.
+
+    Default (``percent`` unset): equal weight, ``1 / slots`` where ``slots`` is the strategy's
+    number of concurrent positions (``strategy.slots()`` when it defines one, else the number
+    of symbols). The order is sized at the last close plus the broker's slippage, with the
+    commission reserved; an order that a price gap makes unaffordable is rejected by the
+    broker (Margin) and shows in ``orders.csv``.
+
+    Params: ``percent`` (None = equal weight).
+    """
+
+    params = (("percent", None),)
+
+    def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.AbstractDataBase, isbuy: bool) -> int:
+        if self.p.percent is not None:
+            if not (0 < self.p.percent <= 100):
+                raise ConfigError(f"percent sizer: percent must be in (0, 100], got {self.p.percent}")
+            weight = self.p.percent / 100.0
+        else:
+            slots = getattr(self.strategy, "slots", None)
+            weight = 1.0 / (slots() if callable(slots) else len(self.strategy.datas))
+        slip = float(getattr(self.broker.p, "slip_perc", 0.0) or 0.0)
+        return percent_shares(
+            self.broker.getvalue(), cash, data.close[0], weight, slip,
+            lambda size, price: comminfo.getcommission(size, price),
+        )
+
+
+@SIZERS.register("fixed")
+class FixedSizer(bt.Sizer):
+    """A fixed number of shares per order.
+
+    Params: ``stake`` (100).
+    """
+
+    params = (("stake", 100),)
+
+    def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.AbstractDataBase, isbuy: bool) -> int:
+        if self.p.stake <= 0:
+            raise ConfigError(f"fixed sizer: stake must be > 0, got {self.p.stake}")
+        return fixed_shares(self.p.stake)

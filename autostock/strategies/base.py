@@ -1,0 +1,113 @@
+"""Base classes every autostock strategy derives from.
+
+A strategy decides; it never sizes, reads config, does I/O or talks to a broker beyond
+backtrader's order API. Orders go through :meth:`BaseStrategy.buy` / :meth:`BaseStrategy.sell`,
+which hand them to a risk guard when the engine installed one (``cerebro.autostock_guard``),
+so risk limits apply unchanged in backtests, Monte Carlo paths, walk-forward folds and live.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import backtrader as bt
+
+TERMINAL = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
+
+
+class BaseStrategy(bt.Strategy):
+    """Base strategy: guarded order submission and per-data pending-order bookkeeping."""
+
+    def _guarded(self, submit: Any, data: Any, size: Any, is_buy: bool, kwargs: dict) -> bt.Order | None:
+        data = data if data is not None else self.datas[0]
+        guard = getattr(self.env, "autostock_guard", None)
+        if guard is None:
+            order = submit(data=data, size=size, **kwargs)
+        else:
+            order = guard.submit(self, submit, data, size, is_buy, kwargs)
+        if order is not None:
+            self._pending_orders()[order.data] = order
+        return order
+
+    def buy(self, data: Any = None, size: float | None = None, **kwargs: Any) -> bt.Order | None:
+        return self._guarded(super().buy, data, size, True, kwargs)
+
+    def sell(self, data: Any = None, size: float | None = None, **kwargs: Any) -> bt.Order | None:
+        return self._guarded(super().sell, data, size, False, kwargs)
+
+    def _pending_orders(self) -> dict:
+        pending = self.__dict__.get("_autostock_pending")
+        if pending is None:
+            pending = self.__dict__["_autostock_pending"] = {}
+        return pending
+
+    def pending(self, data: Any) -> bool:
+        """True while an order for ``data`` is alive (submitted, accepted or partially filled)."""
+        order = self._pending_orders().get(data)
+        return order is not None and order.alive()
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in TERMINAL:
+            pending = self._pending_orders()
+            if pending.get(order.data) is order:
+                del pending[order.data]
+
+    @classmethod
+    def param_namespace(cls, **overrides: Any) -> SimpleNamespace:
+        """The strategy's params with defaults, overridden by ``overrides`` (for signal builders)."""
+        values = dict(cls.params._getitems())
+        unknown = set(overrides) - set(values)
+        if unknown:
+            from autostock.errors import ConfigError
+
+            raise ConfigError(
+                f"unknown param(s) {', '.join(sorted(unknown))} for {cls.__name__}; valid: {', '.join(sorted(values))}"
+            )
+        values.update(overrides)
+        return SimpleNamespace(**values)
+
+
+class SignalStrategy(BaseStrategy):
+    """A strategy whose desired position per data is a signal line.
+
+    ``signal(data, p)`` builds an indicator whose value is the desired position: ``+1`` long,
+    ``-1`` short, ``0`` flat (``-1`` becomes flat unless ``allow_short``). ``next()`` moves each
+    data toward its desired position through the sizer: close first, enter on a later bar.
+    Other strategies (e.g. an ensemble) can build the same signals with ``cls.signal``.
+    """
+
+    params = (("allow_short", False),)
+
+    def __init__(self) -> None:
+        self.signals = {d: self.signal(d, self.p) for d in self.datas}
+
+    @classmethod
+    def signal(cls, data: Any, p: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{cls.__name__} must implement signal(data, p)")
+
+    def desired(self, data: Any) -> int:
+        value = self.signals[data][0]
+        if value != value:  # NaN during warm-up
+            return 0
+        if value > 0:
+            return 1
+        if value < 0 and self.p.allow_short:
+            return -1
+        return 0
+
+    def next(self) -> None:
+        for d in self.datas:
+            if self.pending(d) or len(d) == 0:
+                continue
+            want = self.desired(d)
+            size = self.getposition(d).size
+            have = (size > 0) - (size < 0)
+            if want == have:
+                continue
+            if have != 0:
+                self.close(data=d)
+            elif want > 0:
+                self.buy(data=d)
+            else:
+                self.sell(data=d)

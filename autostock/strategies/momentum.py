@@ -1,0 +1,55 @@
+"""Cross-sectional momentum rotation."""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+from autostock.errors import ConfigError
+from autostock.registry import STRATEGIES
+from autostock.strategies.base import BaseStrategy
+
+
+@STRATEGIES.register("momentum")
+class Momentum(BaseStrategy):
+    """Every ``rebalance`` bars, hold the ``top_n`` symbols with the best trailing return.
+
+    Formula: ``score = close / close[-lookback] - 1``; symbols ranked by score (ties by
+    name); only positive scores qualify when ``absolute`` is set. Exits are sent first;
+    entries for new members follow on the next bar once exits have filled.
+
+    Params: ``lookback`` (126), ``top_n`` (3), ``rebalance`` (21), ``absolute`` (True).
+    """
+
+    params = (("lookback", 126), ("top_n", 3), ("rebalance", 21), ("absolute", True))
+
+    def __init__(self) -> None:
+        if self.p.lookback < 1 or self.p.top_n < 1 or self.p.rebalance < 1:
+            raise ConfigError(f"momentum needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, {self.p.top_n}, {self.p.rebalance}")
+        self.scores = {d: bt.indicators.ROC(d.close, period=self.p.lookback) for d in self.datas}
+        self.members: set = set()
+        self._bars = 0
+        self._entries_due = False
+
+    def slots(self) -> int:
+        """Positions held at once: the default sizer gives each ``1 / top_n`` of equity."""
+        return min(self.p.top_n, len(self.datas))
+
+    def next(self) -> None:
+        self._bars += 1
+        if (self._bars - 1) % self.p.rebalance == 0:
+            ranked = sorted(
+                (d for d in self.datas if len(d) > self.p.lookback and self.scores[d][0] == self.scores[d][0]),
+                key=lambda d: (-self.scores[d][0], d._name),
+            )
+            if self.p.absolute:
+                ranked = [d for d in ranked if self.scores[d][0] > 0]
+            self.members = set(ranked[: self.p.top_n])
+            for d in self.datas:
+                if d not in self.members and self.getposition(d).size and not self.pending(d):
+                    self.close(data=d)
+            self._entries_due = True
+        if self._entries_due and not any(self.pending(d) for d in self.datas):
+            for d in sorted(self.members, key=lambda d: d._name):
+                if not self.getposition(d).size:
+                    self.buy(data=d)
+            self._entries_due = False
