@@ -1,0 +1,199 @@
+"""Run independent jobs in this process, on a local process pool, or on a Dask cluster.
+
+A job is ``func(context, job)``: ``func`` a module-level function, ``context`` the base data
+shared by every job (run spec, market, settings) and ``job`` a small description of one run
+(a path index, a parameter set). The context travels to each worker ONCE:
+
+* process pool: the pool's initializer stores it in a worker-global; tasks carry only ``job``;
+* Dask: ``client.scatter(context, broadcast=True)`` places one copy on every worker and each
+  task receives that copy by reference.
+
+Results come back in job order whichever executor ran them, so for deterministic jobs (every
+random stream seeded from the job itself) the output is identical for any executor and any
+number of workers. A tqdm progress bar shows runs done, rate and ETA. Ctrl-C (or any
+``KeyboardInterrupt``) cancels the queued jobs, stops the workers and returns the results of
+the jobs that had finished, with ``interrupted=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from autostock.errors import ConfigError
+
+_WORKER: dict[str, Any] = {}
+
+
+@dataclass
+class JobResults:
+    """Results of the finished jobs, in job order.
+
+    ``results[i]`` belongs to ``jobs[indices[i]]``; when ``interrupted`` is false every job
+    finished and ``indices == range(len(jobs))``.
+    """
+
+    results: list[Any] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
+    total: int = 0
+    interrupted: bool = False
+    executor: str = "serial"
+
+    @property
+    def complete(self) -> bool:
+        return not self.interrupted and len(self.results) == self.total
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool_init(func: Callable, context: Any) -> None:
+    # the parent handles Ctrl-C; workers ignore it so the pool is never broken mid-task
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORKER["func"] = func
+    _WORKER["context"] = context
+
+
+def _pool_call(index: int, job: Any) -> tuple[int, Any]:
+    return index, _WORKER["func"](_WORKER["context"], job)
+
+
+def _dask_call(func: Callable, context: Any, index: int, job: Any) -> tuple[int, Any]:
+    return index, func(context, job)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+
+
+class Executor:
+    """Where jobs run: ``workers`` local processes (1: this process) or a Dask cluster.
+
+    Parameters
+    ----------
+    workers : int or None
+        Local worker processes; ``None`` means all cores. With ``dask="local"`` it is the
+        number of LocalCluster workers.
+    dask : str or None
+        ``None`` for the local pool, ``"local"`` for a LocalCluster on loopback, or a scheduler
+        address such as ``tcp://host:8786`` (its workers must have autostock installed).
+    progress : bool
+        Show a progress bar on stderr.
+    """
+
+    def __init__(self, workers: int | None = None, dask: str | None = None, progress: bool = True) -> None:
+        if workers is not None and workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        if dask is not None and dask != "local" and "://" not in dask:
+            raise ConfigError(f"--dask must be 'local' or a scheduler address like tcp://host:8786, got {dask!r}")
+        self.workers = workers if workers is not None else default_workers()
+        self.dask = dask
+        self.progress = progress
+
+    @property
+    def name(self) -> str:
+        if self.dask:
+            return f"dask({self.dask})"
+        return "serial" if self.workers == 1 else f"processes({self.workers})"
+
+    def map(self, func: Callable[[Any, Any], Any], context: Any, jobs: Iterable[Any], desc: str = "runs") -> JobResults:
+        """Run ``func(context, job)`` for every job; results in job order."""
+        jobs = list(jobs)
+        out = JobResults(total=len(jobs), executor=self.name)
+        if not jobs:
+            return out
+        done: dict[int, Any] = {}
+        bar = _progress(len(jobs), desc, self.progress)
+        try:
+            if self.dask:
+                self._run_dask(func, context, jobs, done, bar)
+            elif self.workers == 1 or len(jobs) == 1:
+                for i, job in enumerate(jobs):
+                    done[i] = func(context, job)
+                    bar.update(1)
+            else:
+                self._run_pool(func, context, jobs, done, bar)
+        except KeyboardInterrupt:
+            out.interrupted = True
+        finally:
+            bar.close()
+        out.indices = sorted(done)
+        out.results = [done[i] for i in out.indices]
+        return out
+
+    def _run_pool(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
+        import multiprocessing as mp
+
+        method = "fork" if "fork" in mp.get_all_start_methods() else None
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, len(jobs)),
+            mp_context=mp.get_context(method) if method else None,
+            initializer=_pool_init,
+            initargs=(func, context),
+        )
+        pending = set()
+        try:
+            pending = {pool.submit(_pool_call, i, job) for i, job in enumerate(jobs)}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    index, result = fut.result()
+                    done[index] = result
+                    bar.update(1)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            for proc in list(getattr(pool, "_processes", {}).values() or []):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def _run_dask(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
+        from distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if self.dask == "local":
+            cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            try:
+                client = Client(self.dask, timeout=30)
+            except OSError as exc:
+                raise ConfigError(f"cannot reach Dask scheduler {self.dask}: {exc}") from None
+        futures: list = []
+        try:
+            shared = client.scatter(context, broadcast=True, hash=False)
+            futures = [client.submit(_dask_call, func, shared, i, job, pure=False) for i, job in enumerate(jobs)]
+            for fut in as_completed(futures):
+                index, result = fut.result()
+                done[index] = result
+                bar.update(1)
+        except BaseException:
+            if futures:
+                client.cancel(futures)
+            raise
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def run_jobs(func: Callable[[Any, Any], Any], context: Any, jobs: Iterable[Any], workers: int | None = None,
+             dask: str | None = None, progress: bool = True, desc: str = "runs") -> JobResults:
+    """Shortcut for ``Executor(workers, dask, progress).map(func, context, jobs, desc)``."""
+    return Executor(workers, dask, progress).map(func, context, jobs, desc)
