@@ -90,7 +90,8 @@ class Registry:
         if ":" in ref:
             return load_reference(ref, self.kind)
         valid = ", ".join(self.names()) or "(none)"
-        raise PluginError(f"unknown {self.kind[:-1] if self.kind.endswith('s') else self.kind} {ref!r}; valid: {valid}")
+        singular = "strategy" if self.kind == "strategies" else self.kind.rstrip("s")
+        raise PluginError(f"unknown {singular} {ref!r}; valid: {valid}")
 
     def name_of(self, obj: Any) -> str | None:
         self._load()

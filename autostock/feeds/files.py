@@ -34,7 +34,7 @@ def read_ohlcv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
     path = Path(path)
     raw = _read_raw(path)
     if raw.empty:
-        raise DataError(f"{path}: file is empty")
+        raise DataError(f"{path}: no data rows")
     lower = {str(c).strip().lower(): c for c in raw.columns}
     if "date" in lower and "time" in lower:  # backtrader-style Date + Time columns
         raw = raw.copy()

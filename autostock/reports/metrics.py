@@ -36,6 +36,14 @@ def _clean(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A QuantStats value, or None where it is undefined (e.g. a division by zero volatility)."""
+    try:
+        return fn(*args, **kwargs)
+    except (ZeroDivisionError, ValueError, FloatingPointError):
+        return None
+
+
 def compute_metrics(returns: pd.Series, bench: pd.Series | None, trades: pd.DataFrame | None = None) -> dict[str, Any]:
     """The summary metrics; non-finite values (e.g. Sharpe with zero volatility) become ``None``."""
     import quantstats as qs
@@ -43,25 +51,27 @@ def compute_metrics(returns: pd.Series, bench: pd.Series | None, trades: pd.Data
     r = returns.astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        stats = qs.stats
         m: dict[str, Any] = {
-            "total_return": qs.stats.comp(r),
-            "cagr": qs.stats.cagr(r, periods=PERIODS),
-            "volatility": qs.stats.volatility(r, periods=PERIODS),
-            "sharpe": qs.stats.sharpe(r, periods=PERIODS),
-            "sortino": qs.stats.sortino(r, periods=PERIODS),
-            "max_drawdown": qs.stats.max_drawdown(r),
-            "calmar": qs.stats.calmar(r, periods=PERIODS),
-            "win_rate": qs.stats.win_rate(r),
-            "profit_factor": qs.stats.profit_factor(r),
-            "exposure": qs.stats.exposure(r),
+            "total_return": _safe(stats.comp, r),
+            "cagr": _safe(stats.cagr, r, periods=PERIODS),
+            "volatility": _safe(stats.volatility, r, periods=PERIODS),
+            "sharpe": _safe(stats.sharpe, r, periods=PERIODS),
+            "sortino": _safe(stats.sortino, r, periods=PERIODS),
+            "max_drawdown": _safe(stats.max_drawdown, r),
+            "calmar": _safe(stats.calmar, r, periods=PERIODS),
+            "win_rate": _safe(stats.win_rate, r),
+            "profit_factor": _safe(stats.profit_factor, r),
+            "exposure": _safe(stats.exposure, r),
+            "alpha": None,
+            "beta": None,
         }
         if bench is not None and len(bench) > 2 and float(bench.std()) > 0:
-            greeks = qs.stats.greeks(r, bench, periods=PERIODS)
-            m["alpha"], m["beta"] = greeks["alpha"], greeks["beta"]
-        else:
-            m["alpha"], m["beta"] = None, None
+            greeks = _safe(stats.greeks, r, bench, periods=PERIODS)
+            if greeks is not None:
+                m["alpha"], m["beta"] = greeks["alpha"], greeks["beta"]
         pnl = trades["pnl_after_costs"] if trades is not None and len(trades) else pd.Series(dtype=float)
         m["n_trades"] = int(len(pnl))
-        m["trade_win_rate"] = qs.stats.win_rate(pnl, prepare_returns=False) if len(pnl) else None
-        m["trade_profit_factor"] = qs.stats.profit_factor(pnl, prepare_returns=False) if len(pnl) else None
+        m["trade_win_rate"] = _safe(stats.win_rate, pnl, prepare_returns=False) if len(pnl) else None
+        m["trade_profit_factor"] = _safe(stats.profit_factor, pnl, prepare_returns=False) if len(pnl) else None
     return {k: (v if k == "n_trades" else _clean(v)) for k, v in m.items()}
