@@ -1,0 +1,134 @@
+"""Serve model predictions inside backtrader.
+
+:class:`PredictorIndicator` never trains. It is fed either
+
+* ``predictions``: a precomputed out-of-sample ``pd.Series`` indexed by bar date (the output of
+  walk-forward training), looked up bar by bar; or
+* ``predictor`` (a fitted Predictor) and ``features`` (a callable ``DataFrame -> X`` whose rows
+  are aligned with the OHLCV rows it is given): in a backtest (``runonce=True``) the whole
+  series is predicted in ONE batch call in ``once()``; with live data (or ``runonce=False``)
+  ``next()`` predicts the newest bar from the bars seen so far.
+
+No look-ahead: the value at bar t depends only on bars <= t (the features must be causal, which
+``autostock.models.features`` guarantees and tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from autostock.errors import ConfigError
+
+OHLCV = ("open", "high", "low", "close", "volume")
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal(): backtrader's date numbers are ordinals
+
+
+def nums_to_datetimes(nums: Any) -> pd.DatetimeIndex:
+    """Backtrader date numbers (``bt.date2num``) to a naive ``DatetimeIndex``, microsecond-rounded."""
+    days = np.asarray(nums, dtype="float64") - _EPOCH_ORDINAL
+    index = pd.to_datetime(np.round(days * 86_400_000_000).astype("int64"), unit="us")
+    return pd.DatetimeIndex(index)
+
+
+class _SeriesLookup:
+    """Map bar datetimes to values of a prediction series (by date when the series is daily)."""
+
+    def __init__(self, series: pd.Series) -> None:
+        if not isinstance(series, pd.Series):
+            raise ConfigError(f"predictions must be a pandas Series indexed by date, got {type(series).__name__}")
+        index = pd.DatetimeIndex(pd.to_datetime(series.index))
+        if index.tz is not None:
+            index = index.tz_convert("UTC").tz_localize(None)
+        if index.has_duplicates:
+            raise ConfigError(f"predictions index has duplicate dates, e.g. {index[index.duplicated()][0]}")
+        self.by_date = bool(len(index)) and bool((index == index.normalize()).all())
+        self.series = pd.Series(np.asarray(series, dtype="float64"), index=index)
+
+    def keys(self, when: pd.DatetimeIndex) -> pd.DatetimeIndex:
+        return when.normalize() if self.by_date else when
+
+    def values(self, nums: Any) -> np.ndarray:
+        return self.series.reindex(self.keys(nums_to_datetimes(nums))).to_numpy(dtype="float64")
+
+
+class PredictorIndicator(bt.Indicator):
+    """Model prediction per bar (line ``prediction``; NaN where no prediction exists).
+
+    Params
+    ------
+    predictions : pd.Series | None
+        Precomputed out-of-sample predictions indexed by date (daily dates match the bar's
+        calendar date; intraday timestamps match exactly).
+    predictor : Predictor | None
+        A fitted predictor (``predict(X) -> np.ndarray``), used with ``features``.
+    features : callable | None
+        ``features(ohlcv_df) -> X`` (DataFrame or 2-D array, one row per bar, causal). ``None``
+        feeds the raw OHLCV columns.
+    lookback : int | None
+        Bars handed to ``features`` per live ``next()`` call; ``None`` hands all bars so far
+        (exactly the batch values; set a window covering the features' warm-up for speed).
+    """
+
+    lines = ("prediction",)
+    params = (("predictions", None), ("predictor", None), ("features", None), ("lookback", None))
+    plotinfo = dict(subplot=True)
+
+    def __init__(self) -> None:
+        p = self.p
+        if (p.predictions is None) == (p.predictor is None):
+            raise ConfigError("PredictorIndicator needs exactly one of predictions= (a Series) or predictor=")
+        if p.features is not None and not callable(p.features):
+            raise ConfigError(f"features must be a callable DataFrame -> X, got {type(p.features).__name__}")
+        if p.lookback is not None and int(p.lookback) < 1:
+            raise ConfigError(f"lookback must be >= 1 bars, got {p.lookback}")
+        self._lookup = _SeriesLookup(p.predictions) if p.predictions is not None else None
+        self._context = int(getattr(p.predictor, "context_rows", 1) or 1) if p.predictor is not None else 1
+
+    # -- helpers --------------------------------------------------------------------------
+    def _frame(self, count: int, ago_end: bool) -> pd.DataFrame:
+        """OHLCV DataFrame of bars: the last ``count`` (``ago_end``) or the first ``count``."""
+        d = self.data
+        if ago_end:
+            cols = {name: np.asarray(getattr(d, name).get(size=count), dtype="float64") for name in OHLCV}
+            nums = d.datetime.get(size=count)
+        else:
+            cols = {name: np.asarray(getattr(d, name).array[:count], dtype="float64") for name in OHLCV}
+            nums = d.datetime.array[:count]
+        return pd.DataFrame(cols, index=nums_to_datetimes(nums).rename("date"))
+
+    def _predict_frame(self, df: pd.DataFrame, tail: int | None) -> np.ndarray:
+        X = self.p.features(df) if self.p.features is not None else df
+        if len(X) != len(df):
+            raise ValueError(f"features returned {len(X)} rows for {len(df)} bars: rows must align with bars")
+        if tail is not None and tail < len(X):
+            X = X.iloc[-tail:] if hasattr(X, "iloc") else np.asarray(X)[-tail:]
+        return np.asarray(self.p.predictor.predict(X), dtype="float64").reshape(-1)
+
+    # -- backtrader -----------------------------------------------------------------------
+    def once(self, start: int, end: int) -> None:
+        out = self.lines.prediction.array
+        if end <= start:
+            return
+        if self._lookup is not None:
+            values = self._lookup.values(self.data.datetime.array[start:end])
+        else:
+            values = self._predict_frame(self._frame(end, ago_end=False), None)[start:end]
+        for i, v in zip(range(start, end), values):
+            out[i] = v
+
+    def next(self) -> None:
+        if self._lookup is not None:
+            self.lines.prediction[0] = float(self._lookup.values([self.data.datetime[0]])[0])
+            return
+        seen = len(self.data)
+        if seen < self._context:
+            self.lines.prediction[0] = float("nan")
+            return
+        count = seen if self.p.lookback is None else min(seen, max(int(self.p.lookback), self._context))
+        self.lines.prediction[0] = float(self._predict_frame(self._frame(count, ago_end=True), self._context)[-1])
+
+
