@@ -100,6 +100,12 @@ class Executor:
         self.workers = workers if workers is not None else default_workers()
         self.dask = dask
         self.progress = progress
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_key: tuple | None = None
+        self._pool_context: Any = None
+        self._client: Any = None
+        self._cluster: Any = None
+        self._shared: tuple[Any, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -107,8 +113,30 @@ class Executor:
             return f"dask({self.dask})"
         return "serial" if self.workers == 1 else f"processes({self.workers})"
 
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the pool / disconnect from Dask (a LocalCluster is shut down)."""
+        self._drop_pool(terminate=False)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+        self._shared = None
+
     def map(self, func: Callable[[Any, Any], Any], context: Any, jobs: Iterable[Any], desc: str = "runs") -> JobResults:
-        """Run ``func(context, job)`` for every job; results in job order."""
+        """Run ``func(context, job)`` for every job; results in job order.
+
+        The pool (or the Dask client and the scattered context) stays up between calls with
+        the same ``func`` and ``context`` until :meth:`close`, so batched searches (Optuna)
+        ship the base data once.
+        """
         jobs = list(jobs)
         out = JobResults(total=len(jobs), executor=self.name)
         if not jobs:
@@ -118,7 +146,7 @@ class Executor:
         try:
             if self.dask:
                 self._run_dask(func, context, jobs, done, bar)
-            elif self.workers == 1 or len(jobs) == 1:
+            elif self.workers == 1:
                 for i, job in enumerate(jobs):
                     done[i] = func(context, job)
                     bar.update(1)
@@ -132,17 +160,37 @@ class Executor:
         out.results = [done[i] for i in out.indices]
         return out
 
-    def _run_pool(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
+    def _drop_pool(self, terminate: bool) -> None:
+        pool, self._pool, self._pool_key = self._pool, None, None
+        if pool is None:
+            return
+        if terminate:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown(wait=True)
+
+    def _get_pool(self, func: Callable, context: Any) -> ProcessPoolExecutor:
         import multiprocessing as mp
 
+        key = (func, id(context))
+        if self._pool is not None and self._pool_key == key and self._pool_context is context:
+            return self._pool
+        self._drop_pool(terminate=False)
         method = "fork" if "fork" in mp.get_all_start_methods() else None
-        pool = ProcessPoolExecutor(
-            max_workers=min(self.workers, len(jobs)),
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
             mp_context=mp.get_context(method) if method else None,
             initializer=_pool_init,
             initargs=(func, context),
         )
-        pending = set()
+        self._pool_key, self._pool_context = key, context
+        return self._pool
+
+    def _run_pool(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
+        pool = self._get_pool(func, context)
+        pending: set = set()
         try:
             pending = {pool.submit(_pool_call, i, job) for i, job in enumerate(jobs)}
             while pending:
@@ -154,30 +202,37 @@ class Executor:
         except BaseException:
             for fut in pending:
                 fut.cancel()
-            for proc in list(getattr(pool, "_processes", {}).values() or []):
-                proc.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            self._drop_pool(terminate=True)
             raise
-        pool.shutdown(wait=True)
 
-    def _run_dask(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
-        from distributed import Client, LocalCluster, as_completed
+    def _get_client(self):
+        from distributed import Client, LocalCluster
 
-        cluster = None
+        if self._client is not None:
+            return self._client
         if self.dask == "local":
-            cluster = LocalCluster(
+            self._cluster = LocalCluster(
                 n_workers=self.workers, threads_per_worker=1, processes=True,
                 host="127.0.0.1", dashboard_address=None,
             )
-            client = Client(cluster)
+            self._client = Client(self._cluster)
         else:
             try:
-                client = Client(self.dask, timeout=30)
+                self._client = Client(self.dask, timeout=30)
             except OSError as exc:
                 raise ConfigError(f"cannot reach Dask scheduler {self.dask}: {exc}") from None
+        return self._client
+
+    def _run_dask(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
+        from distributed import as_completed
+
+        client = self._get_client()
+        if self._shared is None or self._shared[0] is not context:
+            # one copy of the base data on every worker, referenced by every task
+            self._shared = (context, client.scatter(context, broadcast=True, hash=False))
+        shared = self._shared[1]
         futures: list = []
         try:
-            shared = client.scatter(context, broadcast=True, hash=False)
             futures = [client.submit(_dask_call, func, shared, i, job, pure=False) for i, job in enumerate(jobs)]
             for fut in as_completed(futures):
                 index, result = fut.result()
@@ -187,13 +242,10 @@ class Executor:
             if futures:
                 client.cancel(futures)
             raise
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
 
 
 def run_jobs(func: Callable[[Any, Any], Any], context: Any, jobs: Iterable[Any], workers: int | None = None,
              dask: str | None = None, progress: bool = True, desc: str = "runs") -> JobResults:
-    """Shortcut for ``Executor(workers, dask, progress).map(func, context, jobs, desc)``."""
-    return Executor(workers, dask, progress).map(func, context, jobs, desc)
+    """Run the jobs on a fresh :class:`Executor` and close it."""
+    with Executor(workers, dask, progress) as executor:
+        return executor.map(func, context, jobs, desc)

@@ -204,6 +204,7 @@ def run_montecarlo(
     if not (block >= 1):
         raise ConfigError(f"--block must be >= 1 (mean block length in days), got {block}")
     seed = spec.seed if seed is None else seed
+    own_executor = executor is None
     executor = executor or Executor()
     if spec.symbols:
         market = market.select(spec.symbols)
@@ -238,7 +239,11 @@ def run_montecarlo(
         settings["trade_method"] = trade_method
         settings["notes"].append("trades mode: equity steps at trade exits (closed trades only, no mark-to-market)")
         func = trades_path
-    done = executor.map(func, ctx, range(paths), desc=f"montecarlo {mode}")
+    try:
+        done = executor.map(func, ctx, range(paths), desc=f"montecarlo {mode}")
+    finally:
+        if own_executor:
+            executor.close()
     rows = [r[0] for r in done.results]
     curves = {r[0]["path"]: r[1] for r in done.results if r[1] is not None}
     table = pd.DataFrame(rows, columns=["path", *PATH_METRICS, "final_value"])
