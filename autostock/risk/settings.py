@@ -1,0 +1,136 @@
+"""Risk settings: the ``risk`` table of a RunSpec, validated into :class:`RiskSettings`.
+
+Keys (all optional)::
+
+    stop_loss = 0.05            # protective stop 5 % from the entry price
+    take_profit = 0.10          # take-profit limit 10 % from the entry price
+    trailing_stop = 0.05        # trailing stop 5 % from the best price since entry
+    max_drawdown = 0.15         # kill switch: flatten and stop entering at a 15 % drawdown
+    cool_off = 20               # bars after a kill before entries resume (unset: never)
+    max_position_weight = 0.10  # largest position as a fraction of equity
+    max_leverage = 1.0          # gross exposure / equity
+    sector_caps = true          # default caps; or a table {Technology = 0.25, other = 0.1}
+    correlation_limit = 0.8     # rolling correlation with the book; "off" disables
+    correlation_window = 60     # bars of returns for the correlation
+    correlation_action = "refuse"   # or "reduce"
+    [risk.strategies.sma_cross]  # per-strategy overrides of any key above
+    stop_loss = 0.03
+
+A strategy class may also declare ``risk_defaults = {...}``: its values apply unless the run
+sets the same key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+from autostock.errors import ConfigError
+from autostock.universe import sector_caps as default_sector_caps
+
+
+@dataclass(frozen=True)
+class RiskSettings:
+    """Validated risk settings (see the module docstring for meaning and defaults)."""
+
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    max_drawdown: float | None = None
+    cool_off: int | None = None
+    max_position_weight: float | None = None
+    max_leverage: float = 1.0
+    sector_caps: dict[str, float] | None = None
+    correlation_limit: float | None = 0.8
+    correlation_window: int = 60
+    correlation_action: str = "refuse"
+
+    @property
+    def has_stops(self) -> bool:
+        return any(v is not None for v in (self.stop_loss, self.take_profit, self.trailing_stop))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+KEYS: tuple[str, ...] = tuple(f.name for f in fields(RiskSettings))
+
+
+def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True,
+            high_open: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"risk setting {key}={value!r} is not a number") from None
+    below = x <= low if low_open else x < low
+    above = x >= high if high_open else x > high
+    if not math.isfinite(x) or below or above:
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ConfigError(f"risk setting {key}={value!r} must be in {lo}{low}, {high}{hi}")
+    return x
+
+
+def _off(value: Any) -> bool:
+    return value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""))
+
+
+def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
+               strategy_defaults: Mapping[str, Any] | None = None) -> RiskSettings:
+    """Validate a risk table into :class:`RiskSettings`; a bad key or value raises ConfigError.
+
+    Precedence: ``strategy_defaults`` (the class's ``risk_defaults``) < top-level keys <
+    ``raw["strategies"][strategy]``.
+    """
+    raw = dict(raw or {})
+    per_strategy = raw.pop("strategies", None) or {}
+    if not isinstance(per_strategy, Mapping):
+        raise ConfigError(f"risk setting strategies must be a table of strategy name -> settings, got {per_strategy!r}")
+    merged: dict[str, Any] = {**dict(strategy_defaults or {}), **raw}
+    if strategy is not None and strategy in per_strategy:
+        merged.update(per_strategy[strategy])
+    unknown = sorted(set(merged) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"unknown risk setting(s) {', '.join(unknown)}; valid: {', '.join(KEYS)}, strategies")
+
+    out: dict[str, Any] = {}
+    for key in ("stop_loss", "trailing_stop", "max_drawdown"):
+        if not _off(merged.get(key)):
+            out[key] = _number(key, merged[key], 0.0, 1.0, high_open=True)
+    if not _off(merged.get("take_profit")):
+        out["take_profit"] = _number("take_profit", merged["take_profit"], 0.0, 100.0)
+    if not _off(merged.get("max_leverage", 1.0)):
+        out["max_leverage"] = _number("max_leverage", merged.get("max_leverage", 1.0), 0.0, 100.0)
+    if not _off(merged.get("max_position_weight")):
+        out["max_position_weight"] = _number("max_position_weight", merged["max_position_weight"], 0.0, 100.0)
+    if "cool_off" in merged and not _off(merged["cool_off"]):
+        value = merged["cool_off"]
+        if isinstance(value, bool) or not float(_number("cool_off", value, 1, 10**9, low_open=False)).is_integer():
+            raise ConfigError(f"risk setting cool_off={value!r} must be a whole number of bars >= 1")
+        out["cool_off"] = int(value)
+        if "max_drawdown" not in out:
+            raise ConfigError("risk setting cool_off needs max_drawdown (the kill switch it cools off)")
+    caps = merged.get("sector_caps")
+    if not _off(caps):
+        if caps is True or (isinstance(caps, str) and caps.strip().lower() in ("default", "defaults", "on", "true", "yes")):
+            out["sector_caps"] = default_sector_caps()
+        elif isinstance(caps, Mapping):
+            out["sector_caps"] = default_sector_caps(caps)
+        else:
+            raise ConfigError(f"risk setting sector_caps={caps!r}: expected true or a table of sector -> cap")
+    limit = merged.get("correlation_limit", 0.8)
+    out["correlation_limit"] = None if _off(limit) else _number("correlation_limit", limit, -1.0, 1.0, low_open=False)
+    window = merged.get("correlation_window", 60)
+    if isinstance(window, bool) or not float(_number("correlation_window", window, 3, 10**6, low_open=False)).is_integer():
+        raise ConfigError(f"risk setting correlation_window={window!r} must be a whole number of bars >= 3")
+    out["correlation_window"] = int(window)
+    action = str(merged.get("correlation_action", "refuse")).strip().lower()
+    if action not in ("refuse", "reduce"):
+        raise ConfigError(f"risk setting correlation_action={action!r}: expected refuse or reduce")
+    out["correlation_action"] = action
+    settings = RiskSettings(**out)
+    if settings.max_position_weight is not None and settings.max_position_weight > settings.max_leverage:
+        raise ConfigError(
+            f"risk setting max_position_weight={settings.max_position_weight} exceeds max_leverage={settings.max_leverage}"
+        )
+    return settings
