@@ -55,6 +55,15 @@ def sequence_windows(X: np.ndarray, seq_len: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(X, seq_len, axis=0).transpose(0, 2, 1)
 
 
+def split_validation(n_windows: int, fraction: float, gap: int = 0) -> tuple[int, int]:
+    """(n_train, n_val): the LAST ``fraction`` of the windows validate, ``gap`` windows before
+    them are dropped, the first ``n_train`` train. ``n_val`` is 0 when too few windows remain."""
+    n_val = int(n_windows * fraction)
+    if n_val >= 1 and n_windows - n_val - gap >= 2:
+        return n_windows - n_val - gap, n_val
+    return n_windows, 0
+
+
 class KerasPredictor:
     """Base of the Keras sequence predictors (not registered; use a subclass).
 
@@ -262,13 +271,10 @@ class KerasPredictor:
             val = self._training_windows(np.vstack([ctx, Xv]), np.concatenate([yctx, yv_val]))
             train = (windows, targets)
         else:
-            n_val = int(len(windows) * float(p["validation_fraction"]))
-            gap = int(p["validation_gap"])
-            if n_val >= 1 and len(windows) - n_val - gap >= 2:
-                train = (windows[: len(windows) - n_val - gap], targets[: len(windows) - n_val - gap])
-                val = (windows[-n_val:], targets[-n_val:])
-            else:
-                train, val = (windows, targets), None
+            n_train, n_val = split_validation(len(windows), float(p["validation_fraction"]),
+                                              int(p["validation_gap"]))
+            train = (windows[:n_train], targets[:n_train])
+            val = (windows[-n_val:], targets[-n_val:]) if n_val else None
         self.model_ = self.build_model(Xm.shape[1])
         callbacks = []
         if val is not None and len(val[0]):
