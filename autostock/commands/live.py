@@ -1,0 +1,233 @@
+"""``autostock check-connection``, ``trade``, ``status`` and ``resume``: paper and live trading.
+
+Keys come from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` (environment or ``.env``);
+endpoints from ``APCA_API_BASE_URL`` and ``APCA_API_DATA_URL``. Paper is the default; ``--live``
+trades real money after a confirmation (skipped with ``--yes``) and uses its own state database.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import click
+
+from autostock.commands.backtest import backtest_options
+from autostock.errors import UserError
+
+
+def _guarded(f: Callable) -> Callable:
+    """Scrub secrets from user-error lines and print any other failure as a scrubbed traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from autostock.live import secrets
+
+        try:
+            return f(*args, **kwargs)
+        except (UserError, click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except SystemExit:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for secrets
+            click.echo(secrets.scrub_exception(exc), err=True, nl=False)
+            raise click.exceptions.Exit(1) from None
+
+    return wrapper
+
+
+def _logging(level: str, log_file: str | None) -> None:
+    from autostock.live import secrets
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file))
+    logging.basicConfig(level=getattr(logging, level.upper()), handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secrets.install_scrubber()
+    flt = secrets.ScrubFilter()
+    for h in handlers:
+        h.addFilter(flt)
+
+
+def _state_path(live: bool, state: str | None) -> str:
+    from autostock.live.runner import default_state_path
+
+    return state or str(default_state_path(live))
+
+
+live_flag = click.option("--live", is_flag=True, help="Real-money account (default: paper).")
+state_option = click.option("--state", "state", type=click.Path(dir_okay=False),
+                            help="State database. [default: state/paper.sqlite, state/live.sqlite with --live]")
+log_options = [
+    click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+                 default="INFO", show_default=True),
+    click.option("--log-file", type=click.Path(dir_okay=False), help="Also write the log here (secrets scrubbed)."),
+]
+
+
+def _with(options: list) -> Callable:
+    def deco(f: Callable) -> Callable:
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+@click.command("check-connection")
+@live_flag
+@click.option("--symbol", default="SPY", show_default=True, help="Symbol for the latest bar.")
+@_with(log_options)
+@_guarded
+def check_connection(live: bool, symbol: str, log_level: str, log_file: str | None) -> None:
+    """Account status, buying power, market clock and the latest bar (key masked)."""
+    from autostock.live import secrets
+    from autostock.live.store import AlpacaStore, Credentials
+
+    _logging(log_level if log_level.upper() != "INFO" else "WARNING", log_file)
+    creds = Credentials.from_env(live=live)
+    store = AlpacaStore(creds)
+    try:
+        acct = store.account()
+        clock = store.clock()
+        bars = store.latest_bars([symbol.upper()])
+    except Exception as exc:
+        raise UserError(f"cannot reach Alpaca at {creds.base_url}: {secrets.scrub(str(exc)).splitlines()[0][:200]}") \
+            from None
+    bar = bars.get(symbol.upper())
+    click.echo(f"endpoint      {creds.base_url} ({'LIVE' if live else 'paper'})")
+    click.echo(f"key           {secrets.mask(creds.key_id)}")
+    click.echo(f"account       {acct.get('account_number', '?')} status={acct.get('status')}"
+               f"{' TRADING BLOCKED' if acct.get('trading_blocked') else ''}")
+    click.echo(f"equity        {float(acct.get('equity') or 0):,.2f}")
+    click.echo(f"buying power  {float(acct.get('buying_power') or 0):,.2f}")
+    click.echo(f"market        {'open' if clock.get('is_open') else 'closed'} (now {clock.get('timestamp')}, "
+               f"next open {clock.get('next_open')}, next close {clock.get('next_close')})")
+    if bar:
+        click.echo(f"latest bar    {symbol.upper()} {bar.get('t')} o={bar.get('o')} h={bar.get('h')} "
+                   f"l={bar.get('l')} c={bar.get('c')} v={bar.get('v')}")
+    else:
+        click.echo(f"latest bar    {symbol.upper()}: none")
+
+
+@click.command()
+@backtest_options
+@live_flag
+@click.option("--yes", is_flag=True, help="Skip the --live confirmation.")
+@state_option
+@click.option("--run-id", help="Stable id of this run (part of every client_order_id). [default: from the config]")
+@click.option("--timeframe", default="1Day", show_default=True, help="Bar size: 1Day, 1Min, 5Min, 15Min, 1Hour.")
+@click.option("--backfill", type=int, default=250, show_default=True, help="History bars for the warm-up.")
+@click.option("--tif", default="day", show_default=True, help="Time in force: day, gtc, opg, cls, ioc, fok.")
+@click.option("--fractional", is_flag=True, help="Send fractional quantities.")
+@click.option("--max-drawdown", type=float, help="Fraction below the equity peak (0.2) that flattens and halts.")
+@click.option("--max-order-notional", type=float, help="Largest order in dollars.")
+@click.option("--max-position", type=float, help="Largest position per symbol in dollars.")
+@click.option("--max-orders-per-minute", type=int, default=30, show_default=True,
+              help="More orders than this in 60 s halts trading.")
+@click.option("--halt-file", type=click.Path(dir_okay=False), help="Trading halts while this file exists.")
+@_with(log_options)
+@_guarded
+def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timeframe: str, backfill: int, tif: str,
+          fractional: bool, max_drawdown: float | None, max_order_notional: float | None,
+          max_position: float | None, max_orders_per_minute: int, halt_file: str | None, log_level: str,
+          log_file: str | None, **kw: Any) -> None:
+    """Trade a strategy on Alpaca: paper by default, real money with --live."""
+    from autostock.config import build_spec, parse_pairs, split_symbols
+    from autostock.commands.backtest import parse_commission
+    from autostock.live.killswitch import SafetyLimits
+    from autostock.live.runner import LiveSettings, TradingSession
+
+    _logging(log_level, log_file)
+    if not kw.get("symbols"):
+        raise UserError("trade needs --symbols, e.g. --symbols AAPL,MSFT")
+    cli: dict[str, Any] = {
+        "strategy": kw.get("strategy"), "params": parse_pairs(kw.get("params") or (), "--param") or None,
+        "symbols": split_symbols(kw["symbols"]), "cash": kw.get("cash"), "slippage": kw.get("slippage"),
+        "spread_bps": kw.get("spread_bps"), "sizer": kw.get("sizer"),
+        "sizer_params": parse_pairs(kw.get("sizer_params") or (), "--sizer-param") or None,
+        "seed": kw.get("seed"), "data": "alpaca",
+    }
+    cli.update(parse_commission(kw.get("commission")))
+    spec = build_spec(kw.get("config_file"), **cli)
+    limits = SafetyLimits(max_drawdown=max_drawdown, max_order_notional=max_order_notional,
+                          max_position=max_position, max_orders_per_minute=max_orders_per_minute, halt_file=halt_file)
+    if live and not yes:
+        click.confirm(f"LIVE trading with real money: {spec.strategy} on {','.join(spec.symbols)}. Continue?",
+                      abort=True)
+    settings = LiveSettings(live=live, state_path=_state_path(live, state), run_id=run_id, timeframe=timeframe,
+                            backfill=backfill, tif=tif, fractional=fractional, limits=limits)
+    session = TradingSession(spec, settings)
+    code = session.run()
+    click.echo(f"stopped ({session.stop_reason or 'feeds ended'}); state in {settings.state_path}")
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+@click.command()
+@live_flag
+@state_option
+@click.option("--events", "n_events", type=int, default=15, show_default=True, help="How many recent events.")
+@_guarded
+def status(live: bool, state: str | None, n_events: int) -> None:
+    """Positions, open orders, equity and recent events from the state database."""
+    from pathlib import Path
+
+    from autostock.live.state import StateDB
+
+    path = _state_path(live, state)
+    if not Path(path).is_file():
+        raise UserError(f"no state database at {path}: nothing has traded in {'live' if live else 'paper'} mode yet")
+    db = StateDB(path)
+    halt = db.halted()
+    click.echo(f"state      {path} ({'LIVE' if live else 'paper'})")
+    click.echo(f"trading    {'HALTED: ' + halt if halt else 'allowed'}")
+    eq = db.last_equity()
+    if eq:
+        when = datetime.fromtimestamp(eq["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        click.echo(f"equity     {eq['equity']:,.2f} (cash {eq['cash']:,.2f}, peak {db.equity_peak() or 0:,.2f}) "
+                   f"at {when}")
+    click.echo("positions")
+    for sym, p in db.positions().items() or {}.items():
+        click.echo(f"  {sym:<8} {p['qty']:>12g} @ {p['avg_price']:.2f}")
+    if not db.positions():
+        click.echo("  none")
+    click.echo("open orders")
+    rows = db.open_orders()
+    for r in rows:
+        click.echo(f"  {r['cid']} {r['symbol']} {r['side']} {r['qty']:g} {r['type']} {r['status']} "
+                   f"filled {r['filled_qty']:g}")
+    if not rows:
+        click.echo("  none")
+    click.echo("recent events")
+    for e in db.events(n_events):
+        when = datetime.fromtimestamp(e["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"  {when} {e['level']:<7} {e['kind']:<10} {e['message']}")
+
+
+@click.command()
+@live_flag
+@state_option
+@click.option("--halt-file", type=click.Path(dir_okay=False), help="Also remove this halt file.")
+@_guarded
+def resume(live: bool, state: str | None, halt_file: str | None) -> None:
+    """Clear a trading halt (kill switch, halt file or reconciliation mismatch)."""
+    from pathlib import Path
+
+    from autostock.live.state import StateDB
+
+    path = _state_path(live, state)
+    if not Path(path).is_file():
+        raise UserError(f"no state database at {path}")
+    db = StateDB(path)
+    if halt_file and Path(halt_file).exists():
+        Path(halt_file).unlink()
+        click.echo(f"removed halt file {halt_file}")
+    reason = db.resume()
+    click.echo(f"halt cleared (was: {reason})" if reason else "trading was not halted")
+
+
+COMMANDS = [check_connection, trade, status, resume]

@@ -1,0 +1,118 @@
+"""Kill switches: max drawdown (flatten and halt), max order notional, max position, an order
+rate guard against runaway loops, and a halt file. A halt is stored in the state database and
+persists across restarts until ``autostock resume`` clears it.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from autostock.errors import ConfigError
+from autostock.live.state import StateDB
+
+
+class OrderBlocked(Exception):
+    """An order refused by a kill switch; the message names the rule and the values."""
+
+
+@dataclass
+class SafetyLimits:
+    """Limits checked before every order (None disables a rule).
+
+    Parameters
+    ----------
+    max_drawdown : float
+        Fraction of the equity peak (0.2 = 20 %); reaching it cancels orders, closes every
+        position and halts.
+    max_order_notional : float
+        Dollars per order (quantity times the last price).
+    max_position : float
+        Dollars of one symbol's position after the order.
+    max_orders_per_minute : int
+        More orders than this in 60 seconds halts trading (a runaway loop).
+    halt_file : str
+        A file whose existence halts trading.
+    """
+
+    max_drawdown: float | None = None
+    max_order_notional: float | None = None
+    max_position: float | None = None
+    max_orders_per_minute: int | None = 30
+    halt_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_drawdown is not None and not 0 < self.max_drawdown < 1:
+            raise ConfigError(f"max drawdown is a fraction in (0, 1), e.g. 0.2 for 20 %, got {self.max_drawdown}")
+        for name in ("max_order_notional", "max_position"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must be > 0 dollars, got {v}")
+        if self.max_orders_per_minute is not None and self.max_orders_per_minute < 1:
+            raise ConfigError(f"max orders per minute must be >= 1, got {self.max_orders_per_minute}")
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> "SafetyLimits":
+        known = {k: values[k] for k in ("max_drawdown", "max_order_notional", "max_position",
+                                        "max_orders_per_minute", "halt_file") if values.get(k) is not None}
+        return cls(**known)
+
+
+class KillSwitch:
+    """Checks orders and equity against :class:`SafetyLimits`; trips halts in ``state``."""
+
+    def __init__(self, state: StateDB, limits: SafetyLimits | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.state = state
+        self.limits = limits or SafetyLimits()
+        self._clock = clock
+        self._recent: collections.deque[float] = collections.deque()
+
+    def halted(self) -> str | None:
+        """The halt reason (database flag or halt file), or None."""
+        reason = self.state.halted()
+        if reason is None and self.limits.halt_file and Path(self.limits.halt_file).exists():
+            reason = f"halt file {self.limits.halt_file} exists"
+            self.state.halt(reason)
+        return reason
+
+    def check_order(self, symbol: str, qty: float, price: float, position_qty: float) -> None:
+        """Raise :class:`OrderBlocked` unless an order of signed ``qty`` at ``price`` is allowed."""
+        reason = self.halted()
+        if reason is not None:
+            raise OrderBlocked(f"trading halted: {reason}")
+        lim = self.limits
+        notional = abs(qty) * price
+        if lim.max_order_notional is not None and notional > lim.max_order_notional:
+            raise OrderBlocked(f"{symbol}: order notional {notional:,.2f} exceeds max order notional "
+                               f"{lim.max_order_notional:,.2f}")
+        after = position_qty + qty
+        if (lim.max_position is not None and abs(after) > abs(position_qty)
+                and abs(after) * price > lim.max_position):
+            raise OrderBlocked(f"{symbol}: position {abs(after) * price:,.2f} after the order exceeds max position "
+                               f"{lim.max_position:,.2f}")
+        if lim.max_orders_per_minute is not None:
+            now = self._clock()
+            while self._recent and now - self._recent[0] >= 60.0:
+                self._recent.popleft()
+            if len(self._recent) >= lim.max_orders_per_minute:
+                msg = (f"order-rate guard: more than {lim.max_orders_per_minute} orders in 60 s "
+                       f"(runaway loop?)")
+                self.state.halt(msg)
+                raise OrderBlocked(f"trading halted: {msg}")
+            self._recent.append(now)
+
+    def check_equity(self, equity: float) -> str | None:
+        """Record nothing; return a halt reason when ``equity`` is below the drawdown limit."""
+        lim = self.limits
+        if lim.max_drawdown is None:
+            return None
+        peak = max(self.state.equity_peak() or equity, equity)
+        drawdown = 1.0 - equity / peak if peak > 0 else 0.0
+        if drawdown >= lim.max_drawdown:
+            return (f"max drawdown: equity {equity:,.2f} is {drawdown:.1%} below its peak {peak:,.2f} "
+                    f"(limit {lim.max_drawdown:.1%})")
+        return None

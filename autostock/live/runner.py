@@ -1,0 +1,246 @@
+"""The trade loop: reconcile, backfill, stream, trade; stop cleanly on SIGINT/SIGTERM.
+
+:class:`TradingSession` assembles the Cerebro with :func:`autostock.engine.build_cerebro` (the
+same builder as backtests) from the Alpaca broker and live feeds, and runs it until stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+
+from autostock.config import RunSpec
+from autostock.errors import UserError
+from autostock.live.broker import AlpacaBroker
+from autostock.live.data import AlpacaData, BarRouter
+from autostock.live.killswitch import KillSwitch, SafetyLimits
+from autostock.live.reconcile import reconcile
+from autostock.live.state import StateDB
+from autostock.live.store import AlpacaStore, Credentials, parse_timeframe, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class HaltedError(UserError):
+    """Trading is halted (kill switch, halt file or reconciliation); ``autostock resume`` clears it."""
+
+
+def default_state_path(live: bool) -> Path:
+    """``state/paper.sqlite`` or ``state/live.sqlite``: paper and live never share a database."""
+    return Path("state") / ("live.sqlite" if live else "paper.sqlite")
+
+
+def default_run_id(spec: RunSpec, live: bool) -> str:
+    """Stable across restarts of the same configuration (strategy, params, symbols, sizer, mode)."""
+    key = json.dumps([spec.strategy, spec.params, spec.symbols, spec.sizer, spec.sizer_params, live],
+                     sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+@dataclass
+class LiveSettings:
+    """How a paper/live session runs (the RunSpec says what it trades)."""
+
+    live: bool = False
+    state_path: str | None = None
+    run_id: str | None = None
+    timeframe: str = "1Day"
+    backfill: int = 250
+    tif: str = "day"
+    fractional: bool = False
+    limits: SafetyLimits = field(default_factory=SafetyLimits)
+    http_timeout: float = 10.0
+    qcheck: float = 0.5
+    bar_grace: float = 5.0
+    clock_poll: float = 60.0
+    store_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        parse_timeframe(self.timeframe)
+        if self.backfill < 0:
+            raise UserError(f"backfill must be >= 0 bars, got {self.backfill}")
+
+
+class _Heartbeat(bt.Analyzer):
+    """Counts strategy steps (runs after the strategy's ``next``) and persists the run state."""
+
+    params = (("session", None),)
+
+    def next(self) -> None:
+        s = self.p.session
+        s.steps += 1
+        s.state.save_strategy_state(s.run_id, "last_bar", self.strategy.datas[0].datetime.datetime(0).isoformat())
+        s.state.save_strategy_state(s.run_id, "positions",
+                                    {k: p.size for k, p in s.broker.positions.items() if p.size})
+        if s.state.halted() is not None:
+            s.stop("halted: " + s.state.halted())
+
+
+class TradingSession:
+    """One paper or live trading run.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        Strategy, params, sizer and symbols (``spec.symbols`` required).
+    settings : LiveSettings
+    creds : Credentials, optional
+        Defaults to the ``APCA_API_*`` environment.
+    store : AlpacaStore, optional
+        An existing store (tests inject one with a fast rate limiter).
+    """
+
+    def __init__(self, spec: RunSpec, settings: LiveSettings | None = None, creds: Credentials | None = None,
+                 store: AlpacaStore | None = None) -> None:
+        if not spec.symbols:
+            raise UserError("trade needs --symbols")
+        self.spec = spec
+        self.settings = settings or LiveSettings()
+        self.run_id = self.settings.run_id or default_run_id(spec, self.settings.live)
+        path = self.settings.state_path or default_state_path(self.settings.live)
+        self.state = StateDB(path)
+        self.killswitch = KillSwitch(self.state, self.settings.limits)
+        self._creds = creds
+        self._store = store
+        self.store: AlpacaStore | None = None
+        self.broker: AlpacaBroker | None = None
+        self.router: BarRouter | None = None
+        self.cerebro: bt.Cerebro | None = None
+        self.steps = 0
+        self.stop_reason: str | None = None
+        self._stopped = threading.Event()
+        self.started = threading.Event()
+
+    # -- control ---------------------------------------------------------------------------
+    def stop(self, reason: str = "stop requested") -> None:
+        """Stop new orders and end the loop (idempotent; safe from signal handlers and threads)."""
+        if self._stopped.is_set():
+            return
+        self.stop_reason = reason
+        self._stopped.set()
+        log.info("stopping: %s", reason)
+        if self.broker is not None:
+            self.broker.accepting = False
+        if self.router is not None:
+            self.router.stop()
+        if self.cerebro is not None:
+            self.cerebro.runstop()
+
+    def run(self) -> int:
+        """Run until stopped; returns the exit code (0 after a clean stop, 3 after a halt)."""
+        reason = self.killswitch.halted()
+        if reason is not None:
+            raise HaltedError(f"trading is halted: {reason}. Fix the cause, then run `autostock resume`")
+        creds = self._creds or Credentials.from_env(live=self.settings.live)
+        self.store = self._store or AlpacaStore(creds, timeout=self.settings.http_timeout,
+                                                **self.settings.store_options)
+        installed = self._install_signals()
+        try:
+            return self._run()
+        finally:
+            self.store.stop()
+            if self.broker is not None:
+                self.broker.snapshot()
+            self.state.event("stop", f"session {self.run_id} stopped: {self.stop_reason or 'feeds ended'}")
+            for sig, old in installed:
+                signal.signal(sig, old)
+
+    def _install_signals(self) -> list:
+        if threading.current_thread() is not threading.main_thread():
+            return []
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            installed.append((sig, signal.getsignal(sig)))
+            signal.signal(sig, lambda signum, frame: self.stop(f"signal {signal.Signals(signum).name}"))
+        return installed
+
+    def _run(self) -> int:
+        from autostock.engine import build_cerebro
+        from autostock.feeds.market import Market
+
+        spec, st, store = self.spec, self.settings, self.store
+        symbols = list(spec.symbols)
+        self.state.event("start", f"session {self.run_id} ({'LIVE' if st.live else 'paper'}) {spec.strategy} on "
+                                  f"{','.join(symbols)}")
+        rep = reconcile(store, self.state)
+        for line in rep.lines():
+            log.info("reconcile: %s", line)
+        reason = self.state.halted()
+        if reason is not None:
+            raise HaltedError(f"trading is halted: {reason}")
+        clock = store.clock()
+        log.info("market is %s (next open %s, next close %s)", "open" if clock.get("is_open") else "closed",
+                 clock.get("next_open"), clock.get("next_close"))
+
+        daily = parse_timeframe(st.timeframe).unit.value == "Day"
+        history = self._backfill(symbols, daily)
+        self.router = BarRouter(symbols, daily=daily, grace=st.bar_grace)
+        store.on_bar(self.router.on_bar)
+        feeds = {s: AlpacaData(router=self.router, symbol=s, history=history[s], daily=daily, qcheck=st.qcheck,
+                               timeframe=bt.TimeFrame.Days if daily else bt.TimeFrame.Minutes,
+                               compression=parse_timeframe(st.timeframe).amount_value)
+                 for s in symbols}
+        self.broker = AlpacaBroker(store, self.state, self.killswitch, run_id=self.run_id,
+                                   strategy_name=spec.strategy, tif=st.tif, fractional=st.fractional)
+        self.broker.accepting = True
+        market = Market(bars={s: history[s] for s in symbols}, source="alpaca-live",
+                        notes=["paper trading" if not st.live else "LIVE trading"])
+        self.cerebro = build_cerebro(spec, market, broker=self.broker, feeds=feeds, record=False)
+        self.cerebro.addanalyzer(_Heartbeat, session=self, _name="autostock_heartbeat")
+        if self._stopped.is_set():
+            return 0
+        store.start_trade_stream()
+        store.start_data_stream(symbols, st.timeframe)
+        watcher = threading.Thread(target=self._watch_clock, name="autostock-clock", daemon=True)
+        watcher.start()
+        self.started.set()
+        self.cerebro.run(runonce=False, preload=False, exactbars=False)
+        halted = self.state.halted()
+        if halted is not None:
+            log.error("trading halted: %s", halted)
+            return 3
+        return 0
+
+    def _backfill(self, symbols: list[str], daily: bool) -> dict[str, pd.DataFrame]:
+        from autostock.live.data import bar_index
+
+        st = self.settings
+        tf = parse_timeframe(st.timeframe)
+        span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else \
+            timedelta(minutes=int(st.backfill * tf.amount_value * 4) + 60)
+        raw = self.store.bars(symbols, st.timeframe, start=utcnow() - span)
+        out = {}
+        for s in symbols:
+            df = raw.get(s, pd.DataFrame(columns=["open", "high", "low", "close", "volume"]))
+            df = df.copy()
+            df.index = pd.DatetimeIndex([bar_index(t, daily) for t in df.index], name="date")
+            out[s] = df.iloc[-st.backfill:] if st.backfill else df.iloc[0:0]
+        log.info("backfilled %s", ", ".join(f"{s}: {len(d)} bars" for s, d in out.items()))
+        return out
+
+    def _watch_clock(self) -> None:
+        """Poll the market clock; log while closed (the feeds sleep until bars arrive)."""
+        was_open = None
+        while not self._stopped.wait(self.settings.clock_poll):
+            try:
+                clock = self.store.clock()
+            except Exception as exc:
+                log.warning("clock read failed: %s", exc)
+                continue
+            is_open = bool(clock.get("is_open"))
+            if is_open != was_open:
+                msg = "market open" if is_open else f"market closed: sleeping until {clock.get('next_open')}"
+                log.info(msg)
+                self.state.event("clock", msg)
+                was_open = is_open

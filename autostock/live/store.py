@@ -1,0 +1,431 @@
+"""One store per Alpaca account: REST clients, the two streams, rate limiting, bar cache.
+
+Alpaca allows one trade-updates stream and one market-data stream per account, so the store
+owns both and fans messages out: trade updates to the broker, bars to the data feeds (all
+symbols on one subscription). REST calls pass through one transport that takes a token from the
+shared bucket, applies a timeout, and on a 429 waits until ``X-Ratelimit-Reset``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import pandas as pd
+
+from autostock.errors import ConfigError
+from autostock.live import secrets
+from autostock.live.ratelimit import TokenBucket, reset_wait
+from autostock.live.retry import Backoff, call_read, status_of, submit_resolving
+
+log = logging.getLogger(__name__)
+
+PAPER_URL = "https://paper-api.alpaca.markets"
+LIVE_URL = "https://api.alpaca.markets"
+DATA_URL = "https://data.alpaca.markets"
+
+
+@dataclass
+class Credentials:
+    """Keys and endpoints, from ``APCA_API_*`` variables (environment or ``.env``)."""
+
+    key_id: str
+    secret_key: str
+    base_url: str
+    data_url: str
+    paper: bool = True
+
+    @classmethod
+    def from_env(cls, live: bool = False, environ: dict[str, str] | None = None) -> "Credentials":
+        if environ is None:
+            try:
+                from dotenv import load_dotenv
+
+                load_dotenv(override=False)
+            except ImportError:  # pragma: no cover - python-dotenv is a dependency
+                pass
+            environ = dict(os.environ)
+        key, secret = environ.get("APCA_API_KEY_ID"), environ.get("APCA_API_SECRET_KEY")
+        if not key or not secret:
+            raise ConfigError("set APCA_API_KEY_ID and APCA_API_SECRET_KEY (environment or .env)")
+        secrets.install_scrubber([key, secret])
+        base = environ.get("APCA_API_BASE_URL") or (LIVE_URL if live else PAPER_URL)
+        if live and "paper-api" in base:
+            raise ConfigError(f"--live given but APCA_API_BASE_URL={base} is the paper endpoint")
+        if not live and base.rstrip("/") == LIVE_URL:
+            raise ConfigError(f"APCA_API_BASE_URL={base} is the live endpoint: pass --live to trade real money")
+        return cls(key, secret, base.rstrip("/"), (environ.get("APCA_API_DATA_URL") or DATA_URL).rstrip("/"), not live)
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"Credentials(key_id={secrets.mask(self.key_id)}, base_url={self.base_url}, data_url={self.data_url})"
+
+    __str__ = __repr__
+
+
+def _ws_url(http_url: str) -> str:
+    if http_url.startswith("https://"):
+        return "wss://" + http_url[len("https://"):]
+    if http_url.startswith("http://"):
+        return "ws://" + http_url[len("http://"):]
+    return http_url
+
+
+def bar_time(raw: Any) -> pd.Timestamp:
+    """A bar's ``t`` (msgpack Timestamp, datetime or ISO string) as a UTC Timestamp."""
+    if hasattr(raw, "to_datetime"):
+        raw = raw.to_datetime()
+    ts = pd.Timestamp(raw)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+class AlpacaStore:
+    """REST and streams for one account.
+
+    Parameters
+    ----------
+    creds : Credentials
+    timeout : float
+        Seconds for every HTTP call (connect and read).
+    limiter : TokenBucket, optional
+        Shared bucket (default 190 requests per 60 s, burst 10).
+    backoff : Backoff, optional
+        Retry policy for reads and ambiguous submits.
+    bar_cache_ttl : float
+        Seconds a latest bar stays fresh in the cache.
+    stale_after : float or None
+        Seconds without any trade-stream message while streams run before the watchdog forces
+        a reconnect (None disables it).
+    feed : str
+        Market data feed for bars and the data stream (``iex`` or ``sip``).
+    trading_ws_url, data_stream_url : str, optional
+        Explicit stream endpoints; by default derived from the REST URLs
+        (``<base>/stream`` and ``<data>/v2/<feed>`` with ws:// or wss://).
+    """
+
+    def __init__(self, creds: Credentials, *, timeout: float = 10.0, limiter: TokenBucket | None = None,
+                 backoff: Backoff | None = None, bar_cache_ttl: float = 30.0, stale_after: float | None = None,
+                 feed: str = "iex", trading_ws_url: str | None = None, data_stream_url: str | None = None,
+                 reconnect_min: float = 1.0, reconnect_max: float = 30.0) -> None:
+        from alpaca.data.historical import StockHistoricalDataClient
+        from alpaca.trading.client import TradingClient
+
+        if timeout <= 0:
+            raise ConfigError(f"HTTP timeout must be > 0 seconds, got {timeout}")
+        if feed not in ("iex", "sip"):
+            raise ConfigError(f"market data feed must be iex or sip, got {feed!r}")
+        self.creds = creds
+        secrets.install_scrubber([creds.key_id, creds.secret_key])
+        self.timeout = timeout
+        self.limiter = limiter or TokenBucket()
+        self.backoff = backoff or Backoff()
+        self.bar_cache_ttl = bar_cache_ttl
+        self.stale_after = stale_after
+        self.feed = feed
+        self.trading_ws_url = trading_ws_url or _ws_url(creds.base_url) + "/stream"
+        self.data_stream_url = data_stream_url or _ws_url(creds.data_url) + "/v2/" + feed
+        self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
+        self.trading = TradingClient(creds.key_id, creds.secret_key, paper=creds.paper, raw_data=True,
+                                     url_override=creds.base_url)
+        self.data = StockHistoricalDataClient(creds.key_id, creds.secret_key, raw_data=True,
+                                              url_override=creds.data_url)
+        for client in (self.trading, self.data):
+            client._retry = 0  # our transport handles 429; alpaca-py must not sleep-retry on its own
+            self._install_transport(client)
+        self.requests_sent = 0
+        self.rate_limited = 0
+        self._bar_cache: dict[str, tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+        self._trade_handlers: list[Callable[[dict], None]] = []
+        self._bar_handlers: list[Callable[[str, dict], None]] = []
+        self._connect_handlers: list[Callable[[str], None]] = []
+        self._threads: list[threading.Thread] = []
+        self._streams: list[Any] = []
+        self._stopping = threading.Event()
+        self.last_message: dict[str, float] = {}
+        self.reconnects: dict[str, int] = {"trade": 0, "data": 0}
+
+    # -- transport -------------------------------------------------------------------------
+    def _install_transport(self, client: Any) -> None:
+        session = client._session
+        raw_request = session.request
+
+        def request(method: str, url: str, **opts: Any):
+            opts.setdefault("timeout", self.timeout)
+            while True:
+                self.limiter.acquire()
+                with self._lock:
+                    self.requests_sent += 1
+                resp = raw_request(method, url, **opts)
+                if resp.status_code != 429:
+                    return resp
+                wait = reset_wait(resp.headers)
+                with self._lock:
+                    self.rate_limited += 1
+                log.warning("429 from %s %s: waiting %.2fs for the rate-limit reset", method, url.split("?")[0], wait)
+                self.limiter.block_until(time.monotonic() + wait)
+
+        session.request = request
+
+    def read(self, fn: Callable[..., Any], *args: Any, what: str = "read", **kwargs: Any) -> Any:
+        """Call a REST read with retries (capped exponential backoff, jitter)."""
+        return call_read(fn, *args, backoff=self.backoff, what=what, **kwargs)
+
+    # -- account, clock, orders, positions -------------------------------------------------
+    def account(self) -> dict:
+        return self.read(self.trading.get_account, what="account")
+
+    def clock(self) -> dict:
+        return self.read(self.trading.get_clock, what="clock")
+
+    def positions(self) -> dict[str, dict]:
+        """Broker positions by symbol; raises when they cannot be read (never assumes flat)."""
+        return {p["symbol"]: p for p in self.read(self.trading.get_all_positions, what="positions")}
+
+    def open_orders(self) -> list[dict]:
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
+        return self.read(self.trading.get_orders, req, what="open orders")
+
+    def recent_orders(self, after: datetime | None = None) -> list[dict]:
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        req = GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500, nested=True, after=after)
+        return self.read(self.trading.get_orders, req, what="orders")
+
+    def order(self, order_id: str) -> dict:
+        return self.read(self.trading.get_order_by_id, order_id, what=f"order {order_id}")
+
+    def order_by_client_id(self, cid: str) -> dict | None:
+        """The broker's order with ``client_order_id`` ``cid``, or None (404)."""
+        def lookup() -> dict | None:
+            try:
+                return self.trading.get_order_by_client_id(cid)
+            except Exception as exc:
+                if status_of(exc) == 404:
+                    return None
+                raise
+
+        return self.read(lookup, what=f"lookup {cid}")
+
+    def submit(self, request: Any, cid: str) -> dict:
+        """Submit ``request`` (an alpaca-py order request carrying ``cid``); see ``submit_resolving``."""
+        return submit_resolving(lambda: self.trading.submit_order(request), self.order_by_client_id, cid,
+                                backoff=self.backoff)
+
+    def cancel(self, order_id: str) -> None:
+        def cancel() -> None:
+            try:
+                self.trading.cancel_order_by_id(order_id)
+            except Exception as exc:
+                if status_of(exc) in (404, 422):  # already gone or not cancelable
+                    return
+                raise
+
+        self.read(cancel, what=f"cancel {order_id}")
+
+    def close_all(self) -> Any:
+        """Cancel every open order and close every position (the drawdown kill switch)."""
+        return self.read(self.trading.close_all_positions, True, what="close all positions")
+
+    # -- market data -----------------------------------------------------------------------
+    def bars(self, symbols: list[str], timeframe: str = "1Day", start: datetime | None = None,
+             end: datetime | None = None, limit: int | None = None) -> dict[str, pd.DataFrame]:
+        """Historical bars for all ``symbols`` in one request (pages followed)."""
+        from alpaca.data.enums import Adjustment, DataFeed
+        from alpaca.data.requests import StockBarsRequest
+
+        req = StockBarsRequest(symbol_or_symbols=list(symbols), timeframe=parse_timeframe(timeframe), start=start,
+                               end=end, limit=limit, adjustment=Adjustment.RAW,
+                               feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX)
+        raw = self.read(self.data.get_stock_bars, req, what="bars")
+        out: dict[str, pd.DataFrame] = {}
+        for sym in symbols:
+            rows = (raw or {}).get(sym) or []
+            df = pd.DataFrame({
+                "open": [float(r["o"]) for r in rows], "high": [float(r["h"]) for r in rows],
+                "low": [float(r["l"]) for r in rows], "close": [float(r["c"]) for r in rows],
+                "volume": [float(r["v"]) for r in rows]},
+                index=pd.DatetimeIndex([bar_time(r["t"]) for r in rows], name="date"))
+            out[sym] = df.sort_index()
+        return out
+
+    def latest_bars(self, symbols: list[str]) -> dict[str, dict]:
+        """Latest bar per symbol; cached for ``bar_cache_ttl`` seconds, one request for the rest."""
+        from alpaca.data.enums import DataFeed
+        from alpaca.data.requests import StockLatestBarRequest
+
+        now = time.monotonic()
+        out, missing = {}, []
+        for sym in symbols:
+            hit = self._bar_cache.get(sym)
+            if hit and now - hit[0] < self.bar_cache_ttl:
+                out[sym] = hit[1]
+            else:
+                missing.append(sym)
+        if missing:
+            req = StockLatestBarRequest(symbol_or_symbols=missing,
+                                        feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX)
+            raw = self.read(self.data.get_stock_latest_bar, req, what="latest bars") or {}
+            for sym in missing:
+                if sym in raw:
+                    self._bar_cache[sym] = (now, raw[sym])
+                    out[sym] = raw[sym]
+        return out
+
+    def cache_bar(self, symbol: str, bar: dict) -> None:
+        self._bar_cache[symbol] = (time.monotonic(), bar)
+
+    # -- streams ---------------------------------------------------------------------------
+    def on_trade_update(self, handler: Callable[[dict], None]) -> None:
+        self._trade_handlers.append(handler)
+
+    def on_bar(self, handler: Callable[[str, dict], None]) -> None:
+        self._bar_handlers.append(handler)
+
+    def on_connect(self, handler: Callable[[str], None]) -> None:
+        """``handler("trade" | "data")`` after each (re)connect of a stream."""
+        self._connect_handlers.append(handler)
+
+    def _connected(self, which: str) -> None:
+        self.reconnects[which] += 1
+        self.last_message[which] = time.monotonic()
+        for h in self._connect_handlers:
+            try:
+                h(which)
+            except Exception:
+                log.exception("connect handler failed")
+
+    def start_trade_stream(self) -> None:
+        """One trade-updates stream for the account, in a daemon thread."""
+        from alpaca.trading.stream import TradingStream
+
+        store = self
+
+        class _Stream(TradingStream):
+            async def _start_ws(self) -> None:
+                await super()._start_ws()
+                store._connected("trade")
+
+        stream = _Stream(self.creds.key_id, self.creds.secret_key, paper=self.creds.paper, raw_data=True,
+                         url_override=self.trading_ws_url)
+        stream._reconnect_min_backoff, stream._reconnect_max_backoff = self.reconnect_min, self.reconnect_max
+
+        async def handler(msg: dict) -> None:
+            self.last_message["trade"] = time.monotonic()
+            data = msg.get("data", msg)
+            for h in self._trade_handlers:
+                try:
+                    h(data)
+                except Exception:
+                    log.exception("trade update handler failed")
+
+        stream.subscribe_trade_updates(handler)
+        self._run_thread(stream, "trade")
+
+    def start_data_stream(self, symbols: list[str], timeframe: str = "1Day") -> None:
+        """One market-data stream for all ``symbols`` (minute or daily bars), in a daemon thread."""
+        from alpaca.data.enums import DataFeed
+        from alpaca.data.live.stock import StockDataStream
+
+        store = self
+
+        class _Stream(StockDataStream):
+            async def _start_ws(self) -> None:
+                await super()._start_ws()
+                store._connected("data")
+
+        stream = _Stream(self.creds.key_id, self.creds.secret_key, raw_data=True,
+                         feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX, url_override=self.data_stream_url)
+        stream._reconnect_min_backoff, stream._reconnect_max_backoff = self.reconnect_min, self.reconnect_max
+
+        async def handler(bar: dict) -> None:
+            self.last_message["data"] = time.monotonic()
+            sym = bar.get("S")
+            if not sym:
+                return
+            self.cache_bar(sym, bar)
+            for h in self._bar_handlers:
+                try:
+                    h(sym, bar)
+                except Exception:
+                    log.exception("bar handler failed")
+
+        from alpaca.data.timeframe import TimeFrameUnit
+
+        if parse_timeframe(timeframe).unit == TimeFrameUnit.Day:
+            stream.subscribe_daily_bars(handler, *symbols)
+        else:
+            stream.subscribe_bars(handler, *symbols)
+        self._run_thread(stream, "data")
+
+    def _run_thread(self, stream: Any, which: str) -> None:
+        def run() -> None:
+            try:
+                stream.run()
+            except Exception as exc:  # the thread must not die silently
+                log.error("%s stream stopped: %s", which, secrets.scrub(str(exc)))
+
+        t = threading.Thread(target=run, name=f"alpaca-{which}-stream", daemon=True)
+        self._streams.append((which, stream))
+        self._threads.append(t)
+        t.start()
+        if self.stale_after and not any(th.name == "alpaca-watchdog" for th in self._threads):
+            w = threading.Thread(target=self._watchdog, name="alpaca-watchdog", daemon=True)
+            self._threads.append(w)
+            w.start()
+
+    def _watchdog(self) -> None:
+        """Force a reconnect of a stream silent for ``stale_after`` seconds (the stream backs off)."""
+        import asyncio
+
+        while not self._stopping.wait(min(1.0, self.stale_after / 4)):
+            now = time.monotonic()
+            for which, stream in list(self._streams):
+                last = self.last_message.get(which)
+                if last is None or now - last < self.stale_after:
+                    continue
+                loop, ws = getattr(stream, "_loop", None), getattr(stream, "_ws", None)
+                if loop is not None and ws is not None and loop.is_running():
+                    log.warning("%s stream silent for %.0fs: forcing a reconnect", which, now - last)
+                    self.last_message[which] = now
+                    asyncio.run_coroutine_threadsafe(ws.close(), loop)
+
+    def stop(self) -> None:
+        """Stop both streams and wait briefly for their threads."""
+        self._stopping.set()
+        for _, stream in self._streams:
+            try:
+                if getattr(stream, "_loop", None) is not None:
+                    stream.stop()
+            except Exception:
+                pass
+        for t in self._threads:
+            t.join(timeout=5)
+        self._streams.clear()
+        self._threads.clear()
+
+
+def parse_timeframe(text: str) -> Any:
+    """``1Day``, ``1Min``, ``5Min``, ``1Hour`` -> alpaca-py TimeFrame."""
+    from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+
+    units = {"min": TimeFrameUnit.Minute, "hour": TimeFrameUnit.Hour, "day": TimeFrameUnit.Day}
+    low = text.strip().lower()
+    for suffix, unit in units.items():
+        if low.endswith(suffix):
+            amount = low[: -len(suffix)] or "1"
+            if amount.isdigit() and int(amount) > 0:
+                return TimeFrame(int(amount), unit)
+    raise ConfigError(f"timeframe {text!r} not understood: use 1Day, 1Min, 5Min, 15Min or 1Hour")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
