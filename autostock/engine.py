@@ -179,7 +179,7 @@ def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool 
     if pyfolio:
         ret, pos, txn, lev = strategy.analyzers.pyfolio.get_pf_items()
         pf = {"returns": ret, "positions": pos, "transactions": txn, "gross_lev": lev}
-    params = dict(strategy.params._getitems())
+    params = dict(strategy.params._getkwargs())
     events = list(getattr(strategy.env, "autostock_events", []))
     return RunResult(spec, market, params, equity, trades, orders, positions, bench, metrics, analyses, events, pf)
 

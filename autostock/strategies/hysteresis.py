@@ -16,23 +16,26 @@ class Band(bt.Indicator):
     lines = ("signal",)
     params = (("long_entry", 30.0), ("long_exit", 50.0), ("short_entry", 70.0), ("short_exit", 50.0))
 
-    def nextstart(self) -> None:
-        self.lines.signal[0] = 0.0
-        self.next()
-
-    def next(self) -> None:
-        x = self.data[0]
-        prev = self.lines.signal[-1] if len(self) > 1 else 0.0
+    def _step(self, prev: float, x: float) -> float:
         if prev != prev:
             prev = 0.0
         state = prev
-        if prev > 0 and x > self.p.long_exit:
-            state = 0.0
-        elif prev < 0 and x < self.p.short_exit:
+        if (prev > 0 and x > self.p.long_exit) or (prev < 0 and x < self.p.short_exit):
             state = 0.0
         if state == 0.0:
             if x < self.p.long_entry:
                 state = 1.0
             elif x > self.p.short_entry:
                 state = -1.0
-        self.lines.signal[0] = state
+        return state
+
+    def next(self) -> None:
+        prev = self.lines.signal[-1] if len(self) > 1 else 0.0
+        self.lines.signal[0] = self._step(prev, self.data[0])
+
+    def once(self, start: int, end: int) -> None:
+        src = self.data.array
+        dst = self.lines.signal.array
+        prev = dst[start - 1] if start > 0 else 0.0
+        for i in range(start, end):
+            prev = dst[i] = self._step(prev, src[i])
