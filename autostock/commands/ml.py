@@ -1,0 +1,253 @@
+"""``autostock features``, ``autostock train`` and ``autostock tune``.
+
+Models are looked up by name in ``autostock.registry.PREDICTORS`` (scikit-learn and Keras
+families alike); TensorFlow is only imported by a Keras predictor when it fits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from autostock.config import parse_pairs, split_symbols
+from autostock.errors import ConfigError, DataError
+
+DEFAULT_INDEX = "QQQ"
+
+
+def _data_options(f: Callable) -> Callable:
+    options = [
+        click.option("--data", "-d", default="synthetic", show_default=True,
+                     help="synthetic, sample, yahoo, alpaca, or a CSV/Parquet file or folder."),
+        click.option("--symbols", help="Comma-separated tickers (one model per symbol)."),
+        click.option("--start", help="First date (YYYY-MM-DD)."),
+        click.option("--end", help="Last date (YYYY-MM-DD)."),
+        click.option("--benchmark", help="Benchmark symbol for the bm_* features (SPY for synthetic data)."),
+        click.option("--index", "index_symbol", default=None,
+                     help=f"High-beta index for the idx_* features [default: {DEFAULT_INDEX} when the data has it; "
+                          "'none' to skip]."),
+        click.option("--target", default="fwd_return_5", show_default=True,
+                     help="fwd_return_K, fwd_logreturn_K or direction_K."),
+        click.option("--features", "feature_set", default="full", show_default=True,
+                     help="basic, technical, full, or a comma list of feature and group names."),
+        click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Model param (repeatable)."),
+        click.option("--seed", type=int, default=42, show_default=True, help="Seed for data and models."),
+        click.option("--track", is_flag=True, help="Log params, metrics and artifacts to MLflow (local ./mlruns)."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _load(data: str, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
+          index_symbol: str | None, seed: int) -> tuple[Any, Any, str | None, list[str]]:
+    """The market, the high-beta index close series (or None), its symbol, and notes."""
+    from autostock.feeds import load_market
+
+    syms = split_symbols(symbols) if symbols else None
+    market = load_market(data, syms, start, end, benchmark, seed)
+    notes: list[str] = []
+    explicit = index_symbol is not None
+    wanted = (index_symbol or DEFAULT_INDEX).strip().upper()
+    if wanted == "NONE":
+        return market, None, None, notes
+    if wanted in market.bars:
+        return market, market.bars[wanted]["close"], wanted, notes
+    source = Path(data).expanduser()
+    has_index = True
+    if source.is_file():
+        has_index = False  # one file holds one symbol: never reuse it as the index
+    elif source.is_dir():
+        has_index = any(p.stem.upper() == wanted for p in source.iterdir()
+                        if p.suffix.lower() in (".csv", ".parquet", ".pq"))
+    elif data == "sample":
+        has_index = False
+    index = None
+    if has_index:
+        try:
+            index = load_market(data, [wanted], start, end, None, seed).bars[wanted]["close"]
+        except DataError:
+            if explicit:
+                raise
+    if index is None:
+        if explicit:
+            raise DataError(f"--index {wanted}: not found in {data}")
+        notes.append(f"high-beta index {wanted} not in {data}: idx_* features omitted (use --index)")
+        return market, None, None, notes
+    return market, index, wanted, notes
+
+
+def _model_params(params: tuple[str, ...], params_from: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if params_from:
+        p = Path(params_from)
+        if not p.is_file():
+            raise ConfigError(f"--params-from {params_from}: file not found")
+        try:
+            out.update(json.loads(p.read_text()).get("params", {}))
+        except (json.JSONDecodeError, AttributeError):
+            raise ConfigError(f"--params-from {params_from}: not a best_params.json written by autostock tune") from None
+    out.update(parse_pairs(params, "--param"))
+    return out
+
+
+class _Progress:
+    """A tqdm bar over folds, one per (symbol, model)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.label = ""
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm.auto import tqdm
+
+        if self.bar is None or label != self.label:
+            self.close()
+            self.bar, self.label = tqdm(total=total, desc=f"walk-forward {label}", leave=False), label
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _fmt(value: Any, spec: str = ".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+@click.command()
+@click.option("--set", "feature_set", default=None, help="Show one set or comma list: basic, technical, full, ...")
+@click.option("--names-only", is_flag=True, help="Print the names only, one per line.")
+def features(feature_set: str | None, names_only: bool) -> None:
+    """List the feature sets and the named causal features."""
+    from autostock.models.features import FEATURE_SETS, FEATURES, feature_names
+
+    names = feature_names(feature_set or "full")
+    if names_only:
+        click.echo("\n".join(names))
+        return
+    click.echo("feature sets:")
+    for name, groups in FEATURE_SETS.items():
+        click.echo(f"  {name:<10} {len(feature_names(name)):>4} features  groups: {', '.join(groups)}")
+    click.echo("  (or a comma list of feature and group names, e.g. --features rsi_14,volatility)")
+    click.echo(f"\n{len(names)} features in {feature_set or 'full'}:")
+    for name in names:
+        f = FEATURES[name]
+        click.echo(f"  {name:<28} {f.group:<13} {f.description}")
+
+
+@click.command()
+@click.option("--model", "-m", required=True, help="Predictor name (see the PREDICTORS registry) or a comma list for an ensemble.")
+@_data_options
+@click.option("--walk-forward", "walk", default="train=756,test=63", show_default=True,
+              help="train=N,test=N[,retrain=N,purge=N,embargo=N,mode=expanding|rolling,val=F].")
+@click.option("--ensemble", "ensemble_method", type=click.Choice(["mean", "weighted", "regime", "stacking"]),
+              help="Combine a comma list of models [default: weighted].")
+@click.option("--params-from", type=click.Path(dir_okay=False), help="A best_params.json written by autostock tune.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Model directory [default: models/<model>].")
+def train(model: str, walk: str, ensemble_method: str | None, params_from: str | None, out: str | None,
+          data: str, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
+          index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int,
+          track: bool, quiet: bool) -> None:
+    """Train a predictor walk-forward; write the model(s), params.json, metrics.json and OOS predictions."""
+    from autostock.models import sklearn_models  # noqa: F401  (registers the built-in predictors)
+    from autostock.models.tracking import Tracker
+    from autostock.models.training import train as run_train
+    from autostock.models.walkforward import parse_walk_forward
+
+    cfg = parse_walk_forward(walk)
+    model_params = _model_params(params, params_from)
+    tracker = Tracker(track, "autostock-train", run_name=model)
+    market, index, index_sym, notes = _load(data, symbols, start, end, benchmark, index_symbol, seed)
+    folder = Path(out) if out else Path("models") / model.replace(",", "+")
+    progress = _Progress(not quiet)
+    try:
+        result = run_train(market, model, target, feature_set, cfg, model_params, index, index_sym, seed,
+                           ensemble_method, folder, progress)
+    finally:
+        progress.close()
+    with tracker:
+        tracker.log_params(result.params | {"features": len(result.params["features"])})
+        tracker.log_metrics({"pooled": result.metrics["pooled"]})
+        tracker.log_artifacts(folder)
+    for note in notes + list(market.notes):
+        click.echo(f"note: {note}")
+    m = result.metrics
+    click.echo(f"{model} -> {m['target']}: {m['n_features']} features, walk-forward {walk}; out-of-sample:")
+    for sym, s in m["symbols"].items():
+        mod, zero = s["model"], s["baselines"]["zero"]
+        if "rmse" in mod:
+            line = (f"  {sym}: n={mod['n']} RMSE {_fmt(mod['rmse'])} (zero {_fmt(zero['rmse'])}) "
+                    f"dir.acc {_fmt(mod['directional_accuracy'], '.3f')} (always-up {_fmt(zero['directional_accuracy'], '.3f')}) "
+                    f"IC {_fmt(mod['ic'], '.3f')}")
+            pl = s.get("price_level")
+            if pl:
+                line += f"; price RMSE {_fmt(pl['model_rmse'], '.3f')} vs naive last price {_fmt(pl['naive_last_price_rmse'], '.3f')}"
+        else:
+            line = (f"  {sym}: n={mod['n']} accuracy {_fmt(mod['accuracy'], '.3f')} log loss {_fmt(mod['log_loss'])} "
+                    f"(coin {_fmt(zero['log_loss'])}) IC {_fmt(mod['ic'], '.3f')}")
+        click.echo(line)
+    click.echo(f"wrote {folder}/ (params.json, metrics.json, models/, predictions/)")
+
+
+@click.command()
+@click.option("--model", "-m", required=True, help="Predictor name (see the PREDICTORS registry).")
+@_data_options
+@click.option("--method", type=click.Choice(["grid", "optuna"]), default="grid", show_default=True)
+@click.option("--trials", type=int, default=20, show_default=True, help="Optuna trials.")
+@click.option("--space", multiple=True, metavar="KEY=a|b|c or KEY=lo:hi[:log]",
+              help="Searched param (repeatable) [default: the model's default space].")
+@click.option("--splits", type=int, default=4, show_default=True, help="Purged time-series CV splits.")
+@click.option("--embargo", type=int, default=0, show_default=True, help="Extra bars between train and validation.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for tune_results.csv and best_params.json [default: models/<model>].")
+def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: int, embargo: int, out: str | None,
+         data: str, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
+         index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int,
+         track: bool, quiet: bool) -> None:
+    """Search hyperparameters (grid or Optuna TPE) with purged time-series CV; save the best params."""
+    from autostock.models import sklearn_models  # noqa: F401  (registers the built-in predictors)
+    from autostock.models.targets import parse_target
+    from autostock.models.tracking import Tracker
+    from autostock.models.training import predictor_factory, symbol_data
+    from autostock.models.tuning import BEST_PARAMS_FILE, RESULTS_FILE, default_space
+    from autostock.models.tuning import tune as run_tune
+
+    tgt = parse_target(target)
+    fixed = parse_pairs(params, "--param")
+    tracker = Tracker(track, "autostock-tune", run_name=model)
+    _, defaults = predictor_factory(model, fixed, tgt, seed)
+    searched: dict[str, str] = {}
+    for item in space:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--space {item!r}: expected KEY=a|b|c or KEY=lo:hi")
+        if key.strip() not in defaults:
+            raise ConfigError(f"--space {key.strip()}: not a param of {model}; valid: {', '.join(sorted(defaults))}")
+        searched[key.strip()] = value
+    searched = searched or default_space(model, defaults)
+    market, index, _, notes = _load(data, symbols, start, end, benchmark, index_symbol, seed)
+    prepared, _ = symbol_data(market, feature_set, tgt, index)
+    folder = Path(out) if out else Path("models") / model
+    table, best = run_tune(model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo,
+                           folder, progress=not quiet)
+    with tracker:
+        tracker.log_params({"model": model, "method": method, "target": tgt.name, "best": best})
+        tracker.log_metrics({"best_score": float(table.iloc[0]["score"])})
+        tracker.log_artifacts(folder)
+    for note in notes:
+        click.echo(f"note: {note}")
+    metric = "log loss" if tgt.is_classification else "RMSE"
+    click.echo(f"{len(table)} trial(s); best CV {metric} {table.iloc[0]['score']:.5f} with {best}")
+    click.echo(f"wrote {folder / RESULTS_FILE} and {folder / BEST_PARAMS_FILE} "
+               f"(train with --params-from {folder / BEST_PARAMS_FILE})")
+
+
+COMMANDS = [features, train, tune]

@@ -1,0 +1,228 @@
+"""Walk-forward training over a market: the engine function behind ``autostock train``.
+
+For each symbol: causal features, the target, a walk-forward fit of the predictor (or of
+each member of an ensemble, then the ensemble over their out-of-sample predictions),
+out-of-sample metrics next to the naive baselines, and the artifacts of
+:mod:`autostock.models.artifacts`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from autostock.errors import ConfigError, DataError
+from autostock.models.ensembles import METHODS, ensemble
+from autostock.models.evaluation import aligned, metrics_from_frame
+from autostock.models.features import compute_features
+from autostock.models.regime import regime_codes
+from autostock.models.targets import Target, make_target, parse_target
+from autostock.models.walkforward import Fold, WalkForwardConfig, walk_forward
+
+
+def predictor_factory(model: str, params: dict[str, Any] | None, target: Target, seed: int) -> tuple[Callable[[], Any], dict[str, Any]]:
+    """A zero-argument factory of fresh predictors for ``model`` and the params it will use.
+
+    ``seed`` and ``task`` (classification for direction targets) are filled in when the
+    predictor has such params and the user did not set them.
+    """
+    from autostock.registry import PREDICTORS
+
+    cls = PREDICTORS.get(model)
+    user = dict(params or {})
+    try:
+        defaults = cls().get_params()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"predictor {model}: {exc}") from None
+    final = dict(user)
+    if "seed" in defaults and "seed" not in user:
+        final["seed"] = seed
+    if "task" in defaults and "task" not in user:
+        final["task"] = "classification" if target.is_classification else "regression"
+    try:
+        cls(**final)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"predictor {model}: {exc}") from None
+    if target.is_classification != (cls(**final).get_params().get("task", "regression") == "classification"):
+        kind = "a classification" if target.is_classification else "a regression"
+        raise ConfigError(f"predictor {model} does not fit {kind} target {target.name}")
+    return (lambda: cls(**final)), {**defaults, **final}
+
+
+def symbol_data(market: Any, feature_set: str, target: Target, index: pd.Series | None = None,
+                min_bars: int = 0) -> tuple[dict[str, tuple[pd.DataFrame, pd.Series]], list[str]]:
+    """Features and labels per symbol, and the feature names omitted for a missing reference."""
+    data: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
+    omitted: list[str] = []
+    for symbol, bars in market.bars.items():
+        if len(bars) <= min_bars:
+            raise DataError(f"{symbol}: {len(bars)} bars, need more than {min_bars}")
+        X = compute_features(bars, feature_set, index, market.benchmark)
+        omitted = list(X.attrs.get("omitted", []))
+        data[symbol] = (X, make_target(bars["close"], target))
+    return data, omitted
+
+
+@dataclass
+class TrainResult:
+    """Everything a training run produced (also written to ``out`` when given)."""
+
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    predictions: dict[str, pd.Series]
+    models: dict[str, Any]
+    folds: dict[str, list[Fold]] = field(default_factory=dict)
+    out: Path | None = None
+
+
+def train(
+    market: Any,
+    model: str,
+    target: str = "fwd_return_5",
+    feature_set: str = "full",
+    walk: WalkForwardConfig | None = None,
+    model_params: dict[str, Any] | None = None,
+    index: pd.Series | None = None,
+    index_symbol: str | None = None,
+    seed: int = 42,
+    ensemble_method: str | None = None,
+    out: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` walk-forward on every symbol of ``market``.
+
+    Parameters
+    ----------
+    market : Market
+        Bars per symbol and the benchmark (its close feeds the ``bm_*`` features).
+    model : str
+        A PREDICTORS name or reference; a comma list of names makes an ensemble.
+    target : str
+        ``fwd_return_K``, ``fwd_logreturn_K`` or ``direction_K``.
+    feature_set : str
+        ``basic``, ``technical``, ``full`` or a comma list of names and groups.
+    walk : WalkForwardConfig
+        Walk-forward settings.
+    model_params : dict
+        Params for the predictor (for every member of an ensemble).
+    index, index_symbol : Series, str
+        Close prices (and name) of the high-beta index for the ``idx_*`` features.
+    seed : int
+        Seed given to predictors that take one.
+    ensemble_method : str
+        ``mean``, ``weighted``, ``regime`` or ``stacking`` (default ``weighted`` for a list).
+    out : path, optional
+        Where to write the model directory.
+    progress : callable, optional
+        ``progress(label, done, total)`` after each fold.
+    """
+    tgt = parse_target(target)
+    walk = (walk or WalkForwardConfig()).resolved(tgt.horizon)
+    members = [m.strip() for m in model.split(",") if m.strip()]
+    if not members:
+        raise ConfigError("--model is empty")
+    if len(set(members)) != len(members):
+        raise ConfigError(f"duplicate member in --model {model}")
+    if len(members) > 1 or ensemble_method:
+        ensemble_method = ensemble_method or "weighted"
+        if ensemble_method not in METHODS:
+            raise ConfigError(f"unknown --ensemble {ensemble_method!r}; valid: {', '.join(METHODS)}")
+    factories = {m: predictor_factory(m, model_params, tgt, seed) for m in members}
+
+    predictions: dict[str, pd.Series] = {}
+    models: dict[str, Any] = {}
+    folds: dict[str, list[Fold]] = {}
+    per_symbol: dict[str, Any] = {}
+    frames: list[pd.DataFrame] = []
+    member_frames: dict[str, list[pd.DataFrame]] = {m: [] for m in members}
+    fit_seconds = 0.0
+    t_start = time.perf_counter()
+    data, omitted = symbol_data(market, feature_set, tgt, index, min_bars=walk.train)
+    feature_names: list[str] = list(next(iter(data.values()))[0].columns)
+    for symbol, (X, y) in data.items():
+        bars = market.bars[symbol]
+        member_preds: dict[str, pd.Series] = {}
+        for name in members:
+            factory, _ = factories[name]
+            label = f"{symbol} {name}"
+            res = walk_forward(factory, X, y, tgt.horizon, walk,
+                               progress=(lambda d, n, lab=label: progress(lab, d, n)) if progress else None)
+            fit_seconds += res.fit_seconds
+            member_preds[name] = res.predictions
+            sym_folds = res.folds
+            folds[symbol if len(members) == 1 else f"{symbol}:{name}"] = res.folds
+            if len(members) == 1:
+                models[symbol] = res.model
+        sym_metrics: dict[str, Any]
+        if ensemble_method:
+            preds = pd.DataFrame(member_preds)
+            regime = pd.Series(regime_codes(bars["close"]), index=bars.index)
+            ens = ensemble(ensemble_method, preds, y, tgt.horizon, regime=regime,
+                           classification=tgt.is_classification)
+            pred = ens.prediction.where(preds.notna().any(axis=1))
+            frame = aligned(pred, bars["close"], tgt)
+            sym_metrics = metrics_from_frame(frame, tgt)
+            sym_metrics["members"] = {}
+            for name, p in member_preds.items():
+                mf = aligned(p, bars["close"], tgt)
+                member_frames[name].append(mf)
+                sym_metrics["members"][name] = metrics_from_frame(mf, tgt)["model"]
+            if ens.weights is not None:
+                sym_metrics["mean_weights"] = ens.weights.mean().to_dict()
+        else:
+            pred = member_preds[members[0]]
+            frame = aligned(pred, bars["close"], tgt)
+            sym_metrics = metrics_from_frame(frame, tgt)
+        sym_metrics["first_prediction"] = pred.first_valid_index().isoformat() if pred.notna().any() else None
+        sym_metrics["n_folds"] = len(sym_folds)
+        sym_metrics["n_fits"] = sum(f.refit for f in sym_folds)
+        per_symbol[symbol] = sym_metrics
+        predictions[symbol] = pred
+        frames.append(frame)
+
+    pooled = metrics_from_frame(pd.concat(frames), tgt, price_level=False)
+    pooled.pop("price_level", None)
+    if ensemble_method:
+        pooled["members"] = {m: metrics_from_frame(pd.concat(f), tgt, price_level=False)["model"]
+                             for m, f in member_frames.items()}
+    metrics = {
+        "model": model,
+        "target": tgt.name,
+        "out_of_sample": True,
+        "note": ("every figure is out-of-sample (walk-forward); baselines are scored on exactly the "
+                 "model's bars; price_level compares close[t]*(1+forecast) with the naive "
+                 "last-price forecast close[t]"),
+        "symbols": per_symbol,
+        "pooled": pooled,
+        "walk_forward": walk.to_dict(),
+        "n_features": len(feature_names),
+        "fit_seconds": round(fit_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - t_start, 3),
+    }
+    params = {
+        "model": model if len(members) == 1 else None,
+        "members": members,
+        "ensemble": ensemble_method,
+        "model_params": factories[members[0]][1] if len(members) == 1 else {m: f[1] for m, f in factories.items()},
+        "target": tgt.name,
+        "feature_set": feature_set,
+        "features": feature_names,
+        "features_omitted": omitted,
+        "walk_forward": walk.to_dict(),
+        "data": market.source,
+        "symbols": list(market.bars),
+        "index_symbol": index_symbol if index is not None else None,
+        "benchmark_symbol": market.benchmark_symbol if market.benchmark is not None else None,
+        "seed": seed,
+        "synthetic": bool(getattr(market, "synthetic", False)),
+    }
+    result = TrainResult(params, metrics, predictions, models, folds)
+    if out is not None:
+        from autostock.models.artifacts import save_artifacts
+
+        result.out = save_artifacts(out, params, metrics, predictions, models)
+    return result
