@@ -28,9 +28,13 @@ _EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal(): backtrader's date numbe
 
 
 def nums_to_datetimes(nums: Any) -> pd.DatetimeIndex:
-    """Backtrader date numbers (``bt.date2num``) to a naive ``DatetimeIndex``, microsecond-rounded."""
+    """Backtrader date numbers (``bt.date2num``) to a naive ``DatetimeIndex``.
+
+    A float day number holds about 10 microseconds of precision, so times are rounded to the
+    millisecond.
+    """
     days = np.asarray(nums, dtype="float64") - _EPOCH_ORDINAL
-    index = pd.to_datetime(np.round(days * 86_400_000_000).astype("int64"), unit="us")
+    index = pd.to_datetime(np.round(days * 86_400_000).astype("int64"), unit="ms")
     return pd.DatetimeIndex(index)
 
 
@@ -42,7 +46,7 @@ class _SeriesLookup:
             raise ConfigError(f"predictions must be a pandas Series indexed by date, got {type(series).__name__}")
         index = pd.DatetimeIndex(pd.to_datetime(series.index))
         if index.tz is not None:
-            index = index.tz_convert("UTC").tz_localize(None)
+            index = index.tz_localize(None)  # exchange wall time, like the bars' naive index
         if index.has_duplicates:
             raise ConfigError(f"predictions index has duplicate dates, e.g. {index[index.duplicated()][0]}")
         self.by_date = bool(len(index)) and bool((index == index.normalize()).all())
