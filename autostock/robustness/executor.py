@@ -6,13 +6,14 @@ shared by every job (run spec, market, settings) and ``job`` a small description
 
 * process pool: the pool's initializer stores it in a worker-global; tasks carry only ``job``;
 * Dask: ``client.scatter(context, broadcast=True)`` places one copy on every worker and each
-  task receives that copy by reference.
+  task receives that copy by reference. (Make the context an object such as a dataclass:
+  Dask rebuilds a plain dict or list argument for every task.)
 
 Results come back in job order whichever executor ran them, so for deterministic jobs (every
 random stream seeded from the job itself) the output is identical for any executor and any
 number of workers. A tqdm progress bar shows runs done, rate and ETA. Ctrl-C (or any
-``KeyboardInterrupt``) cancels the queued jobs, stops the workers and returns the results of
-the jobs that had finished, with ``interrupted=True``.
+``KeyboardInterrupt``) drops the queued jobs, lets the workers finish the run in hand and exit,
+and returns the results of the jobs that had finished, with ``interrupted=True``.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class Executor:
 
     def close(self) -> None:
         """Stop the pool / disconnect from Dask (a LocalCluster is shut down)."""
-        self._drop_pool(terminate=False)
+        self._drop_pool(cancel=False)
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -160,13 +161,12 @@ class Executor:
         out.results = [done[i] for i in out.indices]
         return out
 
-    def _drop_pool(self, terminate: bool) -> None:
-        pool, self._pool, self._pool_key = self._pool, None, None
+    def _drop_pool(self, cancel: bool) -> None:
+        pool, self._pool, self._pool_key, self._pool_context = self._pool, None, None, None
         if pool is None:
             return
-        if terminate:
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
+        if cancel:
+            # drop the queue; a job already running finishes (one run), then its worker exits
             pool.shutdown(wait=False, cancel_futures=True)
         else:
             pool.shutdown(wait=True)
@@ -177,7 +177,7 @@ class Executor:
         key = (func, id(context))
         if self._pool is not None and self._pool_key == key and self._pool_context is context:
             return self._pool
-        self._drop_pool(terminate=False)
+        self._drop_pool(cancel=False)
         method = "fork" if "fork" in mp.get_all_start_methods() else None
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
@@ -200,9 +200,7 @@ class Executor:
                     done[index] = result
                     bar.update(1)
         except BaseException:
-            for fut in pending:
-                fut.cancel()
-            self._drop_pool(terminate=True)
+            self._drop_pool(cancel=True)
             raise
 
     def _get_client(self):
