@@ -17,6 +17,7 @@ from autostock.analyzers.recorder import Recorder
 from autostock.config import RunSpec, parse_value
 from autostock.costs import apply_costs
 from autostock.errors import ConfigError, PluginError
+from autostock.feeds.btfeed import FrameFeed
 from autostock.feeds.market import Market
 from autostock.registry import ANALYZERS, SIZERS, STRATEGIES
 
@@ -65,9 +66,9 @@ def check_params(cls: type, params: dict[str, Any], what: str) -> dict[str, Any]
     return out
 
 
-def make_feed(symbol: str, bars: pd.DataFrame) -> bt.feeds.PandasData:
+def make_feed(symbol: str, bars: pd.DataFrame) -> FrameFeed:
     """A backtrader data feed over validated bars."""
-    return bt.feeds.PandasData(dataname=bars, name=symbol, openinterest=None)
+    return FrameFeed(dataname=bars, name=symbol)
 
 
 def build_cerebro(
