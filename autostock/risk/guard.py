@@ -42,6 +42,23 @@ def _date(strategy: bt.Strategy) -> str:
         return ""
 
 
+def cancel(strategy: bt.Strategy, order: bt.Order) -> None:
+    """Cancel ``order`` even when it was submitted on this bar.
+
+    backtrader's simulated broker keeps orders sent during a bar in ``submitted`` until its
+    next ``next()``, and its ``cancel()`` only looks at accepted orders, so a same-bar cancel
+    would silently fail and the order would still execute.
+    """
+    if not order.alive():
+        return
+    strategy.cancel(order)
+    queue = getattr(strategy.broker, "submitted", None)
+    if order.alive() and queue is not None and order in queue:
+        queue.remove(order)
+        order.cancel()
+        strategy.broker.notify(order)
+
+
 def closes(data: Any, n: int) -> np.ndarray:
     """The last ``n`` closes of a backtrader data up to the current bar (empty if fewer)."""
     if len(data) < n:
@@ -172,9 +189,12 @@ class RiskGuard:
         if size == 0:
             return None
         sign = 1 if is_buy else -1
+        current = float(strategy.getposition(data).size)
         projected = self.projected(strategy, data)
         reducing = min(size, abs(projected)) if projected * sign < 0 else 0.0
         increase = size - reducing
+        if current * sign < 0 and size == abs(current) and projected != current:
+            increase = 0.0  # a close() while guard orders already reduce the position: close what is left
         if increase > 0:
             increase = self.allowed_increase(strategy, data, increase, sign)
         final = reducing + increase
@@ -182,8 +202,7 @@ class RiskGuard:
             return None
         if reducing:  # the stops are re-placed for what is left once this order fills
             for old in self.protective.pop(data, []):
-                if old.alive():
-                    strategy.cancel(old)
+                cancel(strategy, old)
         order = submit_fn(data=data, size=final, **kwargs)
         if order is not None:
             self.orders.append(order)
@@ -195,6 +214,8 @@ class RiskGuard:
         self.bar += 1
         s = self.settings
         if s.max_drawdown is None:
+            if s.trim:
+                self.trim(strategy, value)
             return
         if self.killed:
             if self.resume_bar is not None and self.bar >= self.resume_bar:
@@ -208,6 +229,53 @@ class RiskGuard:
         dd = drawdown(value, self.peak)
         if dd >= s.max_drawdown:
             self.kill(strategy, value, dd)
+        elif s.trim:
+            self.trim(strategy, value)
+
+    def trim(self, strategy: bt.Strategy, equity: float) -> None:
+        """Sell back to the caps positions that price moves pushed over them (more than ``trim_band``).
+
+        Targets: each position at most ``max_position_weight``; each sector's positions scaled
+        down together to the sector cap; everything scaled down to ``max_leverage``. Symbols
+        with a live guard order are left alone this bar.
+        """
+        s = self.settings
+        if not (equity > 0):
+            return
+        busy = {o.data for o in self.orders if o.alive()}
+        held = {}
+        for d in strategy.datas:
+            size = strategy.getposition(d).size
+            if size and len(d) and d not in busy:
+                held[d] = abs(size * float(d.close[0]))
+        if not held:
+            return
+        band = s.trim_band * equity
+        target = dict(held)
+        why = dict.fromkeys(held, "")
+        if s.max_position_weight is not None:
+            for d, v in target.items():
+                if v > s.max_position_weight * equity + band:
+                    target[d], why[d] = s.max_position_weight * equity, "trim_max_position_weight"
+        if s.sector_caps is not None:
+            for sector in {self.sector_of(d) for d in target}:
+                members = [d for d in target if self.sector_of(d) == sector]
+                total = sum(target[d] for d in members)
+                room = cap_for(sector, s.sector_caps) * equity
+                if total > room + band:
+                    for d in members:
+                        target[d], why[d] = target[d] * room / total, "trim_sector_cap"
+        total = sum(target.values())
+        if total > s.max_leverage * equity + band:
+            for d in target:
+                target[d], why[d] = target[d] * s.max_leverage * equity / total, "trim_max_leverage"
+        for d, v in held.items():
+            shares = math.floor((v - target[d]) / float(d.close[0]) + 1e-9)
+            if shares >= 1 and why[d]:
+                size = strategy.getposition(d).size
+                shares = min(shares, abs(size))
+                self._record("reduced", strategy, d, why[d], abs(size), abs(size) - shares, "price drift over the cap")
+                (strategy.sell if size > 0 else strategy.buy)(data=d, size=shares)
 
     def kill(self, strategy: bt.Strategy, value: float, dd: float) -> None:
         """Cancel every live order, flatten every position, refuse new exposure."""
@@ -216,8 +284,7 @@ class RiskGuard:
         protective = [o for orders in self.protective.values() for o in orders]
         self.protective = {}
         for order in protective + list(self.orders) + list(getattr(strategy.broker, "get_orders_open", lambda: [])()):
-            if order.alive():
-                strategy.cancel(order)
+            cancel(strategy, order)
         closed = []
         for d in strategy.datas:
             if strategy.getposition(d).size:
@@ -245,8 +312,7 @@ class RiskGuard:
         if not self.settings.has_stops:
             return
         for old in self.protective.pop(data, []):
-            if old.alive():
-                strategy.cancel(old)
+            cancel(strategy, old)
         position = strategy.getposition(data)
         if position.size and not self.killed:
             self.protective[data] = self.place_stops(strategy, data, position.size, position.price)

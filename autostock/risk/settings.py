@@ -13,6 +13,8 @@ Keys (all optional)::
     correlation_limit = 0.8     # rolling correlation with the book; "off" disables
     correlation_window = 60     # bars of returns for the correlation
     correlation_action = "refuse"   # or "reduce"
+    trim = true                 # sell back to the caps when prices push a position over them
+    trim_band = 0.0             # ... once it is this far (weight) over a cap
     [risk.strategies.sma_cross]  # per-strategy overrides of any key above
     stop_loss = 0.03
 
@@ -45,6 +47,8 @@ class RiskSettings:
     correlation_limit: float | None = 0.8
     correlation_window: int = 60
     correlation_action: str = "refuse"
+    trim: bool = True
+    trim_band: float = 0.0
 
     @property
     def has_stops(self) -> bool:
@@ -128,6 +132,11 @@ def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
     if action not in ("refuse", "reduce"):
         raise ConfigError(f"risk setting correlation_action={action!r}: expected refuse or reduce")
     out["correlation_action"] = action
+    trim = merged.get("trim", True)
+    if not isinstance(trim, bool):
+        raise ConfigError(f"risk setting trim={trim!r}: expected true or false")
+    out["trim"] = trim
+    out["trim_band"] = _number("trim_band", merged.get("trim_band", 0.0), 0.0, 1.0, low_open=False)
     settings = RiskSettings(**out)
     if settings.max_position_weight is not None and settings.max_position_weight > settings.max_leverage:
         raise ConfigError(

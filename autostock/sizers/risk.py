@@ -201,7 +201,8 @@ def vol_target_weights(returns: np.ndarray, *, target_vol: float = 0.10, method:
     if not np.all(np.isfinite(r)):
         raise ValueError("returns contain NaN or infinite values")
     _check_positive("target_vol", target_vol)
-    _check_positive("max_leverage", max_leverage)
+    if not (max_leverage > 0):
+        raise ValueError(f"max_leverage must be > 0 (inf for no cap), got {max_leverage}")
     cov = np.atleast_2d(np.cov(r, rowvar=False))
     vols = np.sqrt(np.maximum(np.diag(cov), 1e-16))
     cov = cov + np.eye(cov.shape[0]) * 1e-16

@@ -28,7 +28,15 @@ class RiskSizer(bt.Sizer):
         price = float(data.close[0])
         if not (price > 0) or len(data) == 0:
             return 0
-        return int(self.entry(data, price, float(self.broker.getvalue()), float(cash), position))
+        return int(self.entry(data, price, float(self.broker.getvalue()), self.free_cash(cash), position))
+
+    def free_cash(self, cash: float) -> float:
+        """Cash less what the strategy's live buy orders will spend (valued at the last close)."""
+        committed = 0.0
+        for order in getattr(self.strategy, "_orders", []):
+            if order.alive() and order.isbuy():
+                committed += abs(order.size - order.executed.size) * float(order.data.close[0])
+        return max(float(cash) - committed, 0.0)
 
     def entry(self, data: Any, price: float, equity: float, cash: float, position: float) -> int:  # pragma: no cover
         raise NotImplementedError
