@@ -30,7 +30,8 @@ def parse_commission(text: str | None) -> dict[str, float]:
 
 
 def backtest_options(f: Callable) -> Callable:
-    """The options that define a run (strategy, data, costs, sizing); shared by every mode."""
+    """The options that define a run (strategy, data, costs, sizing, universe and risk limits);
+    shared by every mode (backtest, Monte Carlo, walk-forward, optimise, trade)."""
     options = [
         click.option("--strategy", "-s", help="Registered name, path/to/file.py:Class or module:Class. [default: sma_cross]"),
         click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
@@ -49,6 +50,9 @@ def backtest_options(f: Callable) -> Callable:
         click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file."),
         click.option("--seed", type=int, help="Seed for synthetic data and anything random. [default: 42]"),
     ]
+    from autostock.commands.risk import risk_options
+
+    f = risk_options(f)
     for option in reversed(options):
         f = option(f)
     return f
@@ -73,9 +77,11 @@ def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
         "benchmark": kw.get("benchmark"),
         "seed": kw.get("seed"),
         "out": kw.get("out"),
-        "risk": kw.get("risk") or None,
     }
     cli.update(parse_commission(kw.get("commission")))
+    from autostock.commands.risk import risk_spec_changes
+
+    cli.update(risk_spec_changes(**kw))
     spec = build_spec(kw.get("config_file"), **cli)
     market = load_market(spec.data, spec.symbols, spec.start, spec.end, spec.benchmark, spec.seed)
     if spec.symbols is None:

@@ -6,7 +6,7 @@ Daily log-return of symbol i on day t::
 
 * ``m_t`` market factor: regime drift (bull / bear / sideways, a Markov chain) plus GARCH(1,1)
   noise, so volatility clusters;
-* ``s_kt`` sector factor, GARCH(1,1); ``e_it`` idiosyncratic GARCH(1,1) noise;
+* ``s_kt`` sector factor, GARCH(1,1) (sectors from :mod:`autostock.universe`, or ``sectors``); ``e_it`` idiosyncratic GARCH(1,1) noise;
 * OHLC: the return is split into an overnight gap and an intraday move; high and low extend
   beyond max/min(open, close) by a half-normal amount scaled by the day's volatility, so
   ``low <= open, close <= high`` always; volume is log-normal and rises with |return|.
@@ -37,11 +37,6 @@ REGIME_TRANSITIONS = np.array([
     [0.015, 0.975, 0.010],
     [0.010, 0.005, 0.985],
 ])
-DEFAULT_SECTORS: dict[str, str] = {
-    "AAPL": "Technology", "MSFT": "Technology", "NVDA": "Technology", "GOOGL": "Technology",
-    "JPM": "Financials", "BAC": "Financials", "XOM": "Energy", "CVX": "Energy",
-    "JNJ": "Healthcare", "PFE": "Healthcare", "SPY": "ETF", "QQQ": "ETF", "IWM": "ETF",
-}
 
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:
@@ -85,14 +80,16 @@ def generate_market(
     """Generate a synthetic :class:`Market` for ``symbols`` on business days start..end."""
     dates = pd.bdate_range(start or DEFAULT_START, end or DEFAULT_END, name="date")
     n = len(dates)
-    sector_map = {**DEFAULT_SECTORS, **(sectors or {})}
+    from autostock.universe import sectors_for
+
+    sector_map = {**sectors_for(symbols), **(sectors or {})}
     sym_sector = {s: sector_map.get(s, "Other") for s in symbols}
 
     regimes = regime_path(n, seed)
     zm = _rng(seed, "__market__").standard_normal(n)
     market = REGIME_DRIFT[regimes] + _garch(zm, 0.009)[:, 0] * REGIME_VOL[regimes]
     sector_ret = {
-        sec: _garch(_rng(seed, "__sector__", sec).standard_normal(n), 0.006)[:, 0]
+        sec: _garch(_rng(seed, "__sector__", sec).standard_normal(n), 0.010)[:, 0]
         for sec in sorted(set(sym_sector.values()))
     }
 
