@@ -142,11 +142,15 @@ STRATEGIES = Registry(
         "autostock.strategies.rsi",
         "autostock.strategies.mean_reversion",
         "autostock.strategies.momentum",
+        "autostock.strategies.ml_signal",
+        "autostock.strategies.ensemble",
     ),
 )
-SIZERS = Registry("sizers", ("autostock.sizers.basic",))
-ANALYZERS = Registry("analyzers", ())
-PREDICTORS = Registry("predictors", ())
+SIZERS = Registry("sizers", ("autostock.sizers.basic", "autostock.sizers.risk_sizers"))
+ANALYZERS = Registry("analyzers", ("autostock.risk.exposure",))
+# Keras predictors import keras lazily, so listing them does not start TensorFlow
+PREDICTORS = Registry("predictors", ("autostock.models.sklearn_models", "autostock.models.keras_models"))
+# data sources from plugins: a callable (symbols, start, end, benchmark, seed) -> Market
 FEEDS = Registry("feeds", ())
 
 ALL: dict[str, Registry] = {r.kind: r for r in (STRATEGIES, SIZERS, ANALYZERS, PREDICTORS, FEEDS)}

@@ -33,11 +33,21 @@ def load_market(
 
         loader = remote.load_yahoo if source == "yahoo" else remote.load_alpaca
         market = loader(list(symbols or DEFAULT_SYMBOLS), start, end, benchmark or "SPY")
+    elif source in _plugin_sources():
+        from autostock.registry import FEEDS
+
+        market = FEEDS.get(source)(symbols, start, end, benchmark, seed)
     else:
         from autostock.feeds.files import load_path
 
         market = load_path(source, symbols, benchmark)
     return market.slice(start, end) if (start or end) else market
+
+
+def _plugin_sources() -> list[str]:
+    from autostock.registry import FEEDS
+
+    return FEEDS.names()
 
 
 __all__ = ["Market", "load_market", "SOURCES"]
