@@ -33,7 +33,7 @@ def _data_options(f: Callable) -> Callable:
                      help="fwd_return_K, fwd_logreturn_K or direction_K."),
         click.option("--features", "feature_set", default="full", show_default=True,
                      help="basic, technical, full, or a comma list of feature and group names."),
-        click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Model param (repeatable)."),
+        click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Model param (repeatable); MEMBER.KEY=VALUE for one member of an ensemble."),
         click.option("--seed", type=int, default=42, show_default=True, help="Seed for data and models."),
         click.option("--track", is_flag=True, help="Log params, metrics and artifacts to MLflow (local ./mlruns)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
@@ -93,6 +93,15 @@ def _model_params(params: tuple[str, ...], params_from: str | None) -> dict[str,
             raise ConfigError(f"--params-from {params_from}: not a best_params.json written by autostock tune") from None
     out.update(parse_pairs(params, "--param"))
     return out
+
+
+def _check_early(target: str, feature_set: str) -> Any:
+    """Validate the target and feature names before any data is loaded; return the target."""
+    from autostock.models.features import resolve_features
+    from autostock.models.targets import parse_target
+
+    resolve_features(feature_set, True, True)
+    return parse_target(target)
 
 
 class _Progress:
@@ -158,11 +167,11 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
           index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int,
           track: bool, quiet: bool) -> None:
     """Train a predictor walk-forward; write the model(s), params.json, metrics.json and OOS predictions."""
-    from autostock.models import sklearn_models  # noqa: F401  (registers the built-in predictors)
     from autostock.models.tracking import Tracker
     from autostock.models.training import train as run_train
     from autostock.models.walkforward import parse_walk_forward
 
+    _check_early(target, feature_set)
     cfg = parse_walk_forward(walk)
     model_params = _model_params(params, params_from)
     tracker = Tracker(track, "autostock-train", run_name=model)
@@ -213,14 +222,12 @@ def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: i
          index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int,
          track: bool, quiet: bool) -> None:
     """Search hyperparameters (grid or Optuna TPE) with purged time-series CV; save the best params."""
-    from autostock.models import sklearn_models  # noqa: F401  (registers the built-in predictors)
-    from autostock.models.targets import parse_target
     from autostock.models.tracking import Tracker
     from autostock.models.training import predictor_factory, symbol_data
     from autostock.models.tuning import BEST_PARAMS_FILE, RESULTS_FILE, default_space
     from autostock.models.tuning import tune as run_tune
 
-    tgt = parse_target(target)
+    tgt = _check_early(target, feature_set)
     fixed = parse_pairs(params, "--param")
     tracker = Tracker(track, "autostock-tune", run_name=model)
     _, defaults = predictor_factory(model, fixed, tgt, seed)

@@ -153,7 +153,7 @@ def stacking(
     n = len(P)
     complete = np.isfinite(P).all(axis=1)
     usable = complete & np.isfinite(y)
-    out = combine(preds, mean_weights(preds)).to_numpy()
+    out = combine(preds, mean_weights(preds)).to_numpy().copy()
     fits: list[dict[str, Any]] = []
     first = int(np.argmax(complete)) if complete.any() else n
     s = first

@@ -67,6 +67,20 @@ def symbol_data(market: Any, feature_set: str, target: Target, index: pd.Series 
     return data, omitted
 
 
+def member_params(params: dict[str, Any] | None, member: str, members: list[str]) -> dict[str, Any]:
+    """Params for one member: plain ``key`` applies to all, ``member.key`` to that member only."""
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        owner, dot, name = key.partition(".")
+        if not dot:
+            out[key] = value
+        elif owner not in members:
+            raise ConfigError(f"--param {key}: {owner!r} is not one of the models {', '.join(members)}")
+        elif owner == member:
+            out[name] = value
+    return out
+
+
 @dataclass
 class TrainResult:
     """Everything a training run produced (also written to ``out`` when given)."""
@@ -131,7 +145,7 @@ def train(
         ensemble_method = ensemble_method or "weighted"
         if ensemble_method not in METHODS:
             raise ConfigError(f"unknown --ensemble {ensemble_method!r}; valid: {', '.join(METHODS)}")
-    factories = {m: predictor_factory(m, model_params, tgt, seed) for m in members}
+    factories = {m: predictor_factory(m, member_params(model_params, m, members), tgt, seed) for m in members}
 
     predictions: dict[str, pd.Series] = {}
     models: dict[str, Any] = {}

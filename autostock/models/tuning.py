@@ -102,21 +102,25 @@ def default_space(model: str, params: dict[str, Any]) -> dict[str, str]:
 
 
 def purged_splits(n: int, horizon: int, n_splits: int = 4, min_train: float = 0.4,
-                  purge: int | None = None, embargo: int = 0) -> list[tuple[range, range]]:
-    """Expanding (train rows, validation rows) splits with a purge gap of ``purge + embargo`` bars."""
+                  purge: int | None = None, embargo: int = 0, first_row: int = 0) -> list[tuple[range, range]]:
+    """Expanding (train rows, validation rows) splits with a purge gap of ``purge + embargo`` bars.
+
+    Rows before ``first_row`` (the features' warm-up) are left out; the first ``min_train``
+    share of the remaining rows is never validated on.
+    """
     purge = horizon if purge is None else purge
     if purge < horizon:
         raise ConfigError(f"purge={purge} is shorter than the target horizon {horizon}")
     if n_splits < 1:
         raise ConfigError(f"--splits must be >= 1, got {n_splits}")
-    start = int(n * min_train)
+    start = first_row + int((n - first_row) * min_train)
     edges = np.linspace(start, n, n_splits + 1).astype(int)
     splits = []
     for a, b in zip(edges[:-1], edges[1:]):
         hi = a - purge - embargo
-        if hi < 2 or b <= a:
+        if hi - first_row < 2 or b <= a:
             raise ConfigError(f"{n} bars are too few for {n_splits} CV splits with purge={purge}, embargo={embargo}")
-        splits.append((range(0, hi), range(a, b)))
+        splits.append((range(first_row, hi), range(a, b)))
     return splits
 
 
@@ -131,7 +135,9 @@ def cv_score(
     scores, ics, hits = [], [], []
     for X, y in data.values():
         Xa, ya = X.to_numpy(dtype=float), y.to_numpy(dtype=float)
-        for tr, va in purged_splits(len(Xa), target.horizon, n_splits, embargo=embargo):
+        finite = np.isfinite(Xa).all(axis=1)
+        first_row = int(np.argmax(finite)) if finite.any() else len(Xa)
+        for tr, va in purged_splits(len(Xa), target.horizon, n_splits, embargo=embargo, first_row=first_row):
             model = make_predictor()
             kwargs = {}
             if accepts_validation(model):

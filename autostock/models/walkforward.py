@@ -5,8 +5,10 @@ Bars are split into consecutive test blocks of ``test`` bars, the first starting
 bars have passed since the last fit (``retrain`` defaults to ``test``; a refit only happens at
 a block start). Its training rows are::
 
-    expanding: rows [0, s - purge - embargo)
-    rolling:   rows [max(0, s - train), s - purge - embargo)
+    expanding: rows [w, s - purge - embargo)
+    rolling:   rows [max(w, s - train), s - purge - embargo)
+
+where w is the first row whose features are all finite (the end of their warm-up).
 
 A training row i carries the label of bars i+1..i+horizon, so with ``purge >= horizon`` no
 training label reaches bar s or later (``purge`` defaults to the horizon; a smaller value is
@@ -124,8 +126,13 @@ class Fold:
         return last + horizon
 
 
-def plan_folds(n: int, horizon: int, cfg: WalkForwardConfig, uses_validation: bool = False) -> list[Fold]:
-    """The fold plan for ``n`` bars; depends on the settings only, never on the data."""
+def plan_folds(n: int, horizon: int, cfg: WalkForwardConfig, uses_validation: bool = False,
+               first_row: int = 0) -> list[Fold]:
+    """The fold plan for ``n`` bars; depends on the settings and ``first_row`` only.
+
+    ``first_row`` is the first row whose features are all finite (the end of the features'
+    warm-up); training windows never start before it.
+    """
     cfg = cfg.resolved(horizon)
     assert cfg.purge is not None and cfg.retrain is not None
     folds: list[Fold] = []
@@ -136,7 +143,11 @@ def plan_folds(n: int, horizon: int, cfg: WalkForwardConfig, uses_validation: bo
             folds.append(Fold(s, e, last_fit.fit_start, last_fit.fit_end, last_fit.val_start, last_fit.val_end, False))
             continue
         hi = s - cfg.purge - cfg.embargo
-        lo = 0 if cfg.mode == "expanding" else max(0, s - cfg.train)
+        lo = max(first_row, 0 if cfg.mode == "expanding" else s - cfg.train)
+        if hi - lo < 2:
+            raise ConfigError(
+                f"walk-forward train={cfg.train} leaves {max(hi - lo, 0)} training rows before bar {s} after the "
+                f"features' warm-up of {first_row} bars and purge+embargo={cfg.purge + cfg.embargo}; use a longer train")
         val_start = val_end = None
         fit_end = hi
         n_val = int((hi - lo) * cfg.val) if uses_validation else 0
@@ -217,8 +228,10 @@ def walk_forward(
     if n <= cfg.train:
         raise ConfigError(f"walk-forward needs more than train={cfg.train} bars, got {n}")
     probe = make_predictor()
-    folds = plan_folds(n, horizon, cfg, accepts_validation(probe) and cfg.val > 0)
     Xa = X.to_numpy(dtype=float)
+    finite = np.isfinite(Xa).all(axis=1)
+    first_row = int(np.argmax(finite)) if finite.any() else n
+    folds = plan_folds(n, horizon, cfg, accepts_validation(probe) and cfg.val > 0, first_row)
     ya = y.to_numpy(dtype=float)
     out = np.full(n, np.nan)
     model: Any = None
