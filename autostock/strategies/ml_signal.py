@@ -11,58 +11,62 @@ import numpy as np
 import pandas as pd
 
 from autostock.errors import ConfigError
-from autostock.indicators.predictor import PredictorIndicator
+from autostock.indicators.predictor import OHLCV, PredictorIndicator, nums_to_datetimes
 from autostock.registry import STRATEGIES
 from autostock.strategies.base import SignalStrategy
 
 KINDS = ("auto", "return", "probability")
-PREDICTION_DIRS = ("predictions", "oos", ".")
-
-
-def _read_series(path: Path) -> pd.Series:
-    frame = pd.read_parquet(path)
-    if "date" in frame.columns:
-        frame = frame.set_index("date")
-    cols = [c for c in ("prediction", "pred", "oos_prediction") if c in frame.columns]
-    if cols:
-        series = frame[cols[0]]
-    elif frame.shape[1] == 1:
-        series = frame.iloc[:, 0]
-    else:
-        raise ConfigError(f"{path}: expected a 'prediction' column, found {', '.join(map(str, frame.columns))}")
-    series.index = pd.DatetimeIndex(pd.to_datetime(series.index))
-    return series.astype("float64")
+SERVE = ("auto", "predictions", "model")
 
 
 def load_model_predictions(model: str | Path, symbol: str) -> pd.Series:
-    """Out-of-sample predictions of ``symbol`` from a model directory written by ``autostock train``.
+    """Out-of-sample predictions of ``symbol`` from a model directory written by ``autostock train``."""
+    from autostock.models.artifacts import load_predictions
 
-    Uses ``autostock.models.artifacts.load_predictions`` when that module provides it, else looks
-    for ``<model>/{predictions,oos,.}/<SYMBOL>.parquet``.
-    """
     folder = Path(model).expanduser()
     if not folder.is_dir():
-        raise ConfigError(f"model directory {str(model)!r} not found (train one with `autostock train --out DIR`)")
-    try:
-        from autostock.models import artifacts  # written by the training side; optional here
-    except ImportError:
-        artifacts = None
-    loader = getattr(artifacts, "load_predictions", None)
-    if loader is not None:
-        try:
-            series = loader(folder, symbol)
-        except (FileNotFoundError, KeyError) as exc:
-            raise ConfigError(f"model {folder} has no out-of-sample predictions for {symbol}: {exc}") from None
-        if isinstance(series, pd.DataFrame):
-            series = series["prediction"] if "prediction" in series else series.iloc[:, 0]
-        return series.astype("float64")
-    for sub in PREDICTION_DIRS:
-        for name in (f"{symbol}.parquet", f"{symbol.upper()}.parquet", f"oos_{symbol}.parquet"):
-            path = folder / sub / name
-            if path.is_file():
-                return _read_series(path)
-    raise ConfigError(f"model {folder} has no out-of-sample predictions for {symbol} "
-                      f"(looked for predictions/{symbol}.parquet)")
+        raise ConfigError(f"model {str(model)!r} is neither a model directory nor a registered predictor "
+                          "(train one with `autostock train --out DIR`)")
+    return load_predictions(folder, symbol)
+
+
+def feed_bars(data: Any) -> pd.DataFrame:
+    """The OHLCV bars a preloaded backtrader feed holds, as a DataFrame indexed by date."""
+    n = len(data.close.array)
+    if n == 0:
+        raise ConfigError(f"{data._name or 'data'}: no preloaded history to train on (a live feed); "
+                          "train with `autostock train --out DIR` and pass model=DIR")
+    cols = {c: np.asarray(getattr(data, c).array[:n], dtype="float64") for c in OHLCV}
+    return pd.DataFrame(cols, index=nums_to_datetimes(data.datetime.array[:n]).rename("date"))
+
+
+def walk_forward_predictions(data: Any, p: Any) -> pd.Series:
+    """Train the registered predictor ``p.model`` walk-forward on this feed's own history and
+    return its out-of-sample predictions (NaN before the first test bar)."""
+    from autostock.config import parse_value
+    from autostock.models.features import compute_features
+    from autostock.models.targets import make_target, parse_target
+    from autostock.models.training import predictor_factory
+    from autostock.models.walkforward import parse_walk_forward, walk_forward
+
+    bars = feed_bars(data)
+    target = parse_target(p.target)
+    params: dict[str, Any] = {}
+    for pair in filter(None, (s.strip() for s in str(p.model_params or "").split(","))):
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"ml_signal model_params item {pair!r}: expected key=value")
+        params[key.strip()] = parse_value(value.strip())
+    factory, _ = predictor_factory(p.model, params, target, int(p.seed))
+    X = compute_features(bars, p.features)
+    y = make_target(bars["close"], target)
+    return walk_forward(factory, X, y, target.horizon, parse_walk_forward(p.walk_forward)).predictions
+
+
+def is_predictor_name(model: str) -> bool:
+    from autostock.registry import PREDICTORS
+
+    return bool(model) and not Path(model).expanduser().exists() and model in PREDICTORS
 
 
 def model_task(model: str | Path) -> str | None:
@@ -120,12 +124,23 @@ class MLSignal(SignalStrategy):
     Formula: ``signal = +1 if pred > long_threshold; -1 if pred < short_threshold; else 0``;
     ``-1`` is flat unless ``allow_short``. Predictions are forward returns (thresholds default
     to 0) or up-probabilities (thresholds default to 0.5); ``kind`` says which, ``auto`` reads
-    the model's params.json or infers it from the values.
+    the model's params.json (target ``direction_K`` means probabilities) or infers it from the
+    values. Sizing is the sizer's job, so any sizer works.
 
-    Params: ``model`` (a model directory written by ``autostock train``), ``predictions``
-    (instead of ``model``: a ``pd.Series`` indexed by date, or a dict symbol -> Series),
-    ``long_threshold`` / ``short_threshold`` (None: by kind), ``kind`` (auto), ``allow_short``
-    (False). Sizing is the sizer's job, so any sizer works.
+    Params:
+
+    * ``model``: a model directory written by ``autostock train`` (its precomputed walk-forward
+      predictions are served, nothing trains), or a registered predictor name (``lstm``,
+      ``ridge``, ...), which is then trained walk-forward on each feed's own history before the
+      first bar (out-of-sample only; ``target``, ``features``, ``walk_forward``,
+      ``model_params``, ``seed`` configure it);
+    * ``predictions``: instead of ``model``, a ``pd.Series`` indexed by date or a dict symbol ->
+      Series (programmatic use);
+    * ``serve``: ``auto`` (precomputed predictions, or the saved predictor on a live feed),
+      ``predictions``, or ``model`` (the directory's saved predictor predicts each bar from
+      features computed on the feed; one batch in backtests, the newest bar in live ``next()``);
+    * ``lookback``: bars handed to the features per live prediction (300);
+    * ``long_threshold`` / ``short_threshold`` (None: by kind), ``kind`` (auto), ``allow_short``.
     """
 
     params = (
@@ -134,10 +149,18 @@ class MLSignal(SignalStrategy):
         ("long_threshold", None),
         ("short_threshold", None),
         ("kind", "auto"),
+        ("serve", "auto"),
+        ("lookback", 300),
+        ("target", "fwd_return_5"),
+        ("features", "basic"),
+        ("walk_forward", ""),
+        ("model_params", ""),
+        ("seed", 42),
     )
 
     @classmethod
     def predictions_for(cls, data: Any, p: Any) -> pd.Series:
+        """The precomputed (or walk-forward trained) out-of-sample predictions for ``data``."""
         symbol = data._name or "data0"
         if p.predictions is not None:
             if isinstance(p.predictions, pd.Series):
@@ -150,17 +173,42 @@ class MLSignal(SignalStrategy):
             raise ConfigError(f"ml_signal predictions must be a Series or a dict of Series, "
                               f"got {type(p.predictions).__name__}")
         if not p.model:
-            raise ConfigError("ml_signal needs model=<model directory> (or predictions=)")
+            raise ConfigError("ml_signal needs model=<model directory or predictor name> (or predictions=)")
+        if is_predictor_name(p.model):
+            return walk_forward_predictions(data, p)
         return load_model_predictions(p.model, symbol)
 
     @classmethod
-    def signal(cls, data: Any, p: Any) -> Any:
+    def prediction_line(cls, data: Any, p: Any) -> tuple[Any, str]:
+        """(PredictorIndicator for ``data``, kind ``return`` | ``probability``)."""
+        if p.serve not in SERVE:
+            raise ConfigError(f"ml_signal serve must be one of {', '.join(SERVE)}, got {p.serve!r}")
         if p.kind not in KINDS:
             raise ConfigError(f"ml_signal kind must be one of {', '.join(KINDS)}, got {p.kind!r}")
+        is_dir = bool(p.model) and p.predictions is None and Path(p.model).expanduser().is_dir()
+        use_model = p.serve == "model" or (p.serve == "auto" and is_dir and data.islive())
+        recorded = model_task(p.model) if is_dir else None
+        if use_model:
+            if not is_dir:
+                raise ConfigError("ml_signal serve=model needs model=<a model directory written by autostock train>")
+            from autostock.models.artifacts import load_artifacts
+
+            trained = load_artifacts(p.model)
+            predictor = trained.model(data._name or "data0")
+            line = PredictorIndicator(data, predictor=predictor, features=trained.features,
+                                      lookback=int(p.lookback))
+            return line, p.kind if p.kind != "auto" else (recorded or "return")
         series = cls.predictions_for(data, p)
         kind = p.kind
         if kind == "auto":
-            kind = (model_task(p.model) if p.model else None) or infer_kind(series)
+            if p.model and p.predictions is None and not is_dir:
+                kind = "probability" if p.target.startswith("direction") else "return"
+            else:
+                kind = recorded or infer_kind(series)
+        return PredictorIndicator(data, predictions=series), kind
+
+    @classmethod
+    def signal(cls, data: Any, p: Any) -> Any:
+        prediction, kind = cls.prediction_line(data, p)
         long_t, short_t = thresholds(p, kind)
-        prediction = PredictorIndicator(data, predictions=series)
         return ThresholdSignal(prediction, long_threshold=long_t, short_threshold=short_t)

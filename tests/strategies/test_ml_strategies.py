@@ -1,0 +1,193 @@
+"""ml_signal and ensemble strategies in real backtests on seeded synthetic data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import autostock.models.sklearn_models  # noqa: F401  (registers ridge, ...)
+import autostock.models.keras_models  # noqa: F401  (registers lstm, ...; imports no Keras)
+import autostock.strategies.ensemble  # noqa: F401  (registers ensemble)
+import autostock.strategies.ml_signal  # noqa: F401  (registers ml_signal)
+from autostock.config import RunSpec
+from autostock.engine import build_cerebro, run_backtest
+from autostock.errors import ConfigError
+from autostock.feeds.synthetic import generate_market
+from autostock.models.artifacts import save_artifacts
+from autostock.strategies.ensemble import normalised_weights, parse_members
+from autostock.strategies.ml_signal import infer_kind
+
+
+SHORT_FEATURES = "ret_1,ret_5,ret_20,ret_1_lag_1,ret_1_lag_2"  # 20-bar warm-up
+
+
+@pytest.fixture(scope="module")
+def market():
+    return generate_market(["AAA", "BBB"], "2019-01-01", "2020-12-31", seed=3)
+
+
+def completed_orders(spec: RunSpec, market, runonce: bool = True) -> pd.DataFrame:
+    strat = build_cerebro(spec, market).run(runonce=runonce)[0]
+    frame = pd.DataFrame(strat.analyzers.recorder.orders,
+                         columns=["created", "symbol", "side", "size", "status"] if not strat.analyzers.recorder.orders else None)
+    frame = frame[frame.status == "Completed"]
+    return frame[["created", "symbol", "side", "size"]].reset_index(drop=True)
+
+
+def block_predictions(market, value_first: float, value_second: float) -> dict[str, pd.Series]:
+    """value_first on the first half of the bars, value_second on the second half."""
+    out = {}
+    for sym, bars in market.bars.items():
+        half = len(bars) // 2
+        out[sym] = pd.Series(np.r_[np.full(half, value_first), np.full(len(bars) - half, value_second)],
+                             index=bars.index)
+    return out
+
+
+def test_ml_signal_goes_long_on_positive_and_flat_on_negative_predicted_returns(market):
+    preds = block_predictions(market, 0.01, -0.01)
+    orders = completed_orders(RunSpec(strategy="ml_signal", params={"predictions": preds}), market)
+    for sym, bars in market.bars.items():
+        mine = orders[orders.symbol == sym]
+        assert list(mine.side) == ["buy", "sell"]
+        assert pd.Timestamp(mine.created.iloc[0]) == bars.index[0]
+        assert pd.Timestamp(mine.created.iloc[1]) == bars.index[len(bars) // 2]
+
+
+def test_ml_signal_with_allow_short_reverses_into_a_short(market):
+    preds = block_predictions(market, 0.01, -0.01)
+    result = run_backtest(RunSpec(strategy="ml_signal", params={"predictions": preds, "allow_short": True}), market)
+    assert (result.positions["size"] < 0).any() and (result.positions["size"] > 0).any()
+
+
+def test_ml_signal_reads_probabilities_from_a_trained_model_directory(market, tmp_path):
+    # up-probabilities: 0.7 then 0.45 -> long, then flat (threshold 0.5 from target direction_5)
+    preds = block_predictions(market, 0.7, 0.45)
+    save_artifacts(tmp_path / "m", {"model": "ridge", "target": "direction_5"}, {}, preds)
+    orders = completed_orders(RunSpec(strategy="ml_signal", params={"model": str(tmp_path / "m")}), market)
+    assert list(orders[orders.symbol == "AAA"].side) == ["buy", "sell"]
+    with pytest.raises(ConfigError, match="neither a model directory"):
+        run_backtest(RunSpec(strategy="ml_signal", params={"model": str(tmp_path / "missing")}), market)
+
+
+def test_ml_signal_thresholds_leave_weak_predictions_flat(market):
+    preds = block_predictions(market, 0.002, 0.02)
+    spec = RunSpec(strategy="ml_signal", params={"predictions": preds, "long_threshold": 0.01})
+    orders = completed_orders(spec, market)
+    for sym, bars in market.bars.items():
+        created = pd.to_datetime(orders[orders.symbol == sym].created)
+        assert list(created) == [bars.index[len(bars) // 2]]
+
+
+def test_ml_signal_trains_a_registered_predictor_walk_forward_without_look_ahead(market):
+    spec = RunSpec(strategy="ml_signal", symbols=["AAA"],
+                   params={"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES})
+    orders = completed_orders(spec, market)
+    assert len(orders) > 0
+    first_test_bar = market.bars["AAA"].index[200]
+    assert pd.to_datetime(orders.created).min() >= first_test_bar
+    cut = market.dates()[350]
+    part = completed_orders(spec, market.slice(None, cut))
+    before = lambda f: f[pd.to_datetime(f.created) < cut].reset_index(drop=True)
+    pd.testing.assert_frame_equal(before(orders), before(part))
+
+
+def test_ml_signal_with_a_keras_lstm_trained_walk_forward_trades(market):
+    pytest.importorskip("keras")
+    spec = RunSpec(strategy="ml_signal", symbols=["AAA"], params={
+        "model": "lstm", "walk_forward": "train=250,test=150", "features": SHORT_FEATURES,
+        "model_params": "units=4,epochs=1,seq_len=5,batch_size=64"})
+    result = run_backtest(spec, market)
+    assert result.metrics["n_trades"] > 0
+    assert result.orders.created.min() >= market.bars["AAA"].index[250].isoformat()
+
+
+def test_ml_signal_serving_the_saved_model_equals_its_batch_predictions(market, tmp_path):
+    from autostock.models.artifacts import load_artifacts
+    from autostock.models.training import train
+    from autostock.models.walkforward import parse_walk_forward
+
+    train(market.select(["AAA"]), "ridge", "fwd_return_5", SHORT_FEATURES, parse_walk_forward("train=200,test=100"),
+          out=tmp_path / "r")
+    trained = load_artifacts(tmp_path / "r")
+    served = completed_orders(RunSpec(strategy="ml_signal", symbols=["AAA"],
+                                      params={"model": str(tmp_path / "r"), "serve": "model"}), market)
+    batch = trained.predict_bars("AAA", market.bars["AAA"])
+    precomputed = completed_orders(RunSpec(strategy="ml_signal", symbols=["AAA"],
+                                           params={"predictions": {"AAA": batch}}), market)
+    assert len(served) > 0
+    pd.testing.assert_frame_equal(served, precomputed)
+
+
+def test_ml_signal_rejects_bad_settings_naming_the_value(market):
+    preds = block_predictions(market, 0.01, -0.01)
+    for params, message in [({"predictions": preds, "long_threshold": -0.1, "short_threshold": 0.1}, "short_threshold"),
+                            ({"predictions": preds, "kind": "odds"}, "kind"),
+                            ({}, "needs model"),
+                            ({"predictions": {"AAA": preds["AAA"]}}, "no series for BBB")]:
+        with pytest.raises(ConfigError, match=message):
+            run_backtest(RunSpec(strategy="ml_signal", params=params), market)
+
+
+def test_prediction_kind_is_inferred_from_the_values():
+    assert infer_kind(pd.Series([0.4, 0.6, 0.55])) == "probability"
+    assert infer_kind(pd.Series([0.01, -0.02, 0.003])) == "return"
+
+
+def test_ensemble_of_one_member_trades_exactly_like_that_member(market):
+    alone = completed_orders(RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}), market)
+    voted = completed_orders(RunSpec(strategy="ensemble", params={"members": "sma_cross:fast=5,slow=20"}), market)
+    assert len(alone) > 0
+    pd.testing.assert_frame_equal(voted, alone)
+
+
+def test_weighted_vote_follows_the_member_holding_most_of_the_weight(market):
+    members = json.dumps([{"name": "sma_cross", "params": {"fast": 5, "slow": 20}, "weight": 3},
+                          {"name": "sma_cross", "params": {"fast": 3, "slow": 15}, "weight": 1}])
+    voted = completed_orders(RunSpec(strategy="ensemble", params={"members": members, "method": "weighted"}), market)
+    heavy = completed_orders(RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}), market)
+    pd.testing.assert_frame_equal(voted, heavy)
+
+
+def test_majority_vote_needs_more_than_half_of_the_members(market, tmp_path):
+    # with an always-bullish ML member, a 2-member majority is long exactly when sma_cross is;
+    # with an always-bearish one it is never long
+    for name, value in (("up", 0.01), ("down", -0.01)):
+        constant = {s: pd.Series(value, index=b.index) for s, b in market.bars.items()}
+        save_artifacts(tmp_path / name, {"model": "ridge", "target": "fwd_return_5"}, {}, constant)
+    sma = completed_orders(RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}), market)
+    with_up = RunSpec(strategy="ensemble", params={"members": f"sma_cross:fast=5,slow=20;ml_signal:model={tmp_path / 'up'}"})
+    voted = completed_orders(with_up, market)
+    pd.testing.assert_frame_equal(voted, sma)
+    pd.testing.assert_frame_equal(completed_orders(with_up, market, runonce=False), voted)
+    with_down = with_up.replace(params={"members": f"sma_cross:fast=5,slow=20;ml_signal:model={tmp_path / 'down'}"})
+    assert completed_orders(with_down, market).empty
+
+
+def test_ensemble_parses_text_and_json_members_and_normalises_weights():
+    text = parse_members("sma_cross:fast=10,slow=30;rsi", weights="3,1")
+    assert [(m.name, m.params, m.weight) for m in text] == [("sma_cross", {"fast": "10", "slow": "30"}, 3.0),
+                                                           ("rsi", {}, 1.0)]
+    as_dict = parse_members('{"sma_cross": {"fast": 10}, "rsi": {}}')
+    assert [m.name for m in as_dict] == ["sma_cross", "rsi"]
+    assert normalised_weights(text, "weighted") == [0.75, 0.25]
+    assert sum(normalised_weights(text, "majority")) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"members": ""}, "needs members"),
+    ({"members": "sma_cross;rsi", "weights": "1"}, "2 members but 1 weights"),
+    ({"members": "sma_cross:fast"}, "expected name:key=value"),
+    ({"members": "sma_cross:speed=3"}, "unknown ensemble member 'sma_cross' param"),
+    ({"members": "nope"}, "unknown strategy 'nope'"),
+    ({"members": "sma_cross", "method": "loudest"}, "method"),
+    ({"members": "[{bad json"}, "invalid JSON"),
+])
+def test_ensemble_rejects_bad_members_naming_the_value(params, message, market):
+    from autostock.errors import UserError
+
+    with pytest.raises(UserError, match=message):
+        run_backtest(RunSpec(strategy="ensemble", params=params), market)
