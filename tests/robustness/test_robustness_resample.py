@@ -52,8 +52,8 @@ def test_resampled_paths_keep_cross_asset_correlation(long_market):
     orig = _log_returns(long_market).corr().to_numpy()
     rel = RelativeBars(long_market)
     corrs = [_log_returns(resample_market(rel, block=20, seed=9, path=p)).corr().to_numpy() for p in range(10)]
-    # off-diagonal correlations are 0.22-0.26; independent resampling per symbol would give ~0
-    assert orig[np.triu_indices(3, 1)].min() > 0.2
+    # off-diagonal correlations are about 0.2-0.3; independent resampling per symbol would give ~0
+    assert orig[np.triu_indices(3, 1)].min() > 0.15
     assert np.abs(np.mean(corrs, axis=0) - orig).max() < 0.05
     assert max(np.abs(c - orig).max() for c in corrs) < 0.15
     # the benchmark is resampled on the same dates, so its correlation with a symbol survives too
