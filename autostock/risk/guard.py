@@ -270,7 +270,7 @@ class RiskGuard:
             for d in target:
                 target[d], why[d] = target[d] * s.max_leverage * equity / total, "trim_max_leverage"
         for d, v in held.items():
-            shares = math.floor((v - target[d]) / float(d.close[0]) + 1e-9)
+            shares = math.ceil((v - target[d]) / float(d.close[0]) - 1e-9)  # at least back under the cap
             if shares >= 1 and why[d]:
                 size = strategy.getposition(d).size
                 shares = min(shares, abs(size))

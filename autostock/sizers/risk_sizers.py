@@ -33,8 +33,14 @@ class RiskSizer(bt.Sizer):
     def free_cash(self, cash: float) -> float:
         """Cash less what the strategy's live buy orders will spend (valued at the last close)."""
         committed = 0.0
-        for order in getattr(self.strategy, "_orders", []):
-            if order.alive() and order.isbuy():
+        broker = self.broker
+        live = list(getattr(broker, "submitted", ()))  # sent this bar (backtrader's simulated broker)
+        try:
+            live += list(broker.get_orders_open() or ())
+        except (AttributeError, NotImplementedError, TypeError):
+            pass
+        for order in {id(o): o for o in live}.values():
+            if order.alive() and order.isbuy() and order.exectype in (bt.Order.Market, bt.Order.Close, None):
                 committed += abs(order.size - order.executed.size) * float(order.data.close[0])
         return max(float(cash) - committed, 0.0)
 
