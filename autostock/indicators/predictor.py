@@ -74,7 +74,9 @@ class PredictorIndicator(bt.Indicator):
         feeds the raw OHLCV columns.
     lookback : int | None
         Bars handed to ``features`` per live ``next()`` call; ``None`` hands all bars so far
-        (exactly the batch values; set a window covering the features' warm-up for speed).
+        (exactly the batch values). A window should cover the features' warm-up plus the
+        predictor's ``context_rows``; while a prediction comes out NaN with more bars
+        available, the window is doubled (and kept) until it does not.
     """
 
     lines = ("prediction",)
@@ -91,6 +93,7 @@ class PredictorIndicator(bt.Indicator):
             raise ConfigError(f"lookback must be >= 1 bars, got {p.lookback}")
         self._lookup = _SeriesLookup(p.predictions) if p.predictions is not None else None
         self._context = int(getattr(p.predictor, "context_rows", 1) or 1) if p.predictor is not None else 1
+        self._lookback: int | None = None  # widened when a lookback window proves too short
 
     # -- helpers --------------------------------------------------------------------------
     def _frame(self, count: int, ago_end: bool) -> pd.DataFrame:
@@ -132,7 +135,16 @@ class PredictorIndicator(bt.Indicator):
         if seen < self._context:
             self.lines.prediction[0] = float("nan")
             return
-        count = seen if self.p.lookback is None else min(seen, max(int(self.p.lookback), self._context))
-        self.lines.prediction[0] = float(self._predict_frame(self._frame(count, ago_end=True), self._context)[-1])
+        if self.p.lookback is None:
+            count = seen
+        else:
+            count = min(seen, max(self._lookback or int(self.p.lookback), self._context))
+        value = float(self._predict_frame(self._frame(count, ago_end=True), self._context)[-1])
+        while value != value and count < seen:
+            # the window is shorter than the features' warm-up plus the model's context: widen it
+            count = min(seen, 2 * count)
+            self._lookback = count
+            value = float(self._predict_frame(self._frame(count, ago_end=True), self._context)[-1])
+        self.lines.prediction[0] = value
 
 

@@ -83,6 +83,9 @@ def test_fitted_predictor_gives_the_same_values_in_batch_once_and_per_bar_next(b
     np.testing.assert_allclose(live, batch, rtol=1e-9, equal_nan=True)
     window = run(bars, False, predictor=model, features=causal_features, lookback=10)
     np.testing.assert_allclose(window[10:], batch[10:], rtol=1e-9, equal_nan=True)
+    # a 2-bar window is shorter than the features' 5-bar warm-up: it is widened, not left NaN
+    widened = run(bars, False, predictor=model, features=causal_features, lookback=2)
+    np.testing.assert_allclose(widened, batch, rtol=1e-9, equal_nan=True)
 
 
 def test_keras_predictor_in_once_equals_next_and_sees_no_later_bar(bars):
