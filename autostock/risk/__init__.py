@@ -48,7 +48,7 @@ def install(cerebro: Any, spec: Any, market: Any) -> RiskGuard:
     cerebro.autostock_guard = guard
     if not isinstance(getattr(cerebro, "autostock_events", None), list):
         cerebro.autostock_events = []
-    cerebro.addanalyzer(RiskMonitor, _name="risk", guard=guard)
+    cerebro.addanalyzer(RiskMonitor, _name="risk_guard", guard=guard)
     if "exposure" not in (getattr(spec, "analyzers", None) or []):
         cerebro.addanalyzer(Exposure, _name="exposure", sectors=sectors)
     return guard

@@ -111,9 +111,13 @@ class RiskGuard:
 
     def book(self, strategy: bt.Strategy) -> dict[Any, float]:
         """Projected signed value per data with a non-zero projected position."""
+        self.orders = [o for o in self.orders if o.alive()]
+        pending: dict[Any, float] = {}
+        for o in self.orders:
+            pending[o.data] = pending.get(o.data, 0.0) + o.size - o.executed.size
         out = {}
         for d in strategy.datas:
-            size = self.projected(strategy, d)
+            size = float(strategy.getposition(d).size) + pending.get(d, 0.0)
             if size and len(d):
                 out[d] = size * float(d.close[0])
         return out

@@ -9,14 +9,14 @@ import pandas as pd
 
 
 def summary_sections(analyses: dict[str, Any]) -> dict[str, Any]:
-    """Compact summary.json sections from a run's analyses (``risk`` and ``exposure``).
+    """Compact summary.json sections from a run's analyses (``risk_guard`` and ``exposure``).
 
     ``risk_refusals`` (reason -> count), ``risk_reductions``, ``stops_fired``,
     ``kill_switch`` (events), ``exposure`` (max leverage, max gross, max position weight,
     max weight per sector) -- the per-bar rows and the refusal log go to CSV files instead.
     """
     out: dict[str, Any] = {}
-    risk = analyses.get("risk")
+    risk = analyses.get("risk_guard")
     if risk:
         out["risk_refusals"] = risk["refusals"]
         out["risk_reductions"] = risk["reductions"]
@@ -37,7 +37,7 @@ def write_risk_files(analyses: dict[str, Any], out_dir: str | Path) -> dict[str,
     if exposure and exposure.get("rows"):
         paths["exposure"] = out / "exposure.csv"
         pd.DataFrame(exposure["rows"]).to_csv(paths["exposure"], index=False, float_format="%.6g")
-    risk = analyses.get("risk")
+    risk = analyses.get("risk_guard")
     if risk is not None:
         paths["risk_log"] = out / "risk_log.csv"
         cols = ["date", "symbol", "action", "reason", "asked", "allowed", "detail"]

@@ -106,7 +106,8 @@ def trade_stats(pnls: Sequence[float]) -> tuple[float, float]:
     win_rate = wins.size / x.size
     if losses.size == 0:
         return win_rate, (float("inf") if wins.size else 0.0)
-    payoff = (wins.mean() if wins.size else 0.0) / -losses.mean()
+    with np.errstate(over="ignore", divide="ignore"):  # vanishing losses: an unbounded payoff
+        payoff = (wins.mean() if wins.size else 0.0) / -losses.mean()
     return float(win_rate), float(payoff)
 
 

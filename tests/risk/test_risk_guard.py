@@ -98,7 +98,7 @@ def test_kill_switch_flattens_from_the_bar_after_the_breach_and_sends_nothing_af
     assert not (created > breach).any()
     # cash sits still for the rest of the run, and the refusals are counted
     assert result.equity["value"].loc[breach + pd.Timedelta(days=3):].nunique() == 1
-    assert result.analyses["risk"]["refusals"]["kill_switch"] > 0
+    assert result.analyses["risk_guard"]["refusals"]["kill_switch"] > 0
     assert summary_sections(result.analyses)["kill_switch"][0]["date"] == kills[0]["date"]
 
 
@@ -122,7 +122,7 @@ def test_stop_loss_and_take_profit_fire_at_their_prices(universe_market):
     spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=symbols,
                    risk={"stop_loss": 0.03, "take_profit": 0.04, "correlation_limit": "off"})
     result = run_backtest(spec, market)
-    fired = result.analyses["risk"]["stops"]
+    fired = result.analyses["risk_guard"]["stops"]
     assert fired.get("stop_loss", 0) > 0 and fired.get("take_profit", 0) > 0
     trades = result.trades
     orders = result.orders[result.orders.status == "Completed"]
@@ -143,7 +143,7 @@ def test_trailing_stop_fires_and_never_leaves_a_short(universe_market):
     symbols = ["AAPL", "XOM", "JNJ"]
     spec = RunSpec(strategy="buy_hold", symbols=symbols, risk={"trailing_stop": 0.05, "correlation_limit": "off"})
     result = run_backtest(spec, universe_market.select(symbols))
-    assert result.analyses["risk"]["stops"].get("trailing_stop", 0) > 0
+    assert result.analyses["risk_guard"]["stops"].get("trailing_stop", 0) > 0
     assert (result.positions["size"] > 0).all()
     assert not (result.orders["type"] == "StopTrail").any() or \
         (result.orders[result.orders["type"] == "StopTrail"]["status"] != "Margin").all()
@@ -162,17 +162,17 @@ def test_correlation_limit_refuses_a_clone_of_a_held_position_and_counts_it():
     params = {"lookback": 30, "top_n": 3, "rebalance": 500, "absolute": False}
     risk = {"correlation_limit": 0.8, "correlation_window": 30}
     result = run_backtest(RunSpec(strategy="momentum", params=params, symbols=list(paths), risk=risk), market)
-    refusals = result.analyses["risk"]["refusals"]
+    refusals = result.analyses["risk_guard"]["refusals"]
     assert refusals == {"correlation": 1}
-    log = result.analyses["risk"]["log"]
+    log = result.analyses["risk_guard"]["log"]
     assert [(r["symbol"], r["reason"], r["action"]) for r in log] == [("MSFT", "correlation", "refused")]
     held = set(result.positions["symbol"])
     assert held == {"AAPL", "XOM"}
 
     reduced = run_backtest(RunSpec(strategy="momentum", params=params, symbols=list(paths),
                                    risk={**risk, "correlation_action": "reduce"}), market)
-    assert reduced.analyses["risk"]["reductions"].get("correlation", 0) + \
-        reduced.analyses["risk"]["refusals"].get("correlation", 0) == 1
+    assert reduced.analyses["risk_guard"]["reductions"].get("correlation", 0) + \
+        reduced.analyses["risk_guard"]["refusals"].get("correlation", 0) == 1
     sizes = reduced.positions.groupby("symbol")["value"].first()
     assert sizes.get("MSFT", 0.0) < 0.5 * sizes["XOM"]
 
@@ -182,5 +182,5 @@ def test_max_position_weight_reduces_orders():
     spec = RunSpec(strategy="buy_hold", symbols=list(paths), sizer="percent", sizer_params={"percent": 50},
                    risk={"max_position_weight": 0.2, "correlation_limit": "off"})
     result = run_backtest(spec, crafted_market(paths))
-    assert result.analyses["risk"]["reductions"]["max_position_weight"] == 2
+    assert result.analyses["risk_guard"]["reductions"]["max_position_weight"] == 2
     assert result.analyses["exposure"]["max_position_weight"] <= 0.2 * 1.01
