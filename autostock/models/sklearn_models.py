@@ -254,7 +254,7 @@ class RidgePredictor(SklearnPredictor):
     """
 
     name = "ridge"
-    DEFAULTS = {"alpha": 10.0, "task": "regression"}
+    DEFAULTS = {"alpha": 1000.0, "task": "regression"}
     ALLOWED_TASKS = ("regression",)
 
     def _estimator(self) -> Any:

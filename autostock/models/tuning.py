@@ -39,7 +39,7 @@ BEST_PARAMS_FILE = "best_params.json"
 DEFAULT_SPACES: dict[str, dict[str, str]] = {
     "random_forest": {"n_estimators": "100|200", "max_depth": "4|6|8", "min_samples_leaf": "10|20|50"},
     "gradient_boosting": {"learning_rate": "0.02|0.05|0.1", "max_depth": "2|3|4", "min_samples_leaf": "20|40"},
-    "ridge": {"alpha": "1|10|100|1000"},
+    "ridge": {"alpha": "10|100|1000|10000"},
     "logistic": {"C": "0.01|0.1|1"},
 }
 # any predictor taking these params (the Keras sequence models) gets this space by default

@@ -13,7 +13,7 @@ from tests.models.ml_data import learnable
 TINY = {
     "random_forest": {"n_estimators": 10, "max_depth": 3, "min_samples_leaf": 5},
     "gradient_boosting": {"max_iter": 20, "min_samples_leaf": 10},
-    "ridge": {},
+    "ridge": {"alpha": 1.0},
     "logistic": {},
 }
 
