@@ -172,6 +172,25 @@ def select(text: str) -> list[str]:
     return symbols
 
 
+def parse_symbols(text: str) -> list[str]:
+    """``--symbols`` text: tickers (``AAPL,MSFT``), a selector (``tier=safe,max=20``) or ``universe``.
+
+    A selector is recognised by its ``=``; the word ``universe`` (or ``universe:SELECTOR``)
+    selects from the universe explicitly (``ALL`` stays a ticker).
+    """
+    raw = text.strip()
+    if raw.lower() == "universe":
+        return select("all")
+    if raw.lower().startswith("universe:"):
+        return select(raw.split(":", 1)[1])
+    if "=" in raw:
+        return select(raw)
+    symbols = [s.strip().upper() for s in raw.split(",") if s.strip()]
+    if not symbols:
+        raise ConfigError(f"no symbols in {text!r}")
+    return symbols
+
+
 def sectors_for(symbols: Iterable[str]) -> dict[str, str]:
     """Sector of each symbol that is in the universe (symbols outside it are left out)."""
     table = by_symbol()

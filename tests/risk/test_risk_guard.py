@@ -78,7 +78,9 @@ def test_kill_switch_flattens_from_the_bar_after_the_breach_and_sends_nothing_af
     after = np.linspace(crash[-1], 120, 60)     # a recovery the switch must sit out
     paths = {s: np.concatenate([up * k, crash * k, after * k]) for s, k in (("AAPL", 1.0), ("XOM", 0.5), ("JNJ", 2.0))}
     market = crafted_market(paths)
-    spec = RunSpec(strategy="buy_hold", symbols=list(paths), risk={"max_drawdown": 0.15, "correlation_limit": "off"})
+    # far-away stops: live protective orders the kill switch has to cancel
+    spec = RunSpec(strategy="buy_hold", symbols=list(paths),
+                   risk={"max_drawdown": 0.15, "correlation_limit": "off", "stop_loss": 0.5, "take_profit": 1.0})
     result = run_backtest(spec, market)
 
     kills = [e for e in result.events if e["type"] == "kill_switch"]
@@ -95,7 +97,10 @@ def test_kill_switch_flattens_from_the_bar_after_the_breach_and_sends_nothing_af
     created = pd.to_datetime(result.orders["created"])
     late = result.orders[created >= breach]
     assert len(late) == 3 and (late["side"] == "sell").all() and (pd.to_datetime(late["created"]) == breach).all()
+    assert (late["type"] == "Market").all() and (late["status"] == "Completed").all()
     assert not (created > breach).any()
+    protective = result.orders[result.orders["type"].isin(["Stop", "Limit"])]
+    assert len(protective) == 6 and (protective["status"] == "Canceled").all()
     # cash sits still for the rest of the run, and the refusals are counted
     assert result.equity["value"].loc[breach + pd.Timedelta(days=3):].nunique() == 1
     assert result.analyses["risk_guard"]["refusals"]["kill_switch"] > 0

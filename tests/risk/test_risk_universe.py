@@ -34,6 +34,14 @@ def test_selector_filters_by_tier_and_caps_the_count_round_robin_across_sectors(
     assert len(uni.select("all")) == len(uni.load_universe())
 
 
+def test_symbols_text_accepts_tickers_or_a_selector():
+    assert uni.parse_symbols("aapl, msft") == ["AAPL", "MSFT"]
+    assert uni.parse_symbols("tier=safe,max=20") == uni.select("tier=safe,max=20")
+    assert uni.parse_symbols("universe:sector=Energy") == uni.select("sector=Energy")
+    assert len(uni.parse_symbols("universe")) == len(uni.load_universe())
+    assert uni.parse_symbols("ALL") == ["ALL"]  # Allstate, not the whole universe
+
+
 @pytest.mark.parametrize("text, message", [
     ("sector=Crypto", "unknown sector 'Crypto'"),
     ("tier=yolo", "unknown risk tier"),
