@@ -189,3 +189,22 @@ def test_max_position_weight_reduces_orders():
     result = run_backtest(spec, crafted_market(paths))
     assert result.analyses["risk_guard"]["reductions"]["max_position_weight"] == 2
     assert result.analyses["exposure"]["max_position_weight"] <= 0.2 * 1.01
+
+
+def test_guard_stops_and_kill_switch_agree_in_runonce_and_next_modes(universe_market):
+    from autostock.engine import build_cerebro, collect
+
+    symbols = ["AAPL", "MSFT", "NVDA", "JPM", "XOM", "JNJ"]
+    market = universe_market.select(symbols)
+    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=symbols,
+                   risk={"stop_loss": 0.04, "trailing_stop": 0.06, "sector_caps": {"Technology": 0.2},
+                         "max_drawdown": 0.08, "cool_off": 15})
+    results = []
+    for runonce in (True, False):
+        cerebro = build_cerebro(spec, market)
+        results.append(collect(spec, market, cerebro.run(runonce=runonce)[0]))
+    batch, step = results
+    assert batch.final_value == pytest.approx(step.final_value, rel=1e-12)
+    pd.testing.assert_frame_equal(batch.orders.drop(columns="ref"), step.orders.drop(columns="ref"))
+    assert batch.analyses["risk_guard"]["refusals"] == step.analyses["risk_guard"]["refusals"]
+    assert batch.events == step.events and any(e["type"] == "kill_switch" for e in batch.events)
