@@ -121,3 +121,32 @@ def test_universe_command_lists_symbols_with_sectors_and_tiers_filtered():
     assert res.exit_code == 0 and res.output.strip() == ",".join(uni.select("tier=safe,max=5"))
     res = runner.invoke(cli, ["universe", "--tier", "reckless"])
     assert res.exit_code == 2 and "unknown risk tier 'reckless'" in res.output
+
+
+def test_risk_options_decorator_parses_flags_into_spec_changes():
+    import json
+
+    import click
+
+    from autostock.commands.risk import risk_options, risk_spec_changes
+
+    @click.command()
+    @risk_options
+    def probe(**kw):
+        click.echo(json.dumps(risk_spec_changes(**kw), sort_keys=True))
+
+    runner = CliRunner()
+    res = runner.invoke(probe, ["--universe", "sector=Utilities", "--stop-loss", "0.05", "--take-profit", "0.1",
+                                "--trailing-stop", "0.04", "--max-drawdown", "0.15", "--cool-off", "5",
+                                "--max-leverage", "1.5", "--max-position", "0.2", "--sector-cap", "ETF=0.1",
+                                "--correlation-limit", "0.7", "--correlation-window", "40",
+                                "--correlation-action", "reduce"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == {
+        "risk": {"stop_loss": 0.05, "take_profit": 0.1, "trailing_stop": 0.04, "max_drawdown": 0.15, "cool_off": 5,
+                 "max_leverage": 1.5, "max_position_weight": 0.2, "sector_caps": {"ETF": 0.1},
+                 "correlation_limit": 0.7, "correlation_window": 40, "correlation_action": "reduce"},
+        "symbols": uni.select("sector=Utilities"),
+    }
+    assert json.loads(runner.invoke(probe, []).output) == {}
+    assert json.loads(runner.invoke(probe, ["--sector-caps"]).output) == {"risk": {"sector_caps": True}}
