@@ -53,10 +53,10 @@ class TokenBucket:
                 self._refill(now)
                 wait = max(0.0, self._blocked_until - now)
                 if wait == 0.0:
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
+                    if self._tokens >= 1.0 - 1e-9:
+                        self._tokens = max(0.0, self._tokens - 1.0)
                         return
-                    wait = (1.0 - self._tokens) / self.rate
+                    wait = max((1.0 - self._tokens) / self.rate, 1e-4)
             self.waited += wait
             self._sleep(wait)
 

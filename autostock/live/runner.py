@@ -57,6 +57,7 @@ class LiveSettings:
     run_id: str | None = None
     timeframe: str = "1Day"
     backfill: int = 250
+    history_start: str | None = None
     tif: str = "day"
     fractional: bool = False
     limits: SafetyLimits = field(default_factory=SafetyLimits)
@@ -219,7 +220,8 @@ class TradingSession:
         tf = parse_timeframe(st.timeframe)
         span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else \
             timedelta(minutes=int(st.backfill * tf.amount_value * 4) + 60)
-        raw = self.store.bars(symbols, st.timeframe, start=utcnow() - span)
+        start = pd.Timestamp(st.history_start, tz="UTC").to_pydatetime() if st.history_start else utcnow() - span
+        raw = self.store.bars(symbols, st.timeframe, start=start)
         out = {}
         for s in symbols:
             df = raw.get(s, pd.DataFrame(columns=["open", "high", "low", "close", "volume"]))
