@@ -104,6 +104,11 @@ def test_vol_target_sizer_keeps_each_position_within_its_leverage_share(market):
     # a 10 % vol target on ~25-35 % vol stocks holds well under 100 % of equity
     gross = pos.groupby(level=0)["value"].sum() / result.equity["value"]
     assert gross.dropna().max() < 0.8
+    # and the realised volatility lands near the target (estimated on 40 bars, then held)
+    realised = result.equity["returns"].iloc[60:].std() * np.sqrt(252)
+    assert 0.07 < realised < 0.14
+    half = run(market, "vol_target", target=0.05, lookback=40, strategy="buy_hold")
+    assert half.equity["returns"].iloc[60:].std() * np.sqrt(252) < 0.6 * realised
 
 
 def test_equal_weight_sizer_gives_each_position_a_slot(market):
