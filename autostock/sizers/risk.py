@@ -124,8 +124,11 @@ def kelly_fraction(win_rate: float, payoff: float, *, fraction: float = 0.5, cap
         raise ValueError(f"payoff ratio must be >= 0, got {payoff}")
     if payoff == 0 or win_rate == 0:
         return 0.0
-    full = win_rate - (1 - win_rate) / payoff
-    return float(min(max(fraction * full, 0.0), cap))
+    with np.errstate(over="ignore", divide="ignore"):
+        full = win_rate - (1 - win_rate) / payoff
+    if not full > 0:  # no edge (a vanishing payoff makes it -inf)
+        return 0.0
+    return float(min(fraction * full, cap))
 
 
 def kelly_from_pnls(pnls: Sequence[float], *, window: int = 50, min_trades: int = 10,
