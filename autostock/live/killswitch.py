@@ -1,6 +1,7 @@
 """Kill switches: max drawdown (flatten and halt), max order notional, max position, an order
-rate guard against runaway loops, and a halt file. A halt is stored in the state database and
-persists across restarts until ``autostock resume`` clears it.
+rate guard against runaway loops, and a halt file. Every switch halts: the offending order is
+not sent, and neither is any later one. A halt is stored in the state database and persists
+across restarts until ``autostock resume`` clears it.
 """
 
 from __future__ import annotations
@@ -87,23 +88,25 @@ class KillSwitch:
         lim = self.limits
         notional = abs(qty) * price
         if lim.max_order_notional is not None and notional > lim.max_order_notional:
-            raise OrderBlocked(f"{symbol}: order notional {notional:,.2f} exceeds max order notional "
-                               f"{lim.max_order_notional:,.2f}")
+            self._trip(f"{symbol}: order notional {notional:,.2f} exceeds max order notional "
+                       f"{lim.max_order_notional:,.2f}")
         after = position_qty + qty
         if (lim.max_position is not None and abs(after) > abs(position_qty)
                 and abs(after) * price > lim.max_position):
-            raise OrderBlocked(f"{symbol}: position {abs(after) * price:,.2f} after the order exceeds max position "
-                               f"{lim.max_position:,.2f}")
+            self._trip(f"{symbol}: position {abs(after) * price:,.2f} after the order exceeds max position "
+                       f"{lim.max_position:,.2f}")
         if lim.max_orders_per_minute is not None:
             now = self._clock()
             while self._recent and now - self._recent[0] >= 60.0:
                 self._recent.popleft()
             if len(self._recent) >= lim.max_orders_per_minute:
-                msg = (f"order-rate guard: more than {lim.max_orders_per_minute} orders in 60 s "
-                       f"(runaway loop?)")
-                self.state.halt(msg)
-                raise OrderBlocked(f"trading halted: {msg}")
+                self._trip(f"order-rate guard: more than {lim.max_orders_per_minute} orders in 60 s (runaway loop?)")
             self._recent.append(now)
+
+    def _trip(self, reason: str) -> None:
+        """Halt (persisted) and refuse the order."""
+        self.state.halt(reason)
+        raise OrderBlocked(f"trading halted: {reason}")
 
     def check_equity(self, equity: float) -> str | None:
         """Record nothing; return a halt reason when ``equity`` is below the drawdown limit."""

@@ -98,3 +98,70 @@ class SessionThread:
         if self.error is not None:
             raise self.error
         return self.code
+
+
+# -- strategies used by the tests (referenced as tests.live.live_helpers:Name) -----------------
+
+import backtrader as bt  # noqa: E402
+
+from autostock.strategies.base import BaseStrategy  # noqa: E402
+
+
+class BuyEveryBar(BaseStrategy):
+    """Buys ``size`` shares of every data, ``orders_per_bar`` times, on every bar."""
+
+    params = (("size", 1), ("orders_per_bar", 1))
+    notes: list = []
+
+    def next(self) -> None:
+        for d in self.datas:
+            for _ in range(self.p.orders_per_bar):
+                self.buy(data=d, size=self.p.size)
+
+    def notify_order(self, order: bt.Order) -> None:
+        super().notify_order(order)
+        BuyEveryBar.notes.append((order.ref, order.getstatusname(), order.executed.size))
+
+
+class OrderMenu(BaseStrategy):
+    """On bar ``after``: a limit buy, a stop sell, a stop-limit buy and a bracket buy."""
+
+    params = (("after", 6),)
+    notes: list = []
+
+    def __init__(self) -> None:
+        self.sent = False
+
+    def next(self) -> None:
+        if self.sent or len(self.datas[0]) < self.p.after:
+            return
+        self.sent = True
+        d = self.datas[0]
+        c = d.close[0]
+        self.buy(data=d, size=3, exectype=bt.Order.Limit, price=c * 0.9)
+        self.sell(data=d, size=2, exectype=bt.Order.Stop, price=c * 0.8)
+        self.buy(data=d, size=1, exectype=bt.Order.StopLimit, price=c * 1.1, plimit=c * 1.12)
+        self.buy_bracket(data=d, size=5, price=c * 0.95, stopprice=c * 0.9, limitprice=c * 1.1)
+
+    def notify_order(self, order: bt.Order) -> None:
+        OrderMenu.notes.append((order.ref, order.getordername(), order.getstatusname(), order.executed.size))
+
+
+def start_session(fake: Any, tmp_path: Any, strategy: str, symbols: list[str], params: dict | None = None,
+                  history: int = 5, **kw: Any) -> tuple[SessionThread, dict[str, pd.DataFrame]]:
+    """History bars on the server, a started session; returns it and the bars (history + 20 more)."""
+    bars = daily_bars(symbols, history + 20)
+    for s in symbols:
+        fake.add_bars(s, bars[s].iloc[:history])
+    spec = RunSpec(strategy=strategy, params=params or {}, symbols=symbols)
+    run = SessionThread(fake, spec, str(tmp_path / "paper.sqlite"), backfill=history, **kw).start(fake, symbols)
+    run.wait_steps(history)
+    return run, bars
+
+
+def push_day(fake: Any, run: SessionThread, bars: dict[str, pd.DataFrame], i: int, wait: bool = True) -> None:
+    """Stream bar ``i`` of every symbol and wait for the strategy to process it."""
+    for s, df in bars.items():
+        push_daily(fake, s, df.index[i], df.iloc[i])
+    if wait:
+        run.wait_steps(i + 1)

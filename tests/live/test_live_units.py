@@ -109,8 +109,11 @@ def test_kill_switch_blocks_notional_position_and_runaway_rate(tmp_path):
     ks = KillSwitch(db, SafetyLimits(max_order_notional=5_000, max_position=8_000, max_orders_per_minute=3), clock=clock)
     with pytest.raises(OrderBlocked, match="max order notional"):
         ks.check_order("AAPL", 60, 100.0, 0)
+    assert "max order notional" in db.halted()
+    db.resume()
     with pytest.raises(OrderBlocked, match="max position"):
         ks.check_order("AAPL", 40, 100.0, 50)
+    db.resume()
     ks.check_order("AAPL", -40, 100.0, 50)  # reducing is always allowed
     ks.check_order("AAPL", 1, 100.0, 0)
     ks.check_order("AAPL", 1, 100.0, 0)
