@@ -75,7 +75,10 @@ def _dask_call(func: Callable, context: Any, index: int, job: Any) -> tuple[int,
 def _progress(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="run", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+    class _Bar(tqdm):
+        monitor_interval = 0  # no monitor thread: the pool forks its workers while the bar is open
+
+    return _Bar(total=total, desc=desc, unit="run", file=sys.stderr, disable=not enabled, dynamic_ncols=True)
 
 
 class Executor:
@@ -200,6 +203,10 @@ class Executor:
                     done[index] = result
                     bar.update(1)
         except BaseException:
+            # cancel the queued futures ourselves: shutdown(cancel_futures=True) is skipped by
+            # the pool's manager thread once the executor object has been garbage collected
+            for fut in pending:
+                fut.cancel()
             self._drop_pool(cancel=True)
             raise
 
@@ -211,7 +218,7 @@ class Executor:
         if self.dask == "local":
             self._cluster = LocalCluster(
                 n_workers=self.workers, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None,
+                host="127.0.0.1", dashboard_address="127.0.0.1:0",
             )
             self._client = Client(self._cluster)
         else:

@@ -20,6 +20,7 @@ class _Context:
     seed: int
     scale: float = 1.0
     sleep: float = 0.0
+    log: str = ""
     payload: np.ndarray = field(default_factory=lambda: np.zeros(10_000))
 
 
@@ -30,6 +31,8 @@ def _seeded_job(context: _Context, job: int) -> tuple[int, float, int, int]:
 
 def _slow_job(context: _Context, job: int) -> int:
     time.sleep(context.sleep)
+    with open(context.log, "a") as fh:
+        fh.write(f"{job}\n")
     return job * job
 
 
@@ -37,7 +40,7 @@ def _slow_job(context: _Context, job: int) -> int:
 def dask_cluster():
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0")
     yield cluster
     cluster.close()
 
@@ -81,8 +84,9 @@ def test_pool_is_reused_between_maps_with_the_same_context():
     assert ex._pool is None
 
 
-def test_ctrl_c_stops_the_pool_and_keeps_finished_results():
-    context = _Context(seed=0, sleep=0.25)
+def test_ctrl_c_stops_the_pool_and_keeps_finished_results(tmp_path):
+    log = tmp_path / "ran.txt"
+    context = _Context(seed=0, sleep=0.25, log=str(log))
     timer = threading.Timer(0.9, os.kill, (os.getpid(), signal.SIGINT))
     start = time.monotonic()
     timer.start()
@@ -94,7 +98,11 @@ def test_ctrl_c_stops_the_pool_and_keeps_finished_results():
     assert out.interrupted and not out.complete
     assert 0 < len(out.results) < 40
     assert out.results == [i * i for i in out.indices]
-    assert elapsed < 4.0  # 40 jobs would take 5 s on 2 workers: the queue was dropped
+    assert elapsed < 4.0  # 40 jobs take 5 s on 2 workers: map returned at once
+    time.sleep(1.5)
+    ran = log.read_text().split()
+    # the queue was dropped: only the jobs in hand (and at most one queued per worker) still ran
+    assert len(ran) <= len(out.results) + 6, (len(ran), len(out.results))
 
 
 def test_ctrl_c_in_serial_mode_keeps_finished_results():

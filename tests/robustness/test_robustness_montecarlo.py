@@ -19,7 +19,7 @@ from autostock.robustness.resample import resample_market
 def dask_address():
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0")
     yield cluster.scheduler_address
     cluster.close()
 
