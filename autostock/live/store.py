@@ -401,10 +401,16 @@ class AlpacaStore:
     def stop(self) -> None:
         """Stop both streams and wait briefly for their threads."""
         self._stopping.set()
+        import asyncio
+
         for _, stream in self._streams:
+            loop = getattr(stream, "_loop", None)
+            if loop is None or not loop.is_running():
+                continue
             try:
-                if getattr(stream, "_loop", None) is not None:
-                    stream.stop()
+                asyncio.run_coroutine_threadsafe(stream.stop_ws(), loop).result(timeout=2)
+                if getattr(stream, "_ws", None) is not None:  # wake the reader now, not at its 5 s poll
+                    asyncio.run_coroutine_threadsafe(stream._ws.close(), loop).result(timeout=2)
             except Exception:
                 pass
         for t in self._threads:
