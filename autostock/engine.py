@@ -116,7 +116,7 @@ def build_cerebro(
         cerebro.addanalyzer(bt.analyzers.PyFolio, _name="pyfolio")
     for name in spec.analyzers:
         cerebro.addanalyzer(ANALYZERS.get(name), _name=name)
-    if spec.risk:
+    if spec.risk or getattr(strategy_cls, "risk_defaults", None):
         from autostock.risk import install
 
         install(cerebro, spec, market)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import click
 
-from autostock.config import RunSpec, build_spec, parse_pairs, split_symbols
+from autostock.config import RunSpec, build_spec, parse_pairs
 from autostock.errors import ConfigError
 
 
@@ -37,7 +37,7 @@ def backtest_options(f: Callable) -> Callable:
         click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
                      help="Strategy param (repeatable), checked against the strategy's params."),
         click.option("--data", "-d", help="synthetic (default), sample, yahoo, alpaca, or a CSV/Parquet file or folder."),
-        click.option("--symbols", help="Comma-separated tickers, e.g. AAPL,MSFT."),
+        click.option("--symbols", help="Comma-separated tickers (AAPL,MSFT) or a universe selector (tier=safe,max=20)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),
         click.option("--end", help="Last date (YYYY-MM-DD)."),
         click.option("--cash", type=float, help="Initial cash. [default: 100000]"),
@@ -61,12 +61,13 @@ def backtest_options(f: Callable) -> Callable:
 def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
     """Build the RunSpec (defaults < config < env < flags) and load its validated market."""
     from autostock.feeds import load_market
+    from autostock.universe import parse_symbols
 
     cli: dict[str, Any] = {
         "strategy": kw.get("strategy"),
         "params": parse_pairs(kw.get("params") or (), "--param") or None,
         "data": kw.get("data"),
-        "symbols": split_symbols(kw["symbols"]) if kw.get("symbols") else None,
+        "symbols": parse_symbols(kw["symbols"]) if kw.get("symbols") else None,
         "start": kw.get("start"),
         "end": kw.get("end"),
         "cash": kw.get("cash"),

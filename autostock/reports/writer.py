@@ -68,8 +68,12 @@ def summary(result: RunResult) -> dict[str, Any]:
     }
     if spec.risk:
         out["risk"] = spec.risk
+    from autostock.risk.report import summary_sections
+
     for name, analysis in result.analyses.items():
-        out[name] = analysis
+        if name not in ("risk_guard", "exposure"):  # summarised below; their rows go to CSV files
+            out[name] = analysis
+    out.update(summary_sections(result.analyses))
     if result.events:
         out["events"] = result.events
     return _jsonable(out)
@@ -92,6 +96,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, tearsheet: bool = True
     result.orders.to_csv(out / "orders.csv", index=False)
     result.positions.to_csv(out / "positions.csv", index=False)
     paths.update({k: out / f"{k}.csv" for k in ("equity", "trades", "orders", "positions")})
+    from autostock.risk.report import write_risk_files
+
+    paths.update(write_risk_files(result.analyses, out))
     title = f"{result.spec.strategy} on {result.market.label}"
     paths["chart"] = equity_chart(result.equity, result.trades, out / "equity.png", title,
                                   result.benchmark_returns, result.events)
