@@ -20,7 +20,7 @@ from autostock.models.keras_models import (  # noqa: E402
 )
 from autostock.registry import PREDICTORS  # noqa: E402
 
-TINY = dict(seq_len=8, units=8, layers=2, epochs=2, batch_size=32, seed=3)
+TINY = dict(seq_len=8, units=8, layers=2, epochs=1, batch_size=32, seed=3, validation_fraction=0.0)
 CONFIGS = {
     "lstm-basic": ("lstm", {"variant": "basic"}),
     "lstm-stacked": ("lstm", {"variant": "stacked"}),
@@ -110,7 +110,7 @@ def test_validation_slice_is_taken_from_the_end_of_the_fit_data():
 
 def test_early_stopping_watches_the_validation_loss(data):
     X, y = data
-    model = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 3}, validation_fraction=0.25, patience=1).fit(X, y)
+    model = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 3, "validation_fraction": 0.25, "patience": 1}).fit(X, y)
     assert len(model.history_["val_loss"]) == len(model.history_["loss"]) <= 3
     given = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 1}).fit(X.iloc[:150], y.iloc[:150],
                                                                     validation_data=(X.iloc[150:], y.iloc[150:]))
