@@ -123,38 +123,45 @@ def check_connection(live: bool, symbol: str, log_level: str, log_file: str | No
 @click.option("--backfill", type=int, default=250, show_default=True, help="History bars for the warm-up.")
 @click.option("--tif", default="day", show_default=True, help="Time in force: day, gtc, opg, cls, ioc, fok.")
 @click.option("--fractional", is_flag=True, help="Send fractional quantities.")
-@click.option("--max-drawdown", type=float, help="Fraction below the equity peak (0.2) that flattens and halts.")
-@click.option("--max-order-notional", type=float, help="Largest order in dollars.")
-@click.option("--max-position", type=float, help="Largest position per symbol in dollars.")
+@click.option("--max-order-notional", type=float, help="Kill switch: largest order in dollars.")
+@click.option("--max-position-value", type=float, help="Kill switch: largest position per symbol in dollars.")
 @click.option("--max-orders-per-minute", type=int, default=30, show_default=True,
               help="More orders than this in 60 s halts trading.")
 @click.option("--halt-file", type=click.Path(dir_okay=False), help="Trading halts while this file exists.")
 @_with(log_options)
 @_guarded
 def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timeframe: str, backfill: int, tif: str,
-          fractional: bool, max_drawdown: float | None, max_order_notional: float | None,
-          max_position: float | None, max_orders_per_minute: int, halt_file: str | None, log_level: str,
-          log_file: str | None, **kw: Any) -> None:
-    """Trade a strategy on Alpaca: paper by default, real money with --live."""
-    from autostock.config import build_spec, parse_pairs, split_symbols
+          fractional: bool, max_order_notional: float | None, max_position_value: float | None,
+          max_orders_per_minute: int, halt_file: str | None, log_level: str, log_file: str | None,
+          **kw: Any) -> None:
+    """Trade a strategy on Alpaca: paper by default, real money with --live.
+
+    The strategy, sizer and risk options are the backtest's. --max-drawdown also arms the live
+    kill switch: cancel every order, close every position and halt until `autostock resume`.
+    """
     from autostock.commands.backtest import parse_commission
+    from autostock.commands.risk import risk_spec_changes
+    from autostock.config import build_spec, parse_pairs
     from autostock.live.killswitch import SafetyLimits
     from autostock.live.runner import LiveSettings, TradingSession
+    from autostock.universe import parse_symbols
 
     _logging(log_level, log_file)
-    if not kw.get("symbols"):
-        raise UserError("trade needs --symbols, e.g. --symbols AAPL,MSFT")
     cli: dict[str, Any] = {
         "strategy": kw.get("strategy"), "params": parse_pairs(kw.get("params") or (), "--param") or None,
-        "symbols": split_symbols(kw["symbols"]), "cash": kw.get("cash"), "slippage": kw.get("slippage"),
-        "spread_bps": kw.get("spread_bps"), "sizer": kw.get("sizer"),
+        "symbols": parse_symbols(kw["symbols"]) if kw.get("symbols") else None, "cash": kw.get("cash"),
+        "slippage": kw.get("slippage"), "spread_bps": kw.get("spread_bps"), "sizer": kw.get("sizer"),
         "sizer_params": parse_pairs(kw.get("sizer_params") or (), "--sizer-param") or None,
         "seed": kw.get("seed"), "data": "alpaca",
     }
     cli.update(parse_commission(kw.get("commission")))
+    cli.update(risk_spec_changes(**kw))
     spec = build_spec(kw.get("config_file"), **cli)
-    limits = SafetyLimits(max_drawdown=max_drawdown, max_order_notional=max_order_notional,
-                          max_position=max_position, max_orders_per_minute=max_orders_per_minute, halt_file=halt_file)
+    if not spec.symbols:
+        raise UserError("trade needs --symbols, e.g. --symbols AAPL,MSFT (or a universe selector)")
+    limits = SafetyLimits(max_drawdown=(spec.risk or {}).get("max_drawdown"), max_order_notional=max_order_notional,
+                          max_position=max_position_value, max_orders_per_minute=max_orders_per_minute,
+                          halt_file=halt_file)
     if live and not yes:
         click.confirm(f"LIVE trading with real money: {spec.strategy} on {','.join(spec.symbols)}. Continue?",
                       abort=True)

@@ -64,6 +64,9 @@ def _scrub_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a bad format string: keep the raw text
         message = str(record.msg)
+    if record.name.startswith("websockets") and message[:8] in ("> TEXT '", "> BINARY", "> CONT '", "> CONT b"):
+        # sent frames carry the authentication message; a truncated payload could hold part of a key
+        message = message.split(" ", 2)[0] + " " + message.split(" ", 2)[1] + " [payload not logged]"
     record.msg, record.args = scrub(message), ()
     if record.exc_info and record.exc_info[1] is not None:
         record.exc_text = scrub("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))

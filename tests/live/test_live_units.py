@@ -146,8 +146,11 @@ def test_scrubber_removes_secrets_from_debug_records_args_and_tracebacks():
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
     logger = logging.getLogger("websockets.client.scrubtest")
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    ws_logger = logging.getLogger("websockets.client")
+    old_level = ws_logger.level
+    for lg in (logger, ws_logger):
+        lg.addHandler(handler)
+        lg.setLevel(logging.DEBUG)
     try:
         logger.debug("> TEXT %r", {"action": "authenticate", "secret_key": secret})
         try:
@@ -155,7 +158,12 @@ def test_scrubber_removes_secrets_from_debug_records_args_and_tracebacks():
         except RuntimeError:
             logger.exception("failed with %s", secret)
     finally:
-        logger.removeHandler(handler)
+        for lg in (logger, ws_logger):
+            lg.removeHandler(handler)
+        ws_logger.setLevel(old_level)
+        # websockets logs sent frames truncated: a fragment of the key must not survive either
+        logging.getLogger("websockets.client").debug("> TEXT '%s' [91 bytes]", '{"a..."secret_key": "' + secret[6:])
     text = stream.getvalue()
     assert secret not in text and "***" in text and "boom" in text
+    assert secret[6:] not in text
     assert secrets.mask(secret) == "SCRU****"
