@@ -122,6 +122,13 @@ def test_ml_signal_serving_the_saved_model_equals_its_batch_predictions(market, 
     pd.testing.assert_frame_equal(served, precomputed)
 
 
+@pytest.mark.parametrize("sizer", ["fixed", "fixed_fraction", "kelly", "percent", "vol_target", "equal_weight"])
+def test_ml_signal_trades_with_any_sizer(market, sizer):
+    preds = {s: np.log(b["close"]).diff(5) for s, b in market.bars.items()}  # a causal momentum "model"
+    result = run_backtest(RunSpec(strategy="ml_signal", params={"predictions": preds}, sizer=sizer), market)
+    assert result.metrics["n_trades"] > 0
+
+
 def test_ml_signal_rejects_bad_settings_naming_the_value(market):
     preds = block_predictions(market, 0.01, -0.01)
     for params, message in [({"predictions": preds, "long_threshold": -0.1, "short_threshold": 0.1}, "short_threshold"),
