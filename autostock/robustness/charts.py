@@ -12,18 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autostock.reports.charts import _pyplot
+
 HIST_METRICS: tuple[tuple[str, str], ...] = (
     ("cagr", "CAGR"), ("sharpe", "Sharpe"), ("max_drawdown", "Max drawdown"), ("final_value", "Final value"),
 )
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def histograms(table: pd.DataFrame, historical: dict[str, Any], path: Path, title: str = "") -> Path:

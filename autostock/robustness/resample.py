@@ -94,6 +94,7 @@ class RelativeBars:
             self.bench_first = float(b[0])
             self.bench_ratio = b[1:] / b[:-1]
         self.n = n
+        self.dropped = len(market.dates()) - n
 
     def indices(self, block: float, rng: np.random.Generator) -> np.ndarray:
         """One stationary-bootstrap draw of ``n - 1`` relative-bar indices (mean block ``block``)."""
@@ -126,6 +127,8 @@ class RelativeBars:
             values = self.bench_first * np.concatenate([[1.0], np.cumprod(self.bench_ratio[idx])])
             bench = pd.Series(values, index=self.dates, name=self.market.benchmark.name)
         notes = list(self.market.notes) + ([note] if note else [])
+        if self.dropped:
+            notes.append(f"resampled on the {self.n} dates every symbol shares; {self.dropped} other date(s) left out")
         return replace(self.market, bars=bars, benchmark=bench, notes=notes, gaps=[])
 
 

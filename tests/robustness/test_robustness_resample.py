@@ -99,3 +99,15 @@ def test_trade_shuffle_permutes_and_bootstrap_draws_from_the_trades():
     assert len(boot) == len(pnl) and set(boot) <= set(pnl) and len(set(boot)) < len(pnl)
     with pytest.raises(ConfigError, match="unknown trade resampling"):
         resample_trade_pnl(pnl, path_rng(0, 0), "jackknife")
+
+
+def test_symbols_with_different_dates_resample_on_their_shared_calendar(long_market):
+    from dataclasses import replace
+
+    bars = dict(long_market.bars)
+    bars["XOM"] = bars["XOM"].iloc[100:]  # listed later
+    m = resample_market(replace(long_market, bars=bars), block=20, seed=1, path=0)
+    shared = bars["XOM"].index
+    assert all(df.index.equals(shared) for df in m.bars.values())
+    assert m.benchmark.index.equals(shared)
+    assert "100 other date(s) left out" in m.notes[-1]
