@@ -144,8 +144,12 @@ class TradingSession:
         if reason is not None:
             raise HaltedError(f"trading is halted: {reason}. Fix the cause, then run `autostock resume`")
         creds = self._creds or Credentials.from_env(live=self.settings.live)
-        self.store = self._store or AlpacaStore(creds, timeout=self.settings.http_timeout,
-                                                **self.settings.store_options)
+        options = dict(self.settings.store_options)
+        tf = parse_timeframe(self.settings.timeframe)
+        if tf.unit.value != "Day":  # intraday bars every minute or so: silence means a dead feed
+            seconds = {"Min": 60, "Hour": 3600}.get(tf.unit.value, 60) * tf.amount_value
+            options.setdefault("stale_after", 3 * seconds + 60)
+        self.store = self._store or AlpacaStore(creds, timeout=self.settings.http_timeout, **options)
         installed = self._install_signals()
         try:
             return self._run()
@@ -181,6 +185,7 @@ class TradingSession:
         if reason is not None:
             raise HaltedError(f"trading is halted: {reason}")
         clock = store.clock()
+        store.market_open = bool(clock.get("is_open"))
         log.info("market is %s (next open %s, next close %s)", "open" if clock.get("is_open") else "closed",
                  clock.get("next_open"), clock.get("next_close"))
 
@@ -195,6 +200,7 @@ class TradingSession:
         self.broker = AlpacaBroker(store, self.state, self.killswitch, run_id=self.run_id,
                                    strategy_name=spec.strategy, tif=st.tif, fractional=st.fractional)
         self.broker.accepting = True
+        self.broker.datas.update(feeds)
         market = Market(bars={s: history[s] for s in symbols}, source="alpaca-live",
                         notes=["paper trading" if not st.live else "LIVE trading"])
         self.cerebro = build_cerebro(spec, market, broker=self.broker, feeds=feeds, record=False)
@@ -241,6 +247,7 @@ class TradingSession:
                 log.warning("clock read failed: %s", exc)
                 continue
             is_open = bool(clock.get("is_open"))
+            self.store.market_open = is_open
             if is_open != was_open:
                 msg = "market open" if is_open else f"market closed: sleeping until {clock.get('next_open')}"
                 log.info(msg)

@@ -93,6 +93,25 @@ def install_scrubber(secrets: Iterable[str | None] = ()) -> None:
             return record
 
         logging.setLogRecordFactory(factory)
+        _install_excepthooks()
     flt = ScrubFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(flt)
+
+
+def _install_excepthooks() -> None:
+    """Uncaught exceptions (main thread and other threads) print scrubbed tracebacks."""
+    import sys
+
+    def hook(exc_type, exc, tb) -> None:
+        sys.stderr.write(scrub("".join(traceback.format_exception(exc_type, exc, tb))))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        sys.stderr.write(f"Exception in thread {name}:\n")
+        hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook

@@ -98,8 +98,10 @@ class AlpacaStore:
     bar_cache_ttl : float
         Seconds a latest bar stays fresh in the cache.
     stale_after : float or None
-        Seconds without any trade-stream message while streams run before the watchdog forces
-        a reconnect (None disables it).
+        Seconds without a market-data message, while the market is open (``market_open``),
+        before the watchdog forces a reconnect of the data stream (None disables it). The
+        trade-updates stream is legitimately silent without orders; its dead connections are
+        found by the websocket pings.
     feed : str
         Market data feed for bars and the data stream (``iex`` or ``sip``).
     trading_ws_url, data_stream_url : str, optional
@@ -147,6 +149,7 @@ class AlpacaStore:
         self._streams: list[Any] = []
         self._stopping = threading.Event()
         self.last_message: dict[str, float] = {}
+        self.market_open = True
         self.reconnects: dict[str, int] = {"trade": 0, "data": 0}
 
     # -- transport -------------------------------------------------------------------------
@@ -389,6 +392,8 @@ class AlpacaStore:
         while not self._stopping.wait(min(1.0, self.stale_after / 4)):
             now = time.monotonic()
             for which, stream in list(self._streams):
+                if which != "data" or not self.market_open:
+                    continue
                 last = self.last_message.get(which)
                 if last is None or now - last < self.stale_after:
                     continue

@@ -142,3 +142,20 @@ def test_one_stream_of_each_kind_and_one_bars_request_for_all_symbols(fake_alpac
     finally:
         run.stop()
     assert len([c for c in fake.ws_connections if c[1] == "data"]) == 1
+
+
+def test_silent_data_stream_is_reconnected_by_the_watchdog_only_while_the_market_is_open(fake_alpaca):
+    fake = fake_alpaca
+    store = make_store(fake, stale_after=0.4)
+    store.on_bar(lambda sym, bar: None)
+    try:
+        store.start_data_stream(["AAA"], "1Min")
+        fake.wait_data_subscribed(["AAA"], channel="bars")
+        wait_until(lambda: store.reconnects["data"] >= 2, 10, "a forced reconnect")
+        store.market_open = False
+        time.sleep(0.3)
+        settled = store.reconnects["data"]
+        time.sleep(1.2)
+        assert store.reconnects["data"] == settled  # closed market: silence is normal
+    finally:
+        store.stop()

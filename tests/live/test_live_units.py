@@ -167,3 +167,19 @@ def test_scrubber_removes_secrets_from_debug_records_args_and_tracebacks():
     assert secret not in text and "***" in text and "boom" in text
     assert secret[6:] not in text
     assert secrets.mask(secret) == "SCRU****"
+
+
+def test_uncaught_thread_exceptions_print_scrubbed(capsys):
+    import threading
+
+    secret = "THREADSECRET987"
+    secrets.install_scrubber([secret])
+
+    def boom():
+        raise ValueError(f"leak {secret}")
+
+    t = threading.Thread(target=boom, name="leaky")
+    t.start()
+    t.join()
+    err = capsys.readouterr().err
+    assert "leak ***" in err and secret not in err
