@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     t_live_full = per_bar * n_bars
     t_pre_sub = timed(lambda: build_cerebro(pre, sub).run(runonce=False), 1)
 
+    orders = {name: len(run_backtest(spec, market).orders) for name, spec in (("sma", sma), ("pre", pre))}
+
     print()
+    print(f"orders: sma_cross {orders['sma']}, ml_signal {orders['pre']} (order handling is part of each run)")
     print(f"(1) sma_cross backtest                         {t_sma:8.3f} s  (median of {args.repeat})")
     print(f"    ml_signal, precomputed OOS predictions     {t_pre:8.3f} s  ratio to sma_cross {t_pre / t_sma:5.2f}x "
           f"(target <= 2x)")
