@@ -43,12 +43,9 @@ class Credentials:
     @classmethod
     def from_env(cls, live: bool = False, environ: dict[str, str] | None = None) -> "Credentials":
         if environ is None:
-            try:
-                from dotenv import load_dotenv
+            from dotenv import load_dotenv
 
-                load_dotenv(override=False)
-            except ImportError:  # pragma: no cover - python-dotenv is a dependency
-                pass
+            load_dotenv(override=False)
             environ = dict(os.environ)
         key, secret = environ.get("APCA_API_KEY_ID"), environ.get("APCA_API_SECRET_KEY")
         if not key or not secret:

@@ -42,15 +42,18 @@ def _halt_survives_restart_until_resume(fake, tmp_path, symbols):
     assert StateDB(path).halted() is None
 
 
-def test_max_order_notional_halts(fake_alpaca, tmp_path):
-    run, bars = start_session(fake_alpaca, tmp_path, BUY, ["AAA"], params={"size": 10},
-                              limits=SafetyLimits(max_order_notional=50.0))
+@pytest.mark.parametrize("params, limits, reason, sent", [
+    ({"size": 10}, SafetyLimits(max_order_notional=50.0), "max order notional", 0),
+    ({"size": 1, "orders_per_bar": 8}, SafetyLimits(max_orders_per_minute=3), "order-rate", 3),
+], ids=["max-order-notional", "order-rate-guard"])
+def test_order_limits_halt_on_the_first_bad_order(fake_alpaca, tmp_path, params, limits, reason, sent):
+    run, bars = start_session(fake_alpaca, tmp_path, BUY, ["AAA"], params=params, limits=limits)
     try:
         push_day(fake_alpaca, run, bars, 5, wait=False)
-        _after_trigger(fake_alpaca, run, bars, StateDB(tmp_path / "paper.sqlite"), "max order notional", 6)
+        _after_trigger(fake_alpaca, run, bars, StateDB(tmp_path / "paper.sqlite"), reason, 6)
     finally:
         run.stop()
-    assert fake_alpaca.submit_attempts == []
+    assert len(fake_alpaca.submit_attempts) == sent
     _halt_survives_restart_until_resume(fake_alpaca, tmp_path, ["AAA"])
 
 
@@ -69,18 +72,6 @@ def test_max_position_halts(fake_alpaca, tmp_path):
     finally:
         run.stop()
     assert len(fake_alpaca.submit_attempts) == 1
-    _halt_survives_restart_until_resume(fake_alpaca, tmp_path, ["AAA"])
-
-
-def test_order_rate_guard_halts_a_runaway_loop(fake_alpaca, tmp_path):
-    run, bars = start_session(fake_alpaca, tmp_path, BUY, ["AAA"], params={"size": 1, "orders_per_bar": 8},
-                              limits=SafetyLimits(max_orders_per_minute=3))
-    try:
-        push_day(fake_alpaca, run, bars, 5, wait=False)
-        _after_trigger(fake_alpaca, run, bars, StateDB(tmp_path / "paper.sqlite"), "order-rate", 6)
-    finally:
-        run.stop()
-    assert len(fake_alpaca.submit_attempts) == 3
     _halt_survives_restart_until_resume(fake_alpaca, tmp_path, ["AAA"])
 
 
