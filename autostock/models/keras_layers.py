@@ -22,6 +22,11 @@ from keras import layers, ops
 PACKAGE = "autostock"
 
 
+def _check_dropout(dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class LastTimestep(layers.Layer):
     """Select the last step of a sequence: ``(batch, T, F) -> (batch, F)``."""
@@ -117,8 +122,7 @@ class CausalSelfAttentionBlock(layers.Layer):
         super().__init__(**kwargs)
         if num_heads < 1 or key_dim < 1 or ff_dim < 1:
             raise ValueError(f"num_heads, key_dim and ff_dim must be >= 1, got {num_heads}, {key_dim}, {ff_dim}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        _check_dropout(dropout)
         self.num_heads = int(num_heads)
         self.key_dim = int(key_dim)
         self.ff_dim = int(ff_dim)
@@ -183,8 +187,7 @@ class TCNResidualBlock(layers.Layer):
         if filters < 1 or kernel_size < 1 or dilation_rate < 1:
             raise ValueError(
                 f"filters, kernel_size and dilation_rate must be >= 1, got {filters}, {kernel_size}, {dilation_rate}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        _check_dropout(dropout)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.dilation_rate = int(dilation_rate)
@@ -240,8 +243,7 @@ class GRUResidualBlock(layers.Layer):
         super().__init__(**kwargs)
         if units < 1:
             raise ValueError(f"GRUResidualBlock units must be >= 1, got {units}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        _check_dropout(dropout)
         self.units = int(units)
         self.dropout = float(dropout)
         self.gru = layers.GRU(self.units, return_sequences=True, dropout=self.dropout)
