@@ -183,13 +183,14 @@ def best_trial(table: pd.DataFrame, grid_names: list[str]) -> dict[str, Any] | N
     row = valid.loc[pd.to_numeric(valid["objective"]).idxmax()]
     return {
         "trial": int(row["trial"]),
-        "params": {k: _plain(row[k]) for k in grid_names},
+        "params": {k: plain_value(row[k]) for k in grid_names},
         "objective": float(row["objective"]),
-        "metrics": {k: _plain(row[k]) for k in (*TRIAL_METRICS, "final_value") if k in row},
+        "metrics": {k: plain_value(row[k]) for k in (*TRIAL_METRICS, "final_value") if k in row},
     }
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A numpy scalar as a Python value; NaN and infinities as ``None`` (for JSON)."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -215,7 +216,8 @@ def overfitting_stats(returns: dict[int, pd.Series], best: int | None, n_splits:
     return dsr, pbo
 
 
-def _evaluate(executor: Executor, ctx: TrialContext, jobs: list[TrialJob], desc: str):
+def evaluate_trials(executor: Executor, ctx: TrialContext, jobs: list[TrialJob], desc: str):
+    """Run ``jobs`` on ``executor``: (JobResults, rows in job order, daily returns by trial id)."""
     done = executor.map(run_trial, ctx, jobs, desc=desc)
     return done, [r[0] for r in done.results], {r[0]["trial"]: r[1] for r in done.results if r[1] is not None}
 
@@ -271,7 +273,7 @@ def optimize(
         else:
             candidates = grid_trials(grid) if method == "grid" else random_trials(grid, trials or 50, seed)
             jobs = [TrialJob(i, p) for i, p in enumerate(candidates)]
-            done, rows, returns = _evaluate(executor, ctx, jobs, f"optimize {method}")
+            done, rows, returns = evaluate_trials(executor, ctx, jobs, f"optimize {method}")
             interrupted = done.interrupted
     finally:
         if own:
@@ -311,7 +313,7 @@ def _optuna_search(executor: Executor, ctx: TrialContext, grid: dict[str, list[A
             if key not in seen:
                 seen[key] = float("nan")
                 jobs.append(TrialJob(len(rows) + len(jobs), p))
-        done, new_rows, new_returns = _evaluate(executor, ctx, jobs, f"optuna batch {asked}/{n_trials}")
+        done, new_rows, new_returns = evaluate_trials(executor, ctx, jobs, f"optuna batch {asked}/{n_trials}")
         interrupted = done.interrupted
         rows.extend(new_rows)
         returns.update(new_returns)

@@ -29,8 +29,8 @@ from autostock.config import RunSpec
 from autostock.errors import ConfigError
 from autostock.feeds.market import Market
 from autostock.robustness.executor import Executor
-from autostock.robustness.optimize import (OBJECTIVES, TRIAL_METRICS, TrialContext, TrialJob, _evaluate, _plain,
-                                           best_trial, grid_trials, random_trials)
+from autostock.robustness.optimize import (OBJECTIVES, TRIAL_METRICS, TrialContext, TrialJob, best_trial,
+                                           evaluate_trials, grid_trials, plain_value, random_trials)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.IGNORECASE)
 _UNITS = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
@@ -163,7 +163,7 @@ def walk_forward(
     try:
         is_jobs = [TrialJob(f.index * len(candidates) + i, p, str(f.train_start.date()), str(f.train_end.date()))
                    for f in folds for i, p in enumerate(candidates)]
-        done, is_rows, _ = _evaluate(executor, ctx, is_jobs, "walk-forward in-sample")
+        done, is_rows, _ = evaluate_trials(executor, ctx, is_jobs, "walk-forward in-sample")
         trials_table = pd.DataFrame(is_rows, columns=["trial", *grid, *TRIAL_METRICS, "final_value", "objective", "status"])
         trials_table.insert(0, "fold", trials_table["trial"] // len(candidates))
         chosen: dict[int, dict[str, Any]] = {}
@@ -173,7 +173,7 @@ def walk_forward(
                 chosen[f.index] = best
         oos_jobs = [TrialJob(f.index, {**chosen[f.index]["params"]}, str(f.train_start.date()), str(f.test_end.date()))
                     for f in folds if f.index in chosen and not done.interrupted]
-        done_oos, oos_rows, oos_returns = _evaluate(executor, ctx, oos_jobs, "walk-forward out-of-sample")
+        done_oos, oos_rows, oos_returns = evaluate_trials(executor, ctx, oos_jobs, "walk-forward out-of-sample")
     finally:
         if own:
             executor.close()
@@ -231,7 +231,8 @@ def write_walkforward(result: WalkForwardResult, out: str | Path, tearsheet: boo
     result.folds.to_csv(files["folds"], index=False, float_format="%.10g")
     result.trials.to_csv(files["trials"], index=False, float_format="%.10g")
     pd.DataFrame({"value": result.oos_equity, "returns": result.oos_returns}).to_csv(files["equity"], index_label="date")
-    files["json"].write_text(json.dumps(result.summary(), indent=2, default=lambda v: _plain(v) if hasattr(v, "item") else str(v)))
+    files["json"].write_text(json.dumps(result.summary(), indent=2,
+                                        default=lambda v: plain_value(v) if hasattr(v, "item") else str(v)))
     if tearsheet and len(result.oos_returns) > 2:
         from autostock.reports.tearsheet import quantstats_html
 
