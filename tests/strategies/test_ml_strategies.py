@@ -198,3 +198,29 @@ def test_ensemble_rejects_bad_members_naming_the_value(params, message, market):
 
     with pytest.raises(UserError, match=message):
         run_backtest(RunSpec(strategy="ensemble", params=params), market)
+
+
+def test_cli_trains_a_keras_lstm_then_backtests_ml_signal_and_an_ensemble_on_it(tmp_path):
+    pytest.importorskip("keras")
+    from click.testing import CliRunner
+
+    from autostock.cli import cli
+
+    data = ["--data", "synthetic", "--symbols", "AAPL", "--start", "2018-01-01", "--end", "2020-12-31", "--seed", "5"]
+    model = tmp_path / "lstm"
+    res = CliRunner().invoke(cli, ["train", "--model", "lstm", *data, "--features", SHORT_FEATURES, "-q",
+                                   "--param", "units=4", "--param", "epochs=1", "--param", "seq_len=5",
+                                   "--walk-forward", "train=300,test=250", "--out", str(model)])
+    assert res.exit_code == 0, res.output
+    assert (model / "models" / "AAPL" / "model.keras").is_file()
+    oos = pd.read_parquet(model / "predictions" / "AAPL.parquet")["prediction"]
+    for strategy, param in (("ml_signal", f"model={model}"),
+                            ("ensemble", f"members=sma_cross:fast=5,slow=20;ml_signal:model={model}")):
+        out = tmp_path / strategy
+        res = CliRunner().invoke(cli, ["backtest", "--strategy", strategy, "--param", param, *data,
+                                       "--no-tearsheet", "--no-pyfolio", "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["metrics"]["n_trades"] > 0
+        first_order = pd.read_csv(out / "orders.csv")["created"].min()
+        assert pd.Timestamp(first_order) >= oos.first_valid_index()
