@@ -110,7 +110,7 @@ from autostock.strategies.base import BaseStrategy  # noqa: E402
 class BuyEveryBar(BaseStrategy):
     """Buys ``size`` shares of every data, ``orders_per_bar`` times, on every bar."""
 
-    params = (("size", 1), ("orders_per_bar", 1))
+    params = (("size", 1.0), ("orders_per_bar", 1))
     notes: list = []
 
     def next(self) -> None:
