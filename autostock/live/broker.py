@@ -308,6 +308,28 @@ class AlpacaBroker(bt.BrokerBase):
                 return
         self._bind(result, orders, cid, legs)
         self.apply_order(result, None, source="submit")
+        if not created:
+            self._replay_recorded_fills(main, cid)
+
+    def _replay_recorded_fills(self, bto: bt.Order, cid: str) -> None:
+        """An adopted order filled in an earlier session: show the strategy its fills; the
+        position already holds them (it was loaded from the state database), so it is not moved."""
+        row = self.state.get_order(cid)
+        done = float(row["filled_qty"] or 0.0) - abs(bto.executed.size)
+        if done <= EPS or not bto.alive():
+            return
+        signed = done if bto.isbuy() else -done
+        pos = self.positions[row["symbol"]]
+        price = float(row["filled_avg_price"] or 0.0)
+        if bto.status == bt.Order.Submitted:
+            bto.accept(self)
+        bto.execute(bto.data.datetime[0], signed, price, 0, 0.0, 0.0, signed, abs(signed) * price, 0.0, 0.0, 0.0,
+                    pos.size, pos.price)
+        if abs(bto.executed.remsize) > EPS:
+            bto.partial()
+        else:
+            bto.completed()
+        self.notify(bto)
 
     def _request(self, orders: list[bt.Order], cid: str, qty: float) -> tuple[Any, str, str | None, list]:
         from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce

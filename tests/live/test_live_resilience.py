@@ -11,7 +11,7 @@ from autostock.live.ratelimit import TokenBucket
 from autostock.live.reconcile import ReconcileError, reconcile
 from autostock.live.runner import HaltedError
 from autostock.live.state import StateDB
-from tests.live.live_helpers import (SessionThread, daily_bars, make_store, push_day, start_session, wait_until)
+from tests.live.live_helpers import (BuyEveryBar, SessionThread, daily_bars, make_store, push_day, start_session, wait_until)
 
 BUY = "tests.live.live_helpers:BuyEveryBar"
 
@@ -55,6 +55,8 @@ def test_crash_after_submit_then_restart_sends_no_second_order(fake_alpaca, tmp_
     # the crash: the request went out, the process died before the response was recorded
     with db._tx() as c:
         c.execute("UPDATE orders SET status='pending_submit', alpaca_id=NULL WHERE cid=?", (row["cid"],))
+    fake.fill(row["alpaca_id"], price=42.0)  # it filled while autostock was down
+    BuyEveryBar.notes.clear()
     # restart without history: bar 5 arrives again live, the strategy re-issues the same order
     spec = RunSpec(strategy=BUY, params={"size": 3}, symbols=symbols)
     run2 = SessionThread(fake, spec, str(tmp_path / "paper.sqlite"), backfill=0).start(fake, symbols)
@@ -63,11 +65,17 @@ def test_crash_after_submit_then_restart_sends_no_second_order(fake_alpaca, tmp_
         assert adopted["alpaca_id"] == next(iter(fake.orders))  # reconciliation found it by client_order_id
         push_day(fake, run2, bars, 5, wait=False)
         run2.wait_steps(1)
+        wait_until(lambda: ("Completed", 3) in [(n[1], n[2]) for n in BuyEveryBar.notes], what="Completed")
     finally:
         run2.stop()
     assert len(fake.submit_attempts) == 1
     assert len(fake.orders_by_client_id(row["cid"])) == 1
     assert any(e["kind"] == "adopt" for e in db.events(50))
+    # the fill made while down is counted once: in the state, at the broker and in backtrader
+    assert [f["qty"] for f in db.fills()] == [3]
+    assert db.positions()["AAA"]["qty"] == 3 == fake.positions()["AAA"]
+    assert run2.session.broker.positions["AAA"].size == 3
+    assert [n[1] for n in BuyEveryBar.notes].count("Completed") == 1
 
 
 def test_500_request_burst_stays_under_the_server_limit(fake_alpaca):
