@@ -59,6 +59,17 @@ def test_serial_pool_and_dask_return_identical_results_in_job_order(dask_cluster
     assert dask.executor.startswith("dask(")
 
 
+def test_dask_local_starts_a_loopback_cluster_and_matches_serial():
+    context = _Context(seed=8, scale=0.5)
+    serial = run_jobs(_seeded_job, context, range(6), workers=1, progress=False)
+    with Executor(workers=1, dask="local", progress=False) as ex:
+        out = ex.map(_seeded_job, context, range(6))
+        assert ex._cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert {r[2] for r in out.results} != {os.getpid()}  # a separate worker process
+    assert ex._cluster is None and ex._client is None
+    assert [r[:2] for r in out.results] == [r[:2] for r in serial.results]
+
+
 def test_each_worker_receives_the_base_data_once(dask_cluster):
     context = _Context(seed=1)
     for kwargs in ({"workers": 2}, {"dask": dask_cluster.scheduler_address}):
