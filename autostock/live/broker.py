@@ -307,7 +307,10 @@ class AlpacaBroker(bt.BrokerBase):
                 log.error("%s", exc)
                 return
         self._bind(result, orders, cid, legs)
-        self.apply_order(result, None, source="submit")
+        if STATUS_MAP.get(str(result.get("status"))) != "rejected":
+            self._set_status(main, "accepted")
+        # fills, even immediate ones, reach backtrader in next(), as with the simulated broker
+        self.inbox.put({"order": result})
         if not created:
             self._replay_recorded_fills(main, cid)
 
