@@ -111,3 +111,38 @@ def test_symbols_with_different_dates_resample_on_their_shared_calendar(long_mar
     assert all(df.index.equals(shared) for df in m.bars.values())
     assert m.benchmark.index.equals(shared)
     assert "100 other date(s) left out" in m.notes[-1]
+
+
+SHARED = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "orcl-1995-2014.csv").exists(), reason="../shared/data (real CSVs) is absent")
+def test_real_prices_resample_to_valid_bars_keeping_volatility_and_correlation():
+    from dataclasses import replace
+
+    from autostock.feeds import load_market
+
+    orcl = load_market(str(SHARED / "orcl-1995-2014.csv"))
+    nvda = load_market(str(SHARED / "nvda-1999-2014.csv"))
+    bars = {"ORCL": next(iter(orcl.bars.values())), "NVDA": next(iter(nvda.bars.values()))}
+    market = replace(orcl, bars=bars)
+    rel = RelativeBars(market)
+    orig = _log_returns(rel.build(np.arange(rel.n - 1)))  # identity indices: the shared calendar
+    paths = [resample_market(rel, block=20, seed=2, path=p) for p in range(5)]
+    for m in paths:
+        for df in m.bars.values():
+            assert (df["low"] <= df[["open", "close"]].min(axis=1)).all()
+            assert (df["high"] >= df[["open", "close"]].max(axis=1)).all()
+    rets = [_log_returns(m) for m in paths]
+    vol = pd.concat([r.std() for r in rets], axis=1).mean(axis=1)
+    assert ((vol / orig.std() - 1).abs() < 0.1).all()
+    corr = np.mean([r.corr().iloc[0, 1] for r in rets])
+    assert abs(corr - orig.corr().iloc[0, 1]) < 0.05
+
+
+def test_identity_indices_rebuild_the_original_market(long_market):
+    rel = RelativeBars(long_market)
+    rebuilt = rel.build(np.arange(rel.n - 1))
+    for sym, df in rebuilt.bars.items():
+        np.testing.assert_allclose(df.to_numpy(), long_market.bars[sym].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(rebuilt.benchmark.to_numpy(), long_market.benchmark.to_numpy(), rtol=1e-9)
