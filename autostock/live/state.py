@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from autostock.live.secrets import scrub
 
@@ -124,9 +124,6 @@ class StateDB:
     def orders(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM orders ORDER BY created_at, cid"
         return self._rows(sql + (f" LIMIT {int(limit)}" if limit else ""))
-
-    def count_orders_since(self, since: float) -> int:
-        return self._rows("SELECT COUNT(*) AS n FROM orders WHERE created_at >= ? AND managed=1", (since,))[0]["n"]
 
     # -- fills and positions -------------------------------------------------------------
     def has_fill(self, exec_id: str) -> bool:
@@ -262,9 +259,3 @@ class _Tx:
             self.db._conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.db._lock.release()
-
-
-def iter_tables(db: StateDB) -> Iterator[tuple[str, list[dict]]]:
-    """Every table's rows (for audits such as the secret canary test)."""
-    for t in ("orders", "fills", "positions", "equity", "strategy_state", "events", "meta"):
-        yield t, db._rows(f"SELECT * FROM {t}")

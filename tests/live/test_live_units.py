@@ -183,3 +183,17 @@ def test_uncaught_thread_exceptions_print_scrubbed(capsys):
     t.join()
     err = capsys.readouterr().err
     assert "leak ***" in err and secret not in err
+
+
+def test_credentials_need_keys_and_the_live_flag_for_the_live_endpoint():
+    from autostock.live.store import LIVE_URL, Credentials
+
+    with pytest.raises(ConfigError, match="APCA_API_KEY_ID"):
+        Credentials.from_env(environ={})
+    keys = {"APCA_API_KEY_ID": "PKABCDEFGH", "APCA_API_SECRET_KEY": "s3cr3tvalue"}
+    with pytest.raises(ConfigError, match="--live"):
+        Credentials.from_env(environ={**keys, "APCA_API_BASE_URL": LIVE_URL})
+    with pytest.raises(ConfigError, match="paper endpoint"):
+        Credentials.from_env(live=True, environ={**keys, "APCA_API_BASE_URL": "https://paper-api.alpaca.markets"})
+    creds = Credentials.from_env(environ=keys)
+    assert "paper-api" in creds.base_url and "s3cr3tvalue" not in repr(creds) and "PKAB****" in repr(creds)
