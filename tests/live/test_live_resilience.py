@@ -167,3 +167,22 @@ def test_silent_data_stream_is_reconnected_by_the_watchdog_only_while_the_market
         assert store.reconnects["data"] == settled  # closed market: silence is normal
     finally:
         store.stop()
+
+
+def test_reconnects_back_off_while_the_streams_are_down(fake_alpaca, caplog):
+    fake = fake_alpaca
+    store = make_store(fake)  # reconnect backoff 0.1 s doubling to 0.5 s (production: 1 s to 30 s)
+    store.on_trade_update(lambda event: None)
+    try:
+        store.start_trade_stream()
+        fake.wait_trading_listeners(1)
+        fake.set_streams_down(True)
+        with caplog.at_level("WARNING", logger="alpaca.trading.stream"):
+            fake.drop_streams()
+            time.sleep(2.0)
+            attempts = len([r for r in caplog.records if r.name == "alpaca.trading.stream"])
+        fake.set_streams_down(False)
+        wait_until(lambda: store.reconnects["trade"] >= 2, 10, "reconnect after the outage")
+    finally:
+        store.stop()
+    assert 2 <= attempts <= 15  # a storm would be hundreds of attempts in 2 s
