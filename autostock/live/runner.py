@@ -224,8 +224,10 @@ class TradingSession:
 
         st = self.settings
         tf = parse_timeframe(st.timeframe)
+        # calendar time holding ``backfill`` bars: 252 trading days a year, 390 minutes a session
+        minutes = st.backfill * tf.amount_value * (60 if tf.unit.value == "Hour" else 1)
         span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else \
-            timedelta(minutes=int(st.backfill * tf.amount_value * 4) + 60)
+            timedelta(days=int(minutes / 390 * 1.6) + 4)
         start = pd.Timestamp(st.history_start, tz="UTC").to_pydatetime() if st.history_start else utcnow() - span
         raw = self.store.bars(symbols, st.timeframe, start=start)
         out = {}
