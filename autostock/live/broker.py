@@ -311,6 +311,8 @@ class AlpacaBroker(bt.BrokerBase):
             self._set_status(main, "accepted")
         # fills, even immediate ones, reach backtrader in next(), as with the simulated broker
         self.inbox.put({"order": result})
+        for leg in result.get("legs") or []:
+            self.inbox.put({"order": leg})
         if not created:
             self._replay_recorded_fills(main, cid)
 

@@ -86,6 +86,7 @@ def test_order_types_map_to_alpaca_and_canceled_is_not_rejected(fake_alpaca, tmp
                          ("stop_limit", "buy", "simple")]
         bracket = next(o for o in top.values() if o.get("order_class") == "bracket" and o.get("legs"))
         assert sorted(leg["type"] for leg in bracket["legs"]) == ["limit", "stop"]
+        wait_until(lambda: sum(n[2] == "Accepted" for n in OrderMenu.notes) == 6, what="all six orders Accepted")
         limit = next(o for o in top.values() if o["type"] == "limit" and o.get("order_class") != "bracket")
         fake_alpaca.cancel(limit["id"])
         wait_until(lambda: any(n[2] == "Canceled" for n in OrderMenu.notes), what="Canceled notification")
