@@ -131,6 +131,8 @@ class AlpacaBroker(bt.BrokerBase):
     def start(self) -> None:
         super().start()
         self.sync_account()
+        for sym, p in self.store.positions().items():  # marks for symbols without a feed
+            self.marks[sym] = float(p.get("current_price") or p.get("avg_entry_price") or 0.0)
         for sym, row in self.state.positions().items():
             pos = self.positions[sym]
             pos.set(row["qty"], row["avg_price"])

@@ -236,10 +236,11 @@ class StateDB:
         return self.get_meta("halt")
 
     def resume(self) -> str | None:
-        """Clear the halt flag; returns the reason it had."""
+        """Clear the halt flag and restart the drawdown peak from the next equity snapshot
+        (otherwise a drawdown halt would trip again at once); returns the halt reason."""
         reason = self.halted()
         with self._tx() as c:
-            c.execute("DELETE FROM meta WHERE key='halt'")
+            c.execute("DELETE FROM meta WHERE key IN ('halt', 'equity_peak')")
         if reason is not None:
             self.event("resume", f"halt cleared (was: {reason})")
         return reason

@@ -99,7 +99,9 @@ def test_halt_survives_reopening_the_database_until_resume(tmp_path):
     db.close()
     db2 = StateDB(path)
     assert db2.halted() == "test reason"
+    db2.snapshot_equity(100.0, 100.0)
     assert db2.resume() == "test reason"
+    assert db2.equity_peak() is None  # a drawdown halt must not trip again right after resume
     assert StateDB(path).halted() is None
 
 
