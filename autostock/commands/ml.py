@@ -178,12 +178,12 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
     market, index, index_sym, notes = _load(data, symbols, start, end, benchmark, index_symbol, seed)
     folder = Path(out) if out else Path("models") / model.replace(",", "+")
     progress = _Progress(not quiet)
-    try:
-        result = run_train(market, model, target, feature_set, cfg, model_params, index, index_sym, seed,
-                           ensemble_method, folder, progress)
-    finally:
-        progress.close()
     with tracker:
+        try:
+            result = run_train(market, model, target, feature_set, cfg, model_params, index, index_sym, seed,
+                               ensemble_method, folder, progress)
+        finally:
+            progress.close()
         tracker.log_params(result.params | {"features": len(result.params["features"])})
         tracker.log_metrics({"pooled": result.metrics["pooled"]})
         tracker.log_artifacts(folder)
@@ -243,9 +243,9 @@ def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: i
     market, index, _, notes = _load(data, symbols, start, end, benchmark, index_symbol, seed)
     prepared, _ = symbol_data(market, feature_set, tgt, index)
     folder = Path(out) if out else Path("models") / model
-    table, best = run_tune(model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo,
-                           folder, progress=not quiet)
     with tracker:
+        table, best = run_tune(model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo,
+                               folder, progress=not quiet)
         tracker.log_params({"model": model, "method": method, "target": tgt.name, "best": best})
         tracker.log_metrics({"best_score": float(table.iloc[0]["score"])})
         tracker.log_artifacts(folder)

@@ -2,7 +2,10 @@
 
 MLflow is the optional ``tracking`` extra (``pip install 'autostock[tracking]'``); it is
 imported only when tracking is asked for, and its absence is a one-line user error. Runs go
-to ``./mlruns`` (a local file store) unless ``MLFLOW_TRACKING_URI`` says otherwise.
+to a local store in ``./mlruns`` (SQLite ``mlruns/mlflow.db`` for params and metrics, artifacts
+under ``mlruns/artifacts``; MLflow 3 no longer accepts a plain file store by default) unless
+``MLFLOW_TRACKING_URI`` says otherwise. Browse them with
+``mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db``.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ class Tracker:
     run_name : str, optional
         Name of the run.
     uri : str, optional
-        Tracking URI; default ``MLFLOW_TRACKING_URI`` or ``file:./mlruns``.
+        Tracking URI; default ``MLFLOW_TRACKING_URI`` or ``sqlite:///mlruns/mlflow.db``.
     """
 
     def __init__(self, enabled: bool, experiment: str, run_name: str | None = None, uri: str | None = None) -> None:
@@ -63,10 +66,21 @@ class Tracker:
 
     def __enter__(self) -> "Tracker":
         if self.enabled:
-            uri = self.uri or os.environ.get("MLFLOW_TRACKING_URI") or Path("mlruns").resolve().as_uri()
-            self._mlflow.set_tracking_uri(uri)
-            self._mlflow.set_experiment(self.experiment)
-            self._mlflow.start_run(run_name=self.run_name)
+            uri = self.uri or os.environ.get("MLFLOW_TRACKING_URI")
+            artifacts = None
+            if not uri:
+                root = Path("mlruns").resolve()
+                root.mkdir(parents=True, exist_ok=True)
+                uri, artifacts = f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri()
+            try:
+                self._mlflow.set_tracking_uri(uri)
+                if artifacts and self._mlflow.get_experiment_by_name(self.experiment) is None:
+                    self._mlflow.create_experiment(self.experiment, artifact_location=artifacts)
+                self._mlflow.set_experiment(self.experiment)
+                self._mlflow.start_run(run_name=self.run_name)
+            except Exception as exc:  # an unusable store is the user's to fix
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UserError(f"MLflow tracking at {uri}: {first}") from None
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -110,6 +110,22 @@ def test_track_without_mlflow_is_a_one_line_error(tmp_path):
     assert res.exit_code == 2 and "pip install 'autostock[tracking]'" in res.output
 
 
+@pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="the optional tracking extra (mlflow) is not installed")
+def test_track_logs_params_metrics_and_artifacts_to_a_local_mlflow_store(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    res = invoke("train", "--model", "ridge", "--symbols", "AAPL", *DATA, "--features", "basic",
+                 "--walk-forward", "train=300,test=100", "--track", "--out", "models/ridge")
+    assert res.exit_code == 0, res.output
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["autostock-train"])
+    assert len(runs) == 1 and runs["status"][0] == "FINISHED" and runs["params.model"][0] == "ridge"
+    assert runs["metrics.pooled.model.rmse"][0] > 0
+    assert list((tmp_path / "mlruns" / "artifacts").rglob("metrics.json"))
+
+
 def test_tune_cli_writes_results_csv_and_best_params_next_to_the_model(tmp_path):
     res = invoke("tune", "--model", "ridge", "--symbols", "AAPL", *DATA, "--features", "basic",
                  "--space", "alpha=1|100", "--splits", "2", "--out", str(tmp_path / "ridge"))
