@@ -21,17 +21,20 @@ def percent_shares(
     weight: float,
     slip_rate: float = 0.0,
     commission: Callable[[float, float], float] | None = None,
+    cash_buffer: float = 0.0,
 ) -> int:
     """Whole shares worth ``weight`` of ``equity`` at the expected fill price, within ``cash``.
 
     The expected fill price is ``price * (1 + slip_rate)``; ``commission(size, price)`` is
-    the commission of the order, reserved out of the target value and out of cash. Never
-    negative; zero when the price is not positive.
+    the commission of the order, reserved out of the target value and out of cash. When cash
+    rather than the target bounds the order, ``cash_buffer`` of it is held back so that a
+    modest gap up at the next open still fills. Never negative; zero when the price is not
+    positive.
     """
     if not (price > 0) or not (weight > 0) or equity <= 0:
         return 0
     fill = price * (1.0 + max(slip_rate, 0.0))
-    budget = min(equity * weight, max(cash, 0.0))
+    budget = min(equity * weight, max(cash, 0.0) * (1.0 - cash_buffer))
     size = math.floor(budget / fill)
     if commission is not None:
         while size > 0:
@@ -54,13 +57,14 @@ class PercentSizer(bt.Sizer):
     Default (``percent`` unset): equal weight, ``1 / slots`` where ``slots`` is the strategy's
     number of concurrent positions (``strategy.slots()`` when it defines one, else the number
     of symbols). The order is sized at the last close plus the broker's slippage, with the
-    commission reserved; an order that a price gap makes unaffordable is rejected by the
-    broker (Margin) and shows in ``orders.csv``.
+    commission reserved, and ``cash_buffer`` of the cash held back when cash is the limit; an
+    order that a larger gap makes unaffordable is rejected by the broker (Margin), shows in
+    ``orders.csv``, and the strategy tries again on the next bar.
 
-    Params: ``percent`` (None = equal weight).
+    Params: ``percent`` (None = equal weight), ``cash_buffer`` (0.0025).
     """
 
-    params = (("percent", None),)
+    params = (("percent", None), ("cash_buffer", 0.0025))
 
     def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.AbstractDataBase, isbuy: bool) -> int:
         if self.p.percent is not None:
@@ -73,7 +77,7 @@ class PercentSizer(bt.Sizer):
         slip = float(getattr(self.broker.p, "slip_perc", 0.0) or 0.0)
         return percent_shares(
             self.broker.getvalue(), cash, data.close[0], weight, slip,
-            lambda size, price: comminfo.getcommission(size, price),
+            lambda size, price: comminfo.getcommission(size, price), self.p.cash_buffer,
         )
 
 
