@@ -7,7 +7,6 @@ Each command parses and validates its flags, then calls one engine function. Hea
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 
 import click
@@ -43,9 +42,8 @@ def cli() -> None:
 
 
 for _name in COMMAND_MODULES:
-    if importlib.util.find_spec(_name) is not None:
-        for _command in importlib.import_module(_name).COMMANDS:
-            cli.add_command(_command)
+    for _command in importlib.import_module(_name).COMMANDS:
+        cli.add_command(_command)
 
 
 def main() -> None:
