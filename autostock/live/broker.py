@@ -118,6 +118,7 @@ class AlpacaBroker(bt.BrokerBase):
         self.cid_of: dict[int, str] = {}
         self._seq: dict[tuple[str, str], int] = defaultdict(int)
         self._bracket: list[bt.Order] = []
+        self._oco: dict[int, list[bt.Order]] = {}  # order ref -> its one-cancels-others group
         self._external_seen: set[str] = set()
         self._catchup = threading.Event()
         self._last_bar_key: tuple | None = None
@@ -236,6 +237,10 @@ class AlpacaBroker(bt.BrokerBase):
         self.datas.setdefault(data._name, data)
         order.addcomminfo(self.getcommissioninfo(data))
         order.addinfo(**info)
+        if order.oco is not None:
+            group = self._oco.setdefault(order.oco.ref, [order.oco])
+            group.append(order)
+            self._oco[order.ref] = group
         if not order.transmit or (order.parent is not None and self._bracket):
             self._bracket.append(order)
             if not order.transmit:
@@ -337,6 +342,20 @@ class AlpacaBroker(bt.BrokerBase):
         else:
             bto.completed()
         self.notify(bto)
+        self._cancel_oco_siblings(bto)
+
+    def _cancel_oco_siblings(self, bto: bt.Order) -> None:
+        """One-cancels-others, emulated as backtrader's simulated broker does: the first fill
+        (partial or whole) of an order in a group cancels the group's other live orders at
+        Alpaca, so protective exits such as a stop-loss and a take-profit never both fill."""
+        group = self._oco.pop(bto.ref, None)
+        if not group:
+            return
+        for other in group:
+            self._oco.pop(other.ref, None)
+            if other is not bto and other.alive():
+                log.info("oco: %s filled, cancelling %s", self.cid_of.get(bto.ref), self.cid_of.get(other.ref))
+                self.cancel(other)
 
     def _request(self, orders: list[bt.Order], cid: str, qty: float) -> tuple[Any, str, str | None, list]:
         from alpaca.trading.enums import OrderClass, OrderSide, TimeInForce
@@ -479,6 +498,7 @@ class AlpacaBroker(bt.BrokerBase):
         else:
             bto.completed()
         self.notify(bto)
+        self._cancel_oco_siblings(bto)
 
     # -- catch-up, equity, flatten ---------------------------------------------------------
     def catch_up(self) -> None:
