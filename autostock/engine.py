@@ -185,12 +185,18 @@ def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool 
     return RunResult(spec, market, params, equity, trades, orders, positions, bench, metrics, analyses, events, pf)
 
 
-def run_backtest(spec: RunSpec, market: Market, pyfolio: bool = False) -> RunResult:
-    """Run ``spec`` over ``market`` with backtrader's simulated broker."""
+def market_for(spec: RunSpec, market: Market) -> Market:
+    """``market`` narrowed to the spec's symbols and dates."""
     if spec.symbols:
         market = market.select(spec.symbols)
     if spec.start or spec.end:
         market = market.slice(spec.start, spec.end)
+    return market
+
+
+def run_backtest(spec: RunSpec, market: Market, pyfolio: bool = False) -> RunResult:
+    """Run ``spec`` over ``market`` with backtrader's simulated broker."""
+    market = market_for(spec, market)
     cerebro = build_cerebro(spec, market, pyfolio=pyfolio)
     strategy = cerebro.run()[0]
     return collect(spec, market, strategy, pyfolio=pyfolio)

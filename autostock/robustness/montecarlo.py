@@ -191,7 +191,7 @@ def run_montecarlo(
     executor : Executor or None
         Where the paths run (default: a local pool on all cores).
     """
-    from autostock.engine import run_backtest
+    from autostock.engine import market_for, run_backtest
 
     if mode not in MODES:
         raise ConfigError(f"unknown Monte Carlo mode {mode!r}; valid: {', '.join(MODES)}")
@@ -206,10 +206,7 @@ def run_montecarlo(
     seed = spec.seed if seed is None else seed
     own_executor = executor is None
     executor = executor or Executor()
-    if spec.symbols:
-        market = market.select(spec.symbols)
-    if spec.start or spec.end:
-        market = market.slice(spec.start, spec.end)
+    market = market_for(spec, market)
 
     historical = run_backtest(spec, market)
     settings = {

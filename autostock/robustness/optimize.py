@@ -262,10 +262,9 @@ def optimize(
     seed = spec.seed if seed is None else seed
     own = executor is None
     executor = executor or Executor()
-    if spec.symbols:
-        market = market.select(spec.symbols)
-    if spec.start or spec.end:
-        market = market.slice(spec.start, spec.end)
+    from autostock.engine import market_for  # lazy: backtrader loads only when a run starts
+
+    market = market_for(spec, market)
     ctx = TrialContext(spec, market, objective)
     try:
         if method == "optuna":

@@ -151,10 +151,9 @@ def walk_forward(
     train_off = train if isinstance(train, pd.DateOffset) else parse_duration(train, "--train")
     test_off = test if isinstance(test, pd.DateOffset) else parse_duration(test, "--test")
     seed = spec.seed if seed is None else seed
-    if spec.symbols:
-        market = market.select(spec.symbols)
-    if spec.start or spec.end:
-        market = market.slice(spec.start, spec.end)
+    from autostock.engine import market_for  # lazy: backtrader loads only when a run starts
+
+    market = market_for(spec, market)
     folds = make_folds(market.dates(), train_off, test_off, anchored)
     candidates = grid_trials(grid) if method == "grid" else random_trials(grid, trials or 50, seed)
     ctx = TrialContext(spec, market, objective)
