@@ -74,16 +74,41 @@ class LiveSettings:
 
 
 class _Heartbeat(bt.Analyzer):
-    """Counts strategy steps (runs after the strategy's ``next``) and persists the run state."""
+    """Counts strategy steps (runs after the strategy's ``next``) and persists the run state.
+
+    The strategy's own state (``BaseStrategy.state_dict``) is saved after every live bar and
+    handed back (``load_state``) once the backfill has been replayed after a restart, before
+    the first live bar is decided.
+    """
 
     params = (("session", None),)
+
+    def start(self) -> None:
+        self._restored = False
+        if not any(len(getattr(d, "_history", ())) for d in self.strategy.datas):
+            self._restore()
+
+    def _restore(self) -> None:
+        self._restored = True
+        s, strat = self.p.session, self.strategy
+        saved = s.state.load_strategy_state(s.run_id).get("strategy")
+        if saved and hasattr(strat, "load_state"):
+            strat.load_state(saved)
+            s.state.event("restore", f"strategy state of run {s.run_id} restored")
 
     def next(self) -> None:
         s = self.p.session
         s.steps += 1
-        s.state.save_strategy_state(s.run_id, "last_bar", self.strategy.datas[0].datetime.datetime(0).isoformat())
+        strat = self.strategy
+        s.state.save_strategy_state(s.run_id, "last_bar", strat.datas[0].datetime.datetime(0).isoformat())
         s.state.save_strategy_state(s.run_id, "positions",
                                     {k: p.size for k, p in s.broker.positions.items() if p.size})
+        if self._restored:
+            state = strat.state_dict() if hasattr(strat, "state_dict") else {}
+            if state:
+                s.state.save_strategy_state(s.run_id, "strategy", state)
+        elif all(len(d) >= len(getattr(d, "_history", ())) for d in strat.datas):
+            self._restore()  # the last backfill bar: the next bar is live
         if s.state.halted() is not None:
             s.stop("halted: " + s.state.halted())
 

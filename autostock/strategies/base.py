@@ -53,6 +53,17 @@ class BaseStrategy(bt.Strategy):
             if pending.get(order.data) is order:
                 del pending[order.data]
 
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state that live trading saves after every bar (default: none).
+
+        Indicators rebuild from the backfill on a restart; override this for what they cannot
+        rebuild (a rebalance clock, a book of chosen members).
+        """
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned; called once after a restart's backfill."""
+
     @classmethod
     def param_namespace(cls, **overrides: Any) -> SimpleNamespace:
         """The strategy's params with defaults, overridden by ``overrides`` (for signal builders)."""

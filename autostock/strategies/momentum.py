@@ -34,6 +34,16 @@ class Momentum(BaseStrategy):
         """Positions held at once: the default sizer gives each ``1 / top_n`` of equity."""
         return min(self.p.top_n, len(self.datas))
 
+    def state_dict(self) -> dict:
+        """The rebalance clock and the chosen members survive a live restart."""
+        return {"bars": self._bars, "members": sorted(d._name for d in self.members), "entries_due": self._entries_due}
+
+    def load_state(self, state: dict) -> None:
+        by_name = {d._name: d for d in self.datas}
+        self._bars = int(state.get("bars", self._bars))
+        self.members = {by_name[n] for n in state.get("members", []) if n in by_name}
+        self._entries_due = bool(state.get("entries_due", False))
+
     def next(self) -> None:
         self._bars += 1
         if (self._bars - 1) % self.p.rebalance == 0:

@@ -80,3 +80,16 @@ def test_bad_strategy_params_fail_fast_naming_the_value(params, message, small_m
 
     with pytest.raises(ConfigError, match=message):
         run_backtest(RunSpec(strategy="sma_cross", params=params), small_market)
+
+
+def test_momentum_state_round_trips_through_json(small_market) -> None:
+    import json
+
+    spec = RunSpec(strategy="momentum", params=BUILTINS["momentum"])
+    strat = build_cerebro(spec, small_market).run()[0]
+    state = json.loads(json.dumps(strat.state_dict()))
+    assert state["bars"] == len(strat) - BUILTINS["momentum"]["lookback"]  # next() runs after the warm-up
+    assert len(state["members"]) == 2
+    fresh = build_cerebro(spec, small_market.slice(None, small_market.dates()[200])).run()[0]
+    fresh.load_state(state)
+    assert fresh.state_dict() == state
