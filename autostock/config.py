@@ -61,6 +61,11 @@ class RunSpec:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
         if self.commission and self.commission_per_share:
             raise ConfigError("give either a percent commission or a per-share commission, not both")
+        if self.commission_min and not self.commission_per_share:
+            raise ConfigError(
+                f"commission_min={self.commission_min} applies to a per-share commission only "
+                "(e.g. --commission 0.005/share,min=1)"
+            )
         if self.commission >= 100 or self.slippage >= 100:
             raise ConfigError("commission and slippage are percents and must be below 100")
         if self.symbols is not None:

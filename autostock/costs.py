@@ -32,7 +32,7 @@ def apply_costs(broker: bt.brokers.BackBroker, commission_pct: float, per_share:
     (``slip_perc = slippage% / 100 + spread_bps / 2 / 10_000``), applied to market orders at
     the open too, and capped inside the bar's high/low.
     """
-    if per_share or minimum:
+    if per_share:
         broker.addcommissioninfo(PerShareCommission(per_share=per_share, minimum=minimum))
     else:
         broker.setcommission(commission=commission_pct / 100.0, stocklike=True)

@@ -76,16 +76,22 @@ def _fresh_registry() -> Registry:
     return registry
 
 
-def test_strategy_from_entry_point_is_listed_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "ep_strats.py").write_text(PLUGIN.format(name="EpStrat", period=12))
-    _install_fake_distribution(tmp_path, "autostock_ep_demo", "ep_demo", "ep_strats:EpStrat")
+def _plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, cls: str, ep_name: str,
+                    period: int) -> Registry:
+    """Install a plugin module and its distribution's entry point; return a fresh registry."""
+    (tmp_path / f"{module}.py").write_text(PLUGIN.format(name=cls, period=period))
+    _install_fake_distribution(tmp_path, f"autostock_{module}", ep_name, f"{module}:{cls}")
     monkeypatch.syspath_prepend(str(tmp_path))
     importlib.invalidate_caches()
-    registry = _fresh_registry()
+    return _fresh_registry()
+
+
+def test_strategy_from_entry_point_is_listed_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = _plugin_package(tmp_path, monkeypatch, "ep_strats", "EpStrat", "ep_demo", 12)
     monkeypatch.setattr("autostock.registry.STRATEGIES", registry)
     monkeypatch.setattr("autostock.engine.STRATEGIES", registry)
     assert "ep_demo" in registry.names()
-    assert "autostock_ep_demo" in registry.source("ep_demo")
+    assert "autostock_ep_strats" in registry.source("ep_demo")
     listing = CliRunner().invoke(cli, ["strategies"])
     assert "ep_demo" in listing.output and "period=12" in listing.output
     result, out = _run(tmp_path, "ep_demo")
@@ -93,11 +99,7 @@ def test_strategy_from_entry_point_is_listed_and_runs(tmp_path: Path, monkeypatc
 
 
 def test_entry_point_clashing_with_builtin_name_raises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "clash_strats.py").write_text(PLUGIN.format(name="Clash", period=5))
-    _install_fake_distribution(tmp_path, "autostock_clash_demo", "sma_cross", "clash_strats:Clash")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-    registry = _fresh_registry()
+    registry = _plugin_package(tmp_path, monkeypatch, "clash_strats", "Clash", "sma_cross", 5)
     with pytest.raises(PluginError, match="name clash: 'sma_cross'"):
         registry.names()
 

@@ -10,6 +10,7 @@ import pytest
 from autostock.errors import ConfigError
 from autostock.feeds.synthetic import generate_market
 from autostock.indicators.predictor import PredictorIndicator, nums_to_datetimes
+from tests.btprobe import line_values
 
 
 @pytest.fixture(scope="module")
@@ -42,20 +43,7 @@ class LinearPredictor:
 
 
 def run(df: pd.DataFrame, runonce: bool, **params) -> np.ndarray:
-    values: list[float] = []
-
-    class Probe(bt.Strategy):
-        def __init__(self) -> None:
-            self.ind = PredictorIndicator(self.data, **params)
-
-        def next(self) -> None:
-            values.append(self.ind.prediction[0])
-
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(bt.feeds.PandasData(dataname=df))
-    cerebro.addstrategy(Probe)
-    cerebro.run(runonce=runonce)
-    return np.array(values)
+    return line_values(df, lambda data: PredictorIndicator(data, **params).prediction, runonce)
 
 
 def test_series_predictions_are_served_on_their_dates_in_both_modes(bars):

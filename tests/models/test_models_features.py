@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +11,7 @@ from autostock.indicators.regime import MarketRegime
 from autostock.models.features import FEATURE_SETS, FEATURES, compute_features, feature_names, resolve_features
 from autostock.models.regime import RegimeRule, regime_code_last, regime_codes, regime_label
 from tests.models.ml_data import market
+from tests.btprobe import line_values
 
 
 def _full(n: int | None = None) -> pd.DataFrame:
@@ -105,20 +105,7 @@ def test_regime_rule_rejects_fast_not_shorter_than_slow():
 
 
 def _indicator_values(df: pd.DataFrame, runonce: bool) -> np.ndarray:
-    values: list[float] = []
-
-    class Probe(bt.Strategy):
-        def __init__(self) -> None:
-            self.regime = MarketRegime(self.data)
-
-        def next(self) -> None:
-            values.append(self.regime.regime[0])
-
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(bt.feeds.PandasData(dataname=df))
-    cerebro.addstrategy(Probe)
-    cerebro.run(runonce=runonce)
-    return np.array(values)
+    return line_values(df, lambda data: MarketRegime(data).regime, runonce)
 
 
 def test_regime_indicator_agrees_in_both_backtrader_modes_and_with_the_feature():
