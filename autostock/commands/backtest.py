@@ -36,7 +36,9 @@ def backtest_options(f: Callable) -> Callable:
         click.option("--strategy", "-s", help="Registered name, path/to/file.py:Class or module:Class. [default: sma_cross]"),
         click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
                      help="Strategy param (repeatable), checked against the strategy's params."),
-        click.option("--data", "-d", help="synthetic (default), sample, yahoo, alpaca, or a CSV/Parquet file or folder."),
+        click.option("--data", "-d", help="synthetic (default), sample, yahoo, alpaca, a CSV/Parquet file or folder, "
+                     "trades:FILE, quotes:FILE, micro-synthetic, SOURCE+news:FILE (docs/microstructure.md)."),
+        click.option("--bars", help="Bars from trades: time=5min, tick=N, volume=V or dollar=D (with --data trades:FILE)."),
         click.option("--symbols", help="Comma-separated tickers (AAPL,MSFT) or a universe selector (tier=safe,max=20)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),
         click.option("--end", help="Last date (YYYY-MM-DD)."),
@@ -63,10 +65,15 @@ def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
     from autostock.feeds import load_market
     from autostock.universe import parse_symbols
 
+    data = kw.get("data")
+    if kw.get("bars"):
+        if not data or not str(data).startswith(("trades:", "quotes:", "micro-synthetic")):
+            raise ConfigError("--bars needs --data trades:FILE (or quotes:FILE, micro-synthetic)")
+        data = f"{data}@{kw['bars']}"
     cli: dict[str, Any] = {
         "strategy": kw.get("strategy"),
         "params": parse_pairs(kw.get("params") or (), "--param") or None,
-        "data": kw.get("data"),
+        "data": data,
         "symbols": parse_symbols(kw["symbols"]) if kw.get("symbols") else None,
         "start": kw.get("start"),
         "end": kw.get("end"),

@@ -1,4 +1,4 @@
-"""Market data sources behind ``--data``: synthetic, sample, files, yahoo, alpaca."""
+"""Market data sources behind ``--data``: synthetic, sample, files, yahoo, alpaca, tick and alt data."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ def load_market(
     seed: int = 42,
 ) -> Market:
     """Load and validate bars for ``symbols`` from ``source``, sliced to ``start``..``end``."""
-    if source == "synthetic":
+    from autostock.feeds.micro_source import is_micro_source
+
+    if is_micro_source(source):  # trades:/quotes: files, micro-synthetic, +news:/+options:/+quotes:/+sectors
+        from autostock.feeds.micro_source import load_micro
+
+        market = load_micro(source, symbols, start, end, benchmark, seed)
+    elif source == "synthetic":
         from autostock.feeds.synthetic import generate_market
 
         market = generate_market(list(symbols or DEFAULT_SYMBOLS), start, end, seed=seed,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,10 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "full": GROUPS,
 }
 REFERENCE_GROUPS: dict[str, str] = {"index": "idx", "benchmark": "bm"}
+#: groups computed from extra bar columns (tick, quote, news, options, sector data), registered by
+#: :func:`register_data_group`; group -> the bar columns it needs. Not in any named set: ask for
+#: them by group name (``--features basic,trades,news``).
+DATA_GROUPS: dict[str, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,20 @@ def _add(name: str, group: str, description: str) -> Callable:
         FEATURES[name] = Feature(name, group, fn, description)
         return fn
     return deco
+
+
+def register_data_group(group: str, columns: tuple[str, ...]) -> None:
+    """Declare a feature group computed from extra bar columns; a duplicate name raises."""
+    if group in GROUPS or group in DATA_GROUPS:
+        raise RuntimeError(f"duplicate feature group {group}")
+    DATA_GROUPS[group] = tuple(columns)
+
+
+def register_feature(name: str, group: str, description: str) -> Callable:
+    """Decorator registering ``fn(ctx) -> Series`` as feature ``name`` of ``group``."""
+    if group not in GROUPS and group not in DATA_GROUPS:
+        raise RuntimeError(f"feature {name}: unknown group {group}")
+    return _add(name, group, description)
 
 
 # -- rolling helpers (all causal) ------------------------------------------------------------
@@ -428,11 +446,13 @@ def feature_names(feature_set: str = "full") -> list[str]:
     return resolve_features(feature_set, have_index=True, have_benchmark=True)[0]
 
 
-def resolve_features(spec: str, have_index: bool, have_benchmark: bool) -> tuple[list[str], list[str]]:
+def resolve_features(spec: str, have_index: bool, have_benchmark: bool,
+                     columns: Collection[str] | None = None) -> tuple[list[str], list[str]]:
     """Resolve a feature spec to (names to compute, names omitted for lack of a reference series).
 
     A named set silently omits cross-asset features whose reference is missing (the caller
-    reports them); a comma list naming such a feature explicitly is an error.
+    reports them); a comma list naming such a feature explicitly is an error. ``columns`` (the
+    bars' columns, None = not known yet) is checked against what a data group's features need.
     """
     if not spec or not str(spec).strip():
         raise ConfigError("empty feature set; use basic, technical, full or a comma list of names")
@@ -444,25 +464,35 @@ def resolve_features(spec: str, have_index: bool, have_benchmark: bool) -> tuple
         omitted = [n for n in names if FEATURES[n].group in have and not have[FEATURES[n].group]]
         return [n for n in names if n not in omitted], omitted
     names: list[str] = []
+    omitted_sets: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
             continue
-        if token in GROUPS:
+        if token in FEATURE_SETS:  # a named set inside a list: its features, same omissions
+            sub, sub_omitted = resolve_features(token, have_index, have_benchmark, columns)
+            names += [n for n in sub if n not in names]
+            omitted_sets += [n for n in sub_omitted if n not in omitted_sets]
+            continue
+        if token in GROUPS or token in DATA_GROUPS:
             chosen = [f.name for f in FEATURES.values() if f.group == token]
         elif token in FEATURES:
             chosen = [token]
         else:
             raise ConfigError(
                 f"unknown feature or group {token!r}; sets: {', '.join(FEATURE_SETS)}; groups: "
-                f"{', '.join(GROUPS)}; `autostock features` lists the names")
+                f"{', '.join(GROUPS + tuple(DATA_GROUPS))}; `autostock features` lists the names")
         for name in chosen:
             group = FEATURES[name].group
+            need = [c for c in DATA_GROUPS.get(group, ()) if columns is not None and c not in columns]
+            if need:
+                raise DataError(f"feature {name} (group {group}) needs bar column(s) {', '.join(need)}, which the "
+                                "data lacks; see docs/microstructure.md and docs/altdata.md for the sources")
             if group in have and not have[group]:
                 what = "--index series (e.g. QQQ)" if group == "index" else "benchmark series"
                 raise DataError(f"feature {name} needs the {what}, which is not in the data")
             if name not in names:
                 names.append(name)
-    return names, []
+    return names, omitted_sets
 
 
 def compute_features(
@@ -492,7 +522,7 @@ def compute_features(
     missing = [c for c in ("open", "high", "low", "close", "volume") if c not in bars]
     if missing:
         raise DataError(f"bars lack column(s) {', '.join(missing)}")
-    names, omitted = resolve_features(feature_set, index is not None, benchmark is not None)
+    names, omitted = resolve_features(feature_set, index is not None, benchmark is not None, list(bars.columns))
     ctx = _Context(bars, {"idx": index, "bm": benchmark})
     with np.errstate(divide="ignore", invalid="ignore"):
         cols = {name: FEATURES[name].fn(ctx).astype(float) for name in names}
@@ -505,3 +535,7 @@ def warmup_bars(features: pd.DataFrame) -> int:
     """Index of the first row on which every feature is finite (len(features) if none is)."""
     ok = np.isfinite(features.to_numpy(dtype=float)).all(axis=1)
     return int(np.argmax(ok)) if ok.any() else len(features)
+
+
+# feature groups over tick, quote and alternative data register themselves into FEATURES
+from autostock.models import features_alt, features_micro  # noqa: F401
