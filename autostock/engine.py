@@ -67,8 +67,10 @@ def check_params(cls: type, params: dict[str, Any], what: str) -> dict[str, Any]
 
 
 def make_feed(symbol: str, bars: pd.DataFrame) -> FrameFeed:
-    """A backtrader data feed over validated bars."""
-    return FrameFeed(dataname=bars, name=symbol)
+    """A backtrader data feed over validated bars (with quote lines when the bars carry quotes)."""
+    from autostock.quote_fill import QuoteFrameFeed, has_quotes
+
+    return (QuoteFrameFeed if has_quotes(bars) else FrameFeed)(dataname=bars, name=symbol)
 
 
 def build_cerebro(
@@ -105,9 +107,14 @@ def build_cerebro(
     if broker is not None:
         cerebro.setbroker(broker)
     else:
+        from autostock.quote_fill import QuoteBroker, has_quotes
+
+        quoted = feeds is None and any(has_quotes(market.bars[s]) for s in symbols)
+        if quoted:  # fills at the next quote's bid / ask replace the flat --spread
+            cerebro.setbroker(QuoteBroker())
         cerebro.broker.setcash(spec.cash)
         apply_costs(cerebro.broker, spec.commission, spec.commission_per_share, spec.commission_min,
-                    spec.slippage, spec.spread_bps)
+                    spec.slippage, 0.0 if quoted else spec.spread_bps)
     cerebro.addstrategy(strategy_cls, **params)
     cerebro.addsizer(sizer_cls, **sizer_params)
     if record:
