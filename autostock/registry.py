@@ -144,6 +144,7 @@ STRATEGIES = Registry(
         "autostock.strategies.momentum",
         "autostock.strategies.ml_signal",
         "autostock.strategies.ensemble",
+        "autostock.strategies.sector_rotation",
     ),
 )
 SIZERS = Registry("sizers", ("autostock.sizers.basic", "autostock.sizers.risk_sizers"))
