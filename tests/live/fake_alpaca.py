@@ -1218,7 +1218,10 @@ class FakeAlpaca:
 
     async def _route(self, kind: str, method: str, path: str, query: dict[str, str], body: bytes) -> Any:
         if self._routes is None:
-            self._routes = {"trading": self._trading_routes(), "data": self._data_routes()}
+            from tests.live import fake_alpaca_data  # quotes, trades, news, option chains (issue 15)
+
+            self._routes = {"trading": self._trading_routes() + fake_alpaca_data.trading_routes(self),
+                            "data": self._data_routes() + fake_alpaca_data.data_routes(self)}
         for route_method, pattern, handler in self._routes[kind]:
             if route_method != method:
                 continue
