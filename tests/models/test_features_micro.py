@@ -107,3 +107,20 @@ def test_planted_order_flow_effect_is_visible_and_absent_in_the_null_control():
         return float(f.corr(nxt))
     assert corr(True) > 0.1
     assert abs(corr(False)) < 0.06
+
+
+def test_train_command_accepts_data_groups_by_name_and_records_their_features(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from autostock.cli import cli
+
+    res = CliRunner().invoke(cli, ["train", "-m", "ridge", "--data", "micro-synthetic", "--features", "basic,trades,news",
+                                   "--walk-forward", "train=500,test=250", "-q", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    params = json.loads((tmp_path / "params.json").read_text())
+    assert {"vpin_20", "news_sentiment_sum_5", "ret_1"} <= set(params["features"])
+    bad = CliRunner().invoke(cli, ["train", "-m", "ridge", "--data", "synthetic", "--symbols", "AAPL",
+                                   "--features", "basic,quotes", "-q", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "needs bar column(s) bid" in bad.output
