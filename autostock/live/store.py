@@ -141,6 +141,7 @@ class AlpacaStore:
         self._lock = threading.Lock()
         self._trade_handlers: list[Callable[[dict], None]] = []
         self._bar_handlers: list[Callable[[str, dict], None]] = []
+        self._tick_handlers: list[Callable[[str, str, dict], None]] = []  # (kind, symbol, msg)
         self._connect_handlers: list[Callable[[str], None]] = []
         self._threads: list[threading.Thread] = []
         self._streams: list[Any] = []
@@ -290,6 +291,10 @@ class AlpacaStore:
     def on_bar(self, handler: Callable[[str, dict], None]) -> None:
         self._bar_handlers.append(handler)
 
+    def on_tick(self, handler: Callable[[str, str, dict], None]) -> None:
+        """``handler(kind, symbol, msg)`` for each streamed quote (``"quotes"``) or trade (``"trades"``)."""
+        self._tick_handlers.append(handler)
+
     def on_connect(self, handler: Callable[[str], None]) -> None:
         """``handler("trade" | "data")`` after each (re)connect of a stream."""
         self._connect_handlers.append(handler)
@@ -330,8 +335,11 @@ class AlpacaStore:
         stream.subscribe_trade_updates(handler)
         self._run_thread(stream, "trade")
 
-    def start_data_stream(self, symbols: list[str], timeframe: str = "1Day") -> None:
-        """One market-data stream for all ``symbols`` (minute or daily bars), in a daemon thread."""
+    def start_data_stream(self, symbols: list[str], timeframe: str = "1Day", ticks: tuple[str, ...] = ()) -> None:
+        """One market-data stream for all ``symbols`` (minute or daily bars), in a daemon thread.
+
+        ``ticks`` adds quote and / or trade subscriptions (``("quotes", "trades")``) on the same
+        stream; they go to the :meth:`on_tick` handlers."""
         from alpaca.data.enums import DataFeed
         from alpaca.data.live.stock import StockDataStream
 
@@ -364,6 +372,23 @@ class AlpacaStore:
             stream.subscribe_daily_bars(handler, *symbols)
         else:
             stream.subscribe_bars(handler, *symbols)
+
+        async def tick_handler(msg: dict) -> None:
+            self.last_message["data"] = time.monotonic()
+            kind = "quotes" if msg.get("T") == "q" else "trades"
+            for h in self._tick_handlers:
+                try:
+                    h(kind, msg.get("S", ""), msg)
+                except Exception:
+                    log.exception("tick handler failed")
+
+        unknown = set(ticks) - {"quotes", "trades"}
+        if unknown:
+            raise ValueError(f"ticks: unknown channel(s) {', '.join(sorted(unknown))}; use quotes, trades")
+        if "quotes" in ticks:
+            stream.subscribe_quotes(tick_handler, *symbols)
+        if "trades" in ticks:
+            stream.subscribe_trades(tick_handler, *symbols)
         self._run_thread(stream, "data")
 
     def _run_thread(self, stream: Any, which: str) -> None:

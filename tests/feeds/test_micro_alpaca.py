@@ -86,3 +86,27 @@ def test_option_chain_loader_pages_snapshots_and_contracts_for_open_interest(fak
 
     m = snapshot_metrics(snaps, "AAPL").iloc[0]
     assert m["opt_pc_volume"] == pytest.approx(3.0) and m["opt_iv_skew"] == pytest.approx(0.10)
+
+
+def test_store_streams_quotes_and_trades_on_its_one_market_data_stream(fake):
+    import time
+
+    from tests.live.fake_alpaca_data import push_quote
+    from tests.live.live_helpers import make_store
+
+    store = make_store(fake)
+    got: list[tuple[str, str, float]] = []
+    store.on_tick(lambda kind, sym, msg: got.append((kind, sym, msg.get("bp", msg.get("p")))))
+    try:
+        store.start_data_stream(["AAPL"], "1Min", ticks=("quotes", "trades"))
+        fake.wait_data_subscribed(["AAPL"], "quotes")
+        fake.wait_data_subscribed(["AAPL"], "trades")
+        assert fake.stream_clients("data") == 1  # bars, quotes and trades share one connection
+        push_quote(fake, "AAPL", 187.40, 187.42, 300, 100)
+        fake.push_trade("AAPL", 187.41, 50)
+        deadline = time.monotonic() + 10
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sorted(got) == [("quotes", "AAPL", 187.40), ("trades", "AAPL", 187.41)]
+    finally:
+        store.stop()

@@ -168,3 +168,13 @@ def data_routes(server: Any) -> list:
 def trading_routes(server: Any) -> list:
     """Routes for the trading server."""
     return [("GET", re.compile(r"/v2/options/contracts"), _contracts_handler(server))]
+
+
+def push_quote(server: Any, symbol: str, bid: float, ask: float, bid_size: float = 100, ask_size: float = 100) -> dict:
+    """Stream a 'q' quote message to the data-stream subscribers of ``quotes``."""
+    from tests.live.fake_alpaca import _ns
+
+    msg = {"T": "q", "S": symbol, "bx": "V", "bp": float(bid), "bs": float(bid_size), "ax": "V", "ap": float(ask),
+           "as": float(ask_size), "c": ["R"], "z": "C", "t": _ns(pd.Timestamp.now(tz="UTC"))}
+    server._call_in_loop(server._broadcast_data, "quotes", symbol, msg)
+    return msg
