@@ -23,6 +23,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,10 +59,11 @@ def tidy_snapshots(raw: pd.DataFrame, where: str, row_offset: int = 2) -> pd.Dat
         raise DataError(f"{where}: row {pos + row_offset}: {problem}")
 
     if "symbol" in df and not all(c in df for c in ("type", "strike", "expiration")):
-        parsed = [parse_occ(s) for s in df["symbol"]]
-        for pos, p in enumerate(parsed):
+        maybe = [parse_occ(s) for s in df["symbol"]]
+        for pos, p in enumerate(maybe):
             if p is None:
                 fail(pos, f"not an OCC option symbol: {df['symbol'].iloc[pos]!r}")
+        parsed = [p for p in maybe if p is not None]
         df["underlying"] = df.get("underlying", pd.Series([p[0] for p in parsed], index=df.index))
         df["expiration"] = [p[1] for p in parsed]
         df["type"] = [p[2] for p in parsed]
@@ -165,7 +167,7 @@ def load_alpaca_chain(underlying: str, as_of: pd.Timestamp | None = None) -> pd.
         oi: dict[str, float] = {}
         token = None
         while True:
-            page = trading.get_option_contracts(GetOptionContractsRequest(underlying_symbols=[underlying], page_token=token))
+            page: Any = trading.get_option_contracts(GetOptionContractsRequest(underlying_symbols=[underlying], page_token=token))
             for c in page.get("option_contracts") or []:
                 oi[c["symbol"]] = float(c.get("open_interest") or 0)
             token = page.get("next_page_token")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -206,12 +207,12 @@ def load_alpaca_ticks(kind: str, symbols: list[str], start: str, end: str | None
     except ImportError:
         raise DataError("alpaca: alpaca-py is not installed (pip install 'autostock[live]')") from None
     client = StockHistoricalDataClient(key, secret, raw_data=True, url_override=os.environ.get("APCA_API_DATA_URL"))
-    request_cls = StockTradesRequest if kind == "trades" else StockQuotesRequest
-    kw = {"feed": feed} if feed else {}
+    stamps = {"start": pd.Timestamp(start).to_pydatetime(), "end": pd.Timestamp(end).to_pydatetime() if end else None}
     try:
-        req = request_cls(symbol_or_symbols=todo, start=pd.Timestamp(start).to_pydatetime(),
-                          end=pd.Timestamp(end).to_pydatetime() if end else None, **kw)
-        raw = client.get_stock_trades(req) if kind == "trades" else client.get_stock_quotes(req)
+        if kind == "trades":
+            raw: Any = client.get_stock_trades(StockTradesRequest(symbol_or_symbols=todo, feed=feed, **stamps))  # type: ignore[arg-type]
+        else:
+            raw = client.get_stock_quotes(StockQuotesRequest(symbol_or_symbols=todo, feed=feed, **stamps))  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - network and API errors come in many types
         raise DataError(f"alpaca: cannot download {kind}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
     for sym in todo:
