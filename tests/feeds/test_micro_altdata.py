@@ -116,3 +116,31 @@ def test_news_and_options_attach_to_any_source_and_feed_their_feature_groups(tmp
     assert f.loc["2020-03-02", "news_sentiment"] > 0.5 and f.loc["2020-02-28", "news_sentiment"] == 0
     assert f.loc["2020-03-02", "opt_pc_volume"] == pytest.approx(np.log(3.0))
     assert np.isnan(f.loc["2020-02-28", "opt_pc_volume"])
+
+
+def test_missing_vader_is_one_line_naming_the_altdata_extra(monkeypatch):
+    import sys
+
+    from autostock.errors import UserError
+    from autostock.feeds.news import sentiment_scores
+
+    monkeypatch.setitem(sys.modules, "vaderSentiment", None)
+    monkeypatch.setitem(sys.modules, "vaderSentiment.vaderSentiment", None)
+    with pytest.raises(UserError, match=r"autostock\[altdata\]"):
+        sentiment_scores(["AAPL beats"])
+
+
+def test_micro_synthetic_is_reproducible_per_seed_and_symbol():
+    from autostock.feeds.synthetic_micro import generate_micro
+
+    a, b, c = generate_micro("AAA", 50, 1), generate_micro("AAA", 50, 1), generate_micro("AAA", 50, 2)
+    pd.testing.assert_frame_equal(a.trades, b.trades)
+    pd.testing.assert_frame_equal(a.options, b.options)
+    assert not a.trades["price"].equals(c.trades["price"])
+
+
+def test_sectors_without_a_benchmark_is_a_data_error(tmp_path):
+    bars = load_market("synthetic", ["AAPL"], "2020-01-01", "2020-03-31").bars["AAPL"]
+    bars.rename_axis("Date").to_csv(tmp_path / "AAPL.csv")
+    with pytest.raises(DataError, match=r"\+sectors needs a benchmark"):
+        load_market(f"{tmp_path / 'AAPL.csv'}+sectors")
