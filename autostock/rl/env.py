@@ -11,7 +11,7 @@ window of ``episode_bars`` rows inside it (drawn with the environment's seeded g
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -46,7 +46,7 @@ class TradingEnv(gym.Env):
         Length of a random training window; ``None`` runs the whole range.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium declares it as an instance attribute
 
     def __init__(self, bars: pd.DataFrame, market: pd.DataFrame, builder: ObservationBuilder, reward: Reward,
                  actions: str = "discrete", costs: CostModel | None = None, cash: float = 100_000.0,

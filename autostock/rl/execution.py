@@ -6,9 +6,8 @@ backtrader, what :func:`autostock.costs.apply_costs` configures and what backtra
 
 * the decision at bar t is sized on the close of t: ``target = trunc(w * equity_t / close_t)``
   shares, ``delta = target - shares`` (see :func:`plan_order`);
-* the order is checked like backtrader's ``checksubmit``: at the creation price (close of t),
-  with commission, the cash left must be >= 0; a buy that fails is cut to the largest size
-  that passes (backtrader would reject it outright);
+* a buy is cut to what the cash pays for at ``close_t * (1 + slip + GAP_BUFFER)`` with its
+  commission, so a slipped fill after a gap up of up to 2 % still finds the cash;
 * it fills at the open of bar t+1 moved by ``slip = slippage% / 100 + spread_bps / 2 / 10_000``
   (up for buys, down for sells) and capped inside the bar's high / low;
 * commission: ``commission% / 100 * |size| * price``, or ``max(minimum, per_share * |size|)``,
@@ -18,7 +17,8 @@ backtrader, what :func:`autostock.costs.apply_costs` configures and what backtra
   same: a gap up at the open can void a buy sized on the close); equity ``= cash + shares * close``.
 
 A new target weight trades only when it differs from the last traded target by more than
-``band`` (holding a target never re-trades the drift).
+``band`` (holding a target never re-trades the drift); when the fill was cut for cash, the
+next bar trades again.
 """
 
 from __future__ import annotations
@@ -137,19 +137,27 @@ def target_shares(weight: float, equity: float, price: float) -> int:
     return int(weight * equity / price)
 
 
-def plan_order(account: Account, weight: float, close: float, fee: Callable[[float, float], float]) -> int:
+GAP_BUFFER = 0.02  # buys keep cash for a 2 % gap up at the next open (besides the slippage)
+
+
+def plan_order(account: Account, weight: float, close: float, fee: Callable[[float, float], float],
+               price_buffer: float = 0.0) -> int:
     """Shares to trade at the next open so the position is ``weight`` of equity (0: nothing).
 
     ``fee(size, price)`` is the commission function (``CostModel.fee`` in the environment, the
-    broker's commission info in backtrader). A buy that would leave negative cash at the close
-    price (backtrader's submission check) is cut to the largest size that passes.
+    broker's commission info in backtrader). A buy that would leave negative cash at
+    ``close * (1 + price_buffer)`` is cut to the largest size that passes (the environment and
+    ``rl_policy`` pass ``slip + GAP_BUFFER``, so a fill at a slipped, gapped-up open still finds
+    the cash; backtrader would void the opening part otherwise).
     """
     delta = target_shares(weight, account.equity(close), close) - account.shares
     if delta <= 0:
         return delta
 
+    price = close * (1.0 + price_buffer)
+
     def cash_left(d: int) -> float:
-        return account.cash - d * close - fee(d, close)
+        return account.cash - d * price - fee(d, price)
 
     if cash_left(delta) >= 0:
         return delta
@@ -179,6 +187,10 @@ class Rebalancer:
 
     def traded(self, weight: float) -> None:
         self.last = float(weight)
+
+    def retry(self) -> None:
+        """Forget the last target (its order was cut at the fill): the next bar trades again."""
+        self.last = None
 
 
 def clip_weight(weight: float, max_leverage: float) -> float:

@@ -47,11 +47,16 @@ def oos_forecasts(predictor_dirs: list[str], symbol: str, index: pd.DatetimeInde
     return pd.DataFrame(cols, index=index)
 
 
-def live_forecasts(predictor_dirs: list[str], symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
-    """Forecasts of each predictor directory's saved (most recent) predictor on ``bars`` (live)."""
+def live_forecasts(predictors: list[Any], symbol: str, bars: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts of each predictor directory's saved (most recent) predictor on ``bars`` (live).
+
+    ``predictors``: directories, or the ``TrainedModel`` objects ``load_artifacts`` returned for
+    them (which keep the loaded predictor between calls).
+    """
     from autostock.models.artifacts import load_artifacts
 
-    cols = {forecast_column(f): load_artifacts(f).predict_bars(symbol, bars) for f in predictor_dirs}
+    models = [p if hasattr(p, "predict_bars") else load_artifacts(p) for p in predictors]
+    cols = {forecast_column(m.path): m.predict_bars(symbol, bars) for m in models}
     return pd.DataFrame(cols, index=bars.index)
 
 

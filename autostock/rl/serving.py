@@ -33,7 +33,9 @@ class PolicyServer:
         folder = last_fold_dir(policy_dir, symbol)
         self.builder = ObservationBuilder.from_dict(json.loads((folder / "observation.json").read_text()))
         self.agent = load_agent(self.params["agent"], folder / f"{seed_column(self.params, seed)}.zip", device)
-        self.predictors: list[str] = list(self.params["predictors"])
+        from autostock.models.artifacts import load_artifacts
+
+        self.predictors = [load_artifacts(p) for p in self.params["predictors"]]
         self.features: str = self.params["features"]
 
     def market_row(self, bars: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from autostock.errors import ConfigError
 from autostock.rl.execution import (
+    GAP_BUFFER,
     Account,
     CostModel,
     Rebalancer,
@@ -108,12 +109,15 @@ class Simulator:
         eq0 = acc.equity(self.close[t])
         delta, fee, price, traded = 0, 0.0, float("nan"), False
         if self.rebalancer.wants_trade(weight):
-            delta = plan_order(acc, weight, self.close[t], self.costs.fee)
+            delta = plan_order(acc, weight, self.close[t], self.costs.fee, self.costs.slip + GAP_BUFFER)
             self.rebalancer.traded(weight)
         if delta:
             price = self.costs.fill_price(delta > 0, self.open[t + 1], self.high[t + 1], self.low[t + 1])
+            planned = delta
             delta, fee = acc.apply_fill(delta, price, self.costs.fee)
             traded = bool(delta)
+            if delta != planned:
+                self.rebalancer.retry()
         self.t = t + 1
         eq1 = acc.equity(self.close[t + 1])
         slip_cost = abs(delta) * abs(price - self.open[t + 1]) if traded else 0.0

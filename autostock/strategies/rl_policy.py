@@ -11,7 +11,7 @@ import pandas as pd
 from autostock.errors import ConfigError
 from autostock.indicators.predictor import OHLCV, nums_to_datetimes
 from autostock.registry import STRATEGIES
-from autostock.rl.execution import Account, Rebalancer, plan_order
+from autostock.rl.execution import GAP_BUFFER, Account, Rebalancer, plan_order
 from autostock.strategies.base import BaseStrategy
 
 SERVE = ("auto", "actions", "policy")
@@ -30,8 +30,9 @@ class RLPolicy(BaseStrategy):
     """Hold the target weight an RL policy chose for each bar (``autostock rl train``).
 
     Formula: at the close of bar t, with target weight ``w_t`` in ``[-max_leverage, max_leverage]``,
-    ``order = trunc(w_t * equity_t / close_t) - shares`` (a buy cut to what the cash pays for),
-    filled at the open of t+1; a target within ``band`` of the last traded one is held. The
+    ``order = trunc(w_t * equity_t / close_t) - shares`` (a buy cut to what the cash pays for at
+    the close plus slippage and a 2 % gap), filled at the open of t+1; a target within ``band``
+    of the last traded one is held (and retried the next bar when the fill was cut for cash). The
     environment (:mod:`autostock.rl.execution`) trades by the same rule, so the policy learns in
     the market it trades in. The policy sizes its own position: the sizer is not used. With
     several symbols each trades a 1/N sleeve of the equity.
@@ -78,6 +79,7 @@ class RLPolicy(BaseStrategy):
         self.rebalancers = {d: Rebalancer(max(band, 0.0)) for d in self.datas}
         self.act_from = pd.Timestamp(p.act_from) if p.act_from else None
         self.servers: dict[Any, Any] = {}
+        self.last_orders: dict[Any, tuple[Any, int]] = {}
         self.weights: dict[Any, np.ndarray] = {}
         if self.serving:
             if not p.policy:
@@ -143,15 +145,25 @@ class RLPolicy(BaseStrategy):
                 continue
             if self.act_from is not None and nums_to_datetimes([d.datetime[0]])[0] < self.act_from:
                 continue
+            last = self.last_orders.pop(d, None)
+            if last is not None and abs(last[0].executed.size) != abs(last[1]):
+                self.rebalancers[d].retry()  # the fill was cut for cash: trade again
             account = self._account(d, sleeve)
             w = self.target_weight(d, account)
             if not self.rebalancers[d].wants_trade(w):
                 continue
             comminfo = self.broker.getcommissioninfo(d)
-            delta = plan_order(account, w, float(d.close[0]),
-                               lambda size, price, ci=comminfo: ci.getcommission(size, price))
+
+            def fee(size: float, price: float, ci: Any = comminfo) -> float:
+                return float(ci.getcommission(size, price))
+
+            buffer = float(getattr(self.broker.p, "slip_perc", 0.0) or 0.0) + GAP_BUFFER
+            delta = plan_order(account, w, float(d.close[0]), fee, buffer)
             self.rebalancers[d].traded(w)
+            order = None
             if delta > 0:
-                self.buy(data=d, size=delta, exectype=bt.Order.Market)
+                order = self.buy(data=d, size=delta, exectype=bt.Order.Market)
             elif delta < 0:
-                self.sell(data=d, size=-delta, exectype=bt.Order.Market)
+                order = self.sell(data=d, size=-delta, exectype=bt.Order.Market)
+            if order is not None:
+                self.last_orders[d] = (order, delta)

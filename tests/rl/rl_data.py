@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ from autostock.feeds.market import Market
 FEATURES = "logret_1,vol_20"
 
 
-@lru_cache(maxsize=None)
+@cache
 def synthetic(seed: int = 5) -> Market:
     from autostock.feeds.synthetic import generate_market
 

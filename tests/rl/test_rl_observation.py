@@ -11,7 +11,14 @@ import pytest
 from autostock.feeds.market import Market
 from autostock.rl.execution import Account, CostModel
 from autostock.rl.observation import ObservationBuilder, market_frame, oos_forecasts
-from autostock.rl.rewards import REWARDS, DifferentialSharpe, ReturnDrawdown, SortinoPenalty, Step, make_reward
+from autostock.rl.rewards import (
+    REWARDS,
+    DifferentialSharpe,
+    ReturnDrawdown,
+    SortinoPenalty,
+    Step,
+    make_reward,
+)
 from autostock.rl.simulator import run_weights
 from tests.rl.rl_data import synthetic, train_predictor
 

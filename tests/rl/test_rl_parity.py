@@ -56,3 +56,17 @@ def test_rl_policy_refuses_bars_without_an_out_of_sample_action() -> None:
         run_backtest(spec, market)
     ok = run_backtest(spec.replace(start=str(bars.index[100].date())), market)
     assert ok.equity.index[0] == bars.index[100]
+
+
+def test_full_long_target_survives_slippage_and_gaps_and_matches_backtrader() -> None:
+    market = synthetic()
+    bars = market.bars["AAPL"]
+    weights = pd.Series(1.0, index=bars.index)
+    spec = RunSpec(strategy="rl_policy", params={"actions": weights}, symbols=["AAPL"], slippage=0.1, spread_bps=10,
+                   commission=0.1)
+    bt_run = run_backtest(spec, market)
+    env = run_weights(bars, weights, CostModel.from_spec(spec), spec.cash)
+    assert (env["shares"].iloc[1:] > 0).all()  # bought at the first open and held
+    weight_held = env["shares"].iloc[1] * bars["close"].iloc[1] / env["equity"].iloc[1]
+    assert 0.95 < weight_held <= 1.0
+    assert float((env["equity"] / bt_run.equity["value"] - 1).abs().max()) < 0.005

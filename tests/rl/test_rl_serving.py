@@ -35,7 +35,7 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 
 
 def test_policy_directory_holds_actions_policies_params_and_metrics(policy: tuple[Path, object]) -> None:
-    folder, res = policy
+    folder, _res = policy
     params = json.loads((folder / "params.json").read_text())
     metrics = json.loads((folder / "metrics.json").read_text())
     assert params["agent"] == "ppo" and params["seeds"] == [0]
@@ -84,9 +84,11 @@ def test_rl_policy_serving_the_saved_policy_trades_like_its_precomputed_actions(
     precomputed = RunSpec(strategy="rl_policy", params={"policy": str(folder)}, symbols=["AAPL"], commission=0.05,
                           start=start, end=end)
     a = run_backtest(precomputed, market).equity["value"]
+    index = market.bars["AAPL"].index
+    warm = str(index[index.get_loc(pd.Timestamp(start)) - 90].date())  # history for the features, no orders
     served = RunSpec(strategy="rl_policy", params={"policy": str(folder), "serve": "policy", "act_from": start,
                                                 "lookback": 80},
-                     symbols=["AAPL"], commission=0.05)
+                     symbols=["AAPL"], commission=0.05, start=warm, end=end)
     b = run_backtest(served, market).equity["value"].loc[start:]
     # a single fold: the precomputed actions start flat at its first bar, like both runs here
     assert len(params["folds"]["AAPL"]) == 1
