@@ -18,7 +18,7 @@ import pandas as pd
 
 from autostock.rl.artifacts import last_fold_dir, load_policy_params, seed_column
 from autostock.rl.execution import Account
-from autostock.rl.observation import ObservationBuilder, live_forecasts, market_frame
+from autostock.rl.observation import ObservationBuilder, forecast_column
 from autostock.rl.simulator import action_to_weight
 
 
@@ -39,9 +39,25 @@ class PolicyServer:
         self.features: str = self.params["features"]
 
     def market_row(self, bars: pd.DataFrame) -> np.ndarray:
-        """The raw market row of the newest bar in ``bars`` (forecasts from the saved predictors)."""
-        frame = market_frame(bars, live_forecasts(self.predictors, self.symbol, bars), self.features)
-        return frame[self.builder.columns].iloc[-1].to_numpy(dtype=float)
+        """The raw market row of the newest bar in ``bars`` (forecasts from the saved predictors).
+
+        One feature computation serves the policy's features and every predictor's inputs, and
+        each predictor predicts only the rows its newest prediction needs (``context_rows``).
+        """
+        from autostock.models.features import compute_features, resolve_features
+        from autostock.models.walkforward import context_rows
+
+        own, _ = resolve_features(self.features, False, False) if self.features else ([], [])
+        names = list(dict.fromkeys([*own, *(n for m in self.predictors for n in m.feature_names)]))
+        feats = compute_features(bars, ",".join(names)) if names else pd.DataFrame(index=bars.index)
+        row: dict[str, float] = {}
+        for trained in self.predictors:
+            model = trained.model(self.symbol)
+            X = feats[trained.feature_names].iloc[-context_rows(model):].to_numpy(dtype=float)
+            row[forecast_column(trained.path)] = float(np.asarray(model.predict(X), dtype=float).reshape(-1)[-1])
+        for name in own:
+            row[name] = float(feats[name].iloc[-1])
+        return np.array([row[c] for c in self.builder.columns], dtype=float)
 
     def decide(self, bars: pd.DataFrame, account: Account) -> float:
         """Target weight for the newest bar of ``bars`` (NaN, i.e. hold, while the row is incomplete)."""
