@@ -61,6 +61,12 @@ class RLSettings:
     def __post_init__(self) -> None:
         if not self.predictors:
             raise ConfigError("--predictors needs at least one model directory written by autostock train")
+        if self.agent not in ("ppo", "dqn", "a2c"):
+            raise ConfigError(f"unknown agent {self.agent!r}; valid: ppo, dqn, a2c")
+        if self.actions not in ("discrete", "weight"):
+            raise ConfigError(f"unknown actions {self.actions!r}; valid: discrete, weight")
+        if self.agent == "dqn" and self.actions != "discrete":
+            raise ConfigError("--agent dqn needs --actions discrete (DQN cannot output a continuous weight)")
         if self.timesteps < 1:
             raise ConfigError(f"--timesteps must be >= 1, got {self.timesteps}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
