@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("stable_baselines3", reason="the RL tests need the 'rl' extra: pip install 'autostock[rl]'")
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: heavier test (seconds of training); still runs in CI")

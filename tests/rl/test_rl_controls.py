@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("stable_baselines3", reason="needs the 'rl' extra: pip install 'autostock[rl]'")
+
 from autostock.models.walkforward import WalkForwardConfig
 from autostock.rl.execution import CostModel
 from autostock.rl.training import RLSettings, train_policies

@@ -55,6 +55,7 @@ def test_normalisation_statistics_come_from_the_training_rows_only() -> None:
 
 
 def test_environment_passes_gymnasium_checker_for_both_action_kinds() -> None:
+    pytest.importorskip("gymnasium", reason="needs the 'rl' extra: pip install 'autostock[rl]'")
     from gymnasium.utils.env_checker import check_env
 
     from autostock.rl.env import TradingEnv
