@@ -143,6 +143,7 @@ STRATEGIES = Registry(
         "autostock.strategies.mean_reversion",
         "autostock.strategies.momentum",
         "autostock.strategies.ml_signal",
+        "autostock.strategies.rl_policy",
         "autostock.strategies.ensemble",
         "autostock.strategies.sector_rotation",
     ),

@@ -1,0 +1,169 @@
+"""Trade an RL policy: its precomputed out-of-sample target weights, or its live decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+import pandas as pd
+
+from autostock.errors import ConfigError
+from autostock.indicators.predictor import OHLCV, nums_to_datetimes
+from autostock.registry import STRATEGIES
+from autostock.rl.execution import GAP_BUFFER, Account, Rebalancer, plan_order
+from autostock.strategies.base import BaseStrategy
+
+SERVE = ("auto", "actions", "policy")
+
+
+def _lookup(series: pd.Series, nums: Any) -> np.ndarray:
+    index = pd.DatetimeIndex(pd.to_datetime(series.index))
+    daily = bool(len(index)) and bool((index == index.normalize()).all())
+    s = pd.Series(np.asarray(series, dtype=float), index=index)
+    when = nums_to_datetimes(nums)
+    return s.reindex(when.normalize() if daily else when).to_numpy(dtype=float)
+
+
+@STRATEGIES.register("rl_policy")
+class RLPolicy(BaseStrategy):
+    """Hold the target weight an RL policy chose for each bar (``autostock rl train``).
+
+    Formula: at the close of bar t, with target weight ``w_t`` in ``[-max_leverage, max_leverage]``,
+    ``order = trunc(w_t * equity_t / close_t) - shares`` (a buy cut to what the cash pays for at
+    the close plus slippage and a 2 % gap), filled at the open of t+1; a target within ``band``
+    of the last traded one is held (and retried the next bar when the fill was cut for cash). The
+    environment (:mod:`autostock.rl.execution`) trades by the same rule, so the policy learns in
+    the market it trades in. The policy sizes its own position: the sizer is not used. With
+    several symbols each trades a 1/N sleeve of the equity.
+
+    Params:
+
+    * ``policy``: a policy directory written by ``autostock rl train``;
+    * ``actions``: instead, a ``pd.Series`` of target weights by date, or a dict symbol -> Series;
+    * ``seed``: which trained seed's actions / policy to use (-1: the first);
+    * ``serve``: ``actions`` (the precomputed out-of-sample weights; every bar of the run must have
+      one), ``policy`` (the saved policy decides each bar from the observation builder, as in live
+      trading), or ``auto`` (``policy`` on a live feed, else ``actions``);
+    * ``band``: rebalance band (-1: the policy's own, else 0);
+    * ``act_from``: first date on which orders are placed (policy serving; '' = every bar);
+    * ``lookback``: bars handed to features and predictors per live decision (300).
+    """
+
+    params = (
+        ("policy", ""),
+        ("actions", None),
+        ("seed", -1),
+        ("serve", "auto"),
+        ("band", -1.0),
+        ("act_from", ""),
+        ("lookback", 300),
+    )
+
+    def __init__(self) -> None:
+        p = self.p
+        if p.serve not in SERVE:
+            raise ConfigError(f"rl_policy serve must be one of {', '.join(SERVE)}, got {p.serve!r}")
+        if not p.policy and p.actions is None:
+            raise ConfigError("rl_policy needs policy=<a directory written by autostock rl train> (or actions=)")
+        live = any(d.islive() for d in self.datas)
+        self.serving = p.serve == "policy" or (p.serve == "auto" and live and p.actions is None)
+        self.policy_meta: dict[str, Any] = {}
+        band = float(p.band)
+        if p.policy:
+            from autostock.rl.artifacts import load_policy_params
+
+            self.policy_meta = load_policy_params(p.policy)
+            if band < 0:
+                band = float(self.policy_meta.get("band", 0.0))
+        self.rebalancers = {d: Rebalancer(max(band, 0.0)) for d in self.datas}
+        self.act_from = pd.Timestamp(p.act_from) if p.act_from else None
+        self.servers: dict[Any, Any] = {}
+        self.last_orders: dict[Any, tuple[Any, int]] = {}
+        self.weights: dict[Any, np.ndarray] = {}
+        if self.serving:
+            if not p.policy:
+                raise ConfigError("rl_policy serve=policy needs policy=<a policy directory>")
+            from autostock.rl.serving import PolicyServer
+
+            for d in self.datas:
+                self.servers[d] = PolicyServer(p.policy, d._name or "data0", int(p.seed))
+        else:
+            for d in self.datas:
+                self.weights[d] = self._precomputed(d)
+
+    def _series(self, symbol: str) -> pd.Series:
+        p = self.p
+        if p.actions is not None:
+            if isinstance(p.actions, pd.Series):
+                return p.actions
+            if isinstance(p.actions, dict):
+                if symbol not in p.actions:
+                    raise ConfigError(f"rl_policy actions have no series for {symbol}; have: {', '.join(map(str, p.actions))}")
+                return p.actions[symbol]
+            raise ConfigError(f"rl_policy actions must be a Series or a dict of Series, got {type(p.actions).__name__}")
+        from autostock.rl.artifacts import load_actions
+
+        return load_actions(p.policy, symbol, int(p.seed))
+
+    def _precomputed(self, data: Any) -> np.ndarray:
+        symbol = data._name or "data0"
+        series = self._series(symbol)
+        n = len(data.close.array)
+        values = _lookup(series, data.datetime.array[:n])
+        missing = ~np.isfinite(values)
+        if missing.any():
+            dates = nums_to_datetimes(data.datetime.array[:n])
+            have = series.dropna()
+            cover = f"{have.index[0].date()} to {have.index[-1].date()}" if len(have) else "no bars"
+            raise ConfigError(
+                f"rl_policy: no out-of-sample action for {symbol} on {dates[int(np.argmax(missing))].date()} "
+                f"({int(missing.sum())} bar(s) without one; the actions cover {cover}); "
+                f"run over that range, e.g. --start {have.index[0].date() if len(have) else 'DATE'}")
+        return values
+
+    def _bars(self, data: Any) -> pd.DataFrame:
+        count = min(len(data), max(int(self.p.lookback), 1))
+        cols = {c: np.asarray(getattr(data, c).get(size=count), dtype="float64") for c in OHLCV}
+        return pd.DataFrame(cols, index=nums_to_datetimes(data.datetime.get(size=count)).rename("date"))
+
+    def _account(self, data: Any, sleeve: float) -> Account:
+        pos = self.getposition(data)
+        close = float(data.close[0])
+        return Account(cash=sleeve - pos.size * close, shares=int(pos.size), entry_price=float(pos.price or 0.0))
+
+    def target_weight(self, data: Any, account: Account) -> float:
+        """The policy's target weight for ``data``'s current bar."""
+        if self.serving:
+            return float(self.servers[data].decide(self._bars(data), account))
+        return float(self.weights[data][len(data) - 1])
+
+    def next(self) -> None:
+        sleeve = self.broker.getvalue() / len(self.datas)
+        for d in self.datas:
+            if self.pending(d) or len(d) == 0:
+                continue
+            if self.act_from is not None and nums_to_datetimes([d.datetime[0]])[0] < self.act_from:
+                continue
+            last = self.last_orders.pop(d, None)
+            if last is not None and abs(last[0].executed.size) != abs(last[1]):
+                self.rebalancers[d].retry()  # the fill was cut for cash: trade again
+            account = self._account(d, sleeve)
+            w = self.target_weight(d, account)
+            if not self.rebalancers[d].wants_trade(w):
+                continue
+            comminfo = self.broker.getcommissioninfo(d)
+
+            def fee(size: float, price: float, ci: Any = comminfo) -> float:
+                return float(ci.getcommission(size, price))
+
+            buffer = float(getattr(self.broker.p, "slip_perc", 0.0) or 0.0) + GAP_BUFFER
+            delta = plan_order(account, w, float(d.close[0]), fee, buffer)
+            self.rebalancers[d].traded(w)
+            order = None
+            if delta > 0:
+                order = self.buy(data=d, size=delta, exectype=bt.Order.Market)
+            elif delta < 0:
+                order = self.sell(data=d, size=-delta, exectype=bt.Order.Market)
+            if order is not None:
+                self.last_orders[d] = (order, delta)
