@@ -13,6 +13,7 @@ import click
 
 from autostock import __version__
 from autostock.errors import UserError
+from autostock.extras import extra_for_missing
 
 
 class AutostockGroup(click.Group):
@@ -24,6 +25,13 @@ class AutostockGroup(click.Group):
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except ModuleNotFoundError as exc:
+            missing = extra_for_missing(exc)  # an optional library imported without require()
+            if missing is None:
+                raise
+            click.echo(f"error: {missing}", err=True)
+            ctx.exit(missing.exit_code)
+
 
 # one module per area; each exposes COMMANDS, a list of click commands
 COMMAND_MODULES: tuple[str, ...] = (

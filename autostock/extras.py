@@ -1,0 +1,82 @@
+"""Optional dependencies: which extra provides which library, and one line when one is missing.
+
+The core (``pip install autostock``) runs a backtest with its default reports. Everything else
+lives in an extra (see ``setup.cfg``); code imports an optional library inside the function that
+needs it, through :func:`require`::
+
+    keras = require("ml", "keras")
+
+A missing library raises :class:`MissingExtraError` (a :class:`~autostock.errors.UserError`),
+which the CLI prints as one line naming the extra, with exit code 2. The CLI also maps a stray
+``ModuleNotFoundError`` for a known optional library to the same line (:func:`extra_for_missing`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from autostock.errors import UserError
+
+# top-level import name -> the extra that installs it
+MODULE_EXTRAS: dict[str, str] = {
+    "tensorflow": "ml",
+    "keras": "ml",
+    "optuna": "ml",
+    "alpaca": "live",
+    "dask": "scale",
+    "distributed": "scale",
+    "mlflow": "tracking",
+    "yfinance": "yahoo",
+    "stable_baselines3": "rl",
+    "gymnasium": "rl",
+    "torch": "rl",
+    "streamlit": "dashboard",
+    "vaderSentiment": "altdata",
+}
+
+
+class MissingExtraError(UserError):
+    """An optional library is not installed; the message names the extra that installs it."""
+
+    def __init__(self, extra: str, module: str, command: str = "this command") -> None:
+        self.extra = extra
+        self.module = module
+        super().__init__(
+            f"{command} needs the {extra!r} extra ({module} is not installed): pip install 'autostock[{extra}]'"
+        )
+
+
+def require(extra: str, module: str, command: str = "this command") -> ModuleType:
+    """Import ``module`` (a dotted name is fine) or raise :class:`MissingExtraError` naming ``extra``.
+
+    Parameters
+    ----------
+    extra : str
+        The extra in ``setup.cfg`` that installs the library (``"ml"``, ``"live"``, ...).
+    module : str
+        The module to import, e.g. ``"keras"`` or ``"alpaca.trading.client"``.
+    command : str
+        What needs it, for the message (``"train --model lstm"``); default ``"this command"``.
+
+    Returns
+    -------
+    ModuleType
+        The imported module.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or module).split(".")[0]
+        if missing != module.split(".")[0] and missing not in MODULE_EXTRAS:
+            raise  # the library is there but one of its own dependencies is broken: show that
+        raise MissingExtraError(extra, missing) from None
+
+
+def extra_for_missing(exc: BaseException) -> MissingExtraError | None:
+    """The one-line error for a ``ModuleNotFoundError`` of a known optional library, else None."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.split(".")[0]
+    extra = MODULE_EXTRAS.get(top)
+    return MissingExtraError(extra, top) if extra else None
