@@ -35,6 +35,13 @@ MODULE_EXTRAS: dict[str, str] = {
     "vaderSentiment": "altdata",
 }
 
+# import name -> the package pip installs, where they differ (for the message)
+PACKAGE_NAMES: dict[str, str] = {
+    "alpaca": "alpaca-py",
+    "distributed": "dask[distributed]",
+    "stable_baselines3": "stable-baselines3",
+}
+
 
 class MissingExtraError(UserError):
     """An optional library is not installed; the message names the extra that installs it."""
@@ -43,7 +50,7 @@ class MissingExtraError(UserError):
         self.extra = extra
         self.module = module
         super().__init__(
-            f"{command} needs the {extra!r} extra ({module} is not installed): pip install 'autostock[{extra}]'"
+            f"{command} needs the {extra!r} extra ({PACKAGE_NAMES.get(module, module)} is not installed): pip install 'autostock[{extra}]'"
         )
 
 
