@@ -7,13 +7,14 @@ Each command parses and validates its flags, then calls one engine function. Hea
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from autostock import __version__
 from autostock.errors import UserError
-from autostock.extras import extra_for_missing
+from autostock.extras import extra_for_missing, quiet_ml_libraries
 
 
 class AutostockGroup(click.Group):
@@ -45,8 +46,17 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 @click.group(cls=AutostockGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="autostock")
-def cli() -> None:
+@click.option("--log-level", "log_level", envvar="AUTOSTOCK_LOG_LEVEL", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              help="Below 'debug', TensorFlow/Keras start-up, CUDA, oneDNN and retracing messages are hidden.")
+def cli(log_level: str = "warning") -> None:
     """autostock: backtest-first trading for US equities, built on backtrader."""
+    # as with `python -m`, the current folder is importable: `--strategy mypkg.mod:Class` finds
+    # the user's own package (appended, so it never shadows an installed library)
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    quiet_ml_libraries(debug=log_level.lower() == "debug")
 
 
 for _name in COMMAND_MODULES:

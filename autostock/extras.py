@@ -14,6 +14,9 @@ which the CLI prints as one line naming the extra, with exit code 2. The CLI als
 from __future__ import annotations
 
 import importlib
+import logging
+import os
+import sys
 from types import ModuleType
 
 from autostock.errors import UserError
@@ -87,3 +90,22 @@ def extra_for_missing(exc: BaseException) -> MissingExtraError | None:
     top = exc.name.split(".")[0]
     extra = MODULE_EXTRAS.get(top)
     return MissingExtraError(extra, top) if extra else None
+
+
+def quiet_ml_libraries(debug: bool = False) -> None:
+    """Hide TensorFlow / Keras start-up noise (CUDA probing, oneDNN notice, retracing warnings).
+
+    Environment variables only act before TensorFlow is imported, so the CLI calls this first
+    thing; values the user has set are kept. With ``debug=True`` nothing is hidden.
+    """
+    if debug:
+        return
+    # 3 = fatal only: hides the C++ INFO/WARNING/ERROR lines (oneDNN notice, "could not find cuda
+    # drivers", "failed call to cuInit") that TensorFlow prints at import on a machine without a GPU
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    for name in ("tensorflow", "keras", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "absl.logging" in sys.modules:  # already imported: set its verbosity directly
+        sys.modules["absl.logging"].set_verbosity("error")
