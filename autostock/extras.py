@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
+import tempfile
 from types import ModuleType
 
 from autostock.errors import UserError
@@ -44,6 +46,17 @@ PACKAGE_NAMES: dict[str, str] = {
     "distributed": "dask[distributed]",
     "stable_baselines3": "stable-baselines3",
 }
+
+# set by the CLI (quiet_ml_libraries): hide TensorFlow's C++ start-up lines when it is imported
+_QUIET = False
+
+# lines TensorFlow's C++ runtime writes to file descriptor 2 at import and first device probe
+# (before absl logging is initialised, so TF_CPP_MIN_LOG_LEVEL does not reach them)
+_TF_NOISE = re.compile(
+    r"absl::InitializeLog|oneDNN custom operations|cuda|cuInit|cuDNN|cuFFT|cuBLAS|TensorRT|"
+    r"computation_placer|This TensorFlow binary is optimized|rebuild TensorFlow|cpu_feature_guard",
+    re.IGNORECASE,
+)
 
 
 class MissingExtraError(UserError):
@@ -75,6 +88,8 @@ def require(extra: str, module: str, command: str = "this command") -> ModuleTyp
         The imported module.
     """
     try:
+        if _QUIET and module.split(".")[0] in ("keras", "tensorflow") and "tensorflow" not in sys.modules:
+            return _import_tensorflow_quietly(module)
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         missing = (exc.name or module).split(".")[0]
@@ -98,6 +113,8 @@ def quiet_ml_libraries(debug: bool = False) -> None:
     Environment variables only act before TensorFlow is imported, so the CLI calls this first
     thing; values the user has set are kept. With ``debug=True`` nothing is hidden.
     """
+    global _QUIET
+    _QUIET = not debug
     if debug:
         return
     # 3 = fatal only: hides the C++ INFO/WARNING/ERROR lines (oneDNN notice, "could not find cuda
@@ -109,3 +126,26 @@ def quiet_ml_libraries(debug: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     if "absl.logging" in sys.modules:  # already imported: set its verbosity directly
         sys.modules["absl.logging"].set_verbosity("error")
+
+
+def _import_tensorflow_quietly(module: str) -> ModuleType:
+    """Import ``module`` (keras or tensorflow) with file descriptor 2 captured; replay what is not noise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            imported = importlib.import_module(module)
+            tf = sys.modules.get("tensorflow")
+            if tf is not None and hasattr(tf, "config"):
+                tf.config.list_physical_devices()  # the CUDA probe prints here, once
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not _TF_NOISE.search(line)]
+            if kept:
+                sys.stderr.write("".join(kept))
+    return imported

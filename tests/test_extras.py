@@ -134,3 +134,64 @@ def test_command_without_its_extra_prints_one_line_naming_it_and_exits_2(monkeyp
     assert len(lines) == 1, result.output
     assert f"needs the '{extra}' extra" in lines[0]
     assert lines[0].endswith(f"pip install 'autostock[{extra}]'")
+
+
+def test_module_plugin_loads_from_the_users_own_project_folder(monkeypatch, tmp_path) -> None:
+    """``--strategy mypkg.mod:Class`` from the folder holding ``mypkg``, as ``python -m`` would."""
+    pkg = tmp_path / "my_cwd_plugins"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "strats.py").write_text(
+        "import backtrader as bt\n"
+        "from autostock.strategies.base import SignalStrategy\n\n"
+        "class AboveSma(SignalStrategy):\n"
+        "    params = (('period', 20),)\n\n"
+        "    @classmethod\n"
+        "    def signal(cls, data, p):\n"
+        "        return 2 * (data.close > bt.indicators.SMA(data.close, period=p.period)) - 1\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
+    for name in [m for m in sys.modules if m.startswith("my_cwd_plugins")]:
+        monkeypatch.delitem(sys.modules, name)
+    result = CliRunner().invoke(cli, ["backtest", "--strategy", "my_cwd_plugins.strats:AboveSma", "--data", "sample",
+                                      "--no-tearsheet", "--no-pyfolio", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "AboveSma" in json.dumps(summary["strategy"])
+    assert str(tmp_path) in sys.path and sys.path.index(str(tmp_path)) == len(sys.path) - 1
+
+
+@pytest.mark.parametrize(("args", "expected"), [([], "3"), (["--log-level", "debug"], None)],
+                         ids=["default", "log-level-debug"])
+def test_tensorflow_log_level_is_set_before_any_command_unless_debug(monkeypatch, args, expected) -> None:
+    import os
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    result = CliRunner().invoke(cli, [*args, "strategies"])
+    assert result.exit_code == 0, result.output
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == expected
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+
+
+@pytest.mark.keras
+@pytest.mark.slow
+def test_keras_training_prints_no_tensorflow_startup_noise(tmp_path) -> None:
+    import os
+    import subprocess
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "ABSL_", "GRPC_"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    args = ["train", "--model", "lstm", "--data", "sample", "--features", "basic", "-p", "units=4", "-p", "epochs=1",
+            "-p", "seq_len=5", "--walk-forward", "train=400,test=200", "-q", "--out", str(tmp_path / "m")]
+    code = "import sys\nfrom autostock.cli import main\nsys.argv = ['autostock', *sys.argv[1:]]\nmain()\n"
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "m" / "params.json").is_file()
+    noise = [line for line in proc.stderr.splitlines()
+             if any(word in line for word in ("oneDNN", "cuda", "cuInit", "retracing", "absl::"))]
+    assert noise == []
