@@ -144,8 +144,11 @@ def _import_tensorflow_quietly(module: str) -> ModuleType:
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
-                    if not _TF_NOISE.search(line)]
+            kept = [
+                line
+                for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                if not _TF_NOISE.search(line)
+            ]
             if kept:
                 sys.stderr.write("".join(kept))
     return imported

@@ -60,13 +60,20 @@ class Example:
 
     @property
     def offline(self) -> bool:
-        return (self.command not in NEEDS_ACCOUNT and "--live" not in self.args
-                and not re.search(r"--data (yahoo|alpaca)\b", self.text))
+        return (
+            self.command not in NEEDS_ACCOUNT
+            and "--live" not in self.args
+            and not re.search(r"--data (yahoo|alpaca)\b", self.text)
+        )
 
     @property
     def slow(self) -> bool:
-        return (self.command in SLOW_COMMANDS or "models/" in self.text or "ml_signal" in self.text
-                or "ensemble" in self.text)
+        return (
+            self.command in SLOW_COMMANDS
+            or "models/" in self.text
+            or "ml_signal" in self.text
+            or "ensemble" in self.text
+        )
 
     def __str__(self) -> str:
         return f"{self.page}:{self.line}"
@@ -119,7 +126,8 @@ def _run_args(ex: Example) -> list[str]:
     args = shlex.split(text, comments=True)[1:]
     command = cli.commands[args[0]]
     names = {opt for p in command.params for opt in getattr(p, "opts", [])} | {
-        opt for p in command.params for opt in getattr(p, "secondary_opts", [])}
+        opt for p in command.params for opt in getattr(p, "secondary_opts", [])
+    }
     if "--no-tearsheet" in names and "--tearsheet" not in args:
         args.append("--no-tearsheet")
     if "--no-pyfolio" in names:
@@ -170,8 +178,19 @@ def test_example_runs(ex: Example, page_dirs: dict[str, Path], tmp_path_factory,
 def test_toml_example_is_accepted_by_backtest(page: str, line: int, body: str, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "example.toml").write_text(body)
-    args = ["backtest", "--config", "example.toml", "--start", "2020-01-01", "--end", "2020-12-31",
-            "--no-tearsheet", "--no-pyfolio", "--out", "out"]
+    args = [
+        "backtest",
+        "--config",
+        "example.toml",
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-12-31",
+        "--no-tearsheet",
+        "--no-pyfolio",
+        "--out",
+        "out",
+    ]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, f"{page}:{line}\n{result.output[-2000:]}"
     assert (tmp_path / "out" / "summary.json").is_file()

@@ -38,8 +38,9 @@ def test_require_names_the_extra_and_the_pip_command_when_missing(monkeypatch) -
     with pytest.raises(MissingExtraError) as info:
         require("ml", "keras")
     assert isinstance(info.value, UserError) and info.value.exit_code == 2
-    assert str(info.value) == ("this command needs the 'ml' extra (keras is not installed): "
-                               "pip install 'autostock[ml]'")
+    assert str(info.value) == (
+        "this command needs the 'ml' extra (keras is not installed): pip install 'autostock[ml]'"
+    )
 
 
 def test_require_lets_a_broken_dependency_of_an_installed_library_through(monkeypatch) -> None:
@@ -100,8 +101,14 @@ def test_lean_core_backtest_writes_its_default_outputs_with_every_optional_libra
     blocked = ",".join(name for name in MODULE_EXTRAS if name != "yfinance")
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-c", _LEAN_RUN, blocked, str(out)], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LEAN_RUN, blocked, str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "summary.json").is_file()
     assert (out / "tearsheet.html").is_file()
@@ -110,22 +117,70 @@ def test_lean_core_backtest_writes_its_default_outputs_with_every_optional_libra
 @pytest.mark.parametrize(
     ("hidden", "args", "extra"),
     [
-        (("keras", "tensorflow"),
-         ["train", "--model", "lstm", "--start", "2018-01-01", "--end", "2020-12-31", "--features", "basic",
-          "--walk-forward", "train=400,test=100", "-q", "--out", "m"], "ml"),
-        (("optuna",),
-         ["optimize", "--method", "optuna", "--trials", "2", "--grid", "fast=5,10",
-          "--start", "2020-01-01", "--end", "2020-12-31", "--out", "o"], "ml"),
+        (
+            ("keras", "tensorflow"),
+            [
+                "train",
+                "--model",
+                "lstm",
+                "--start",
+                "2018-01-01",
+                "--end",
+                "2020-12-31",
+                "--features",
+                "basic",
+                "--walk-forward",
+                "train=400,test=100",
+                "-q",
+                "--out",
+                "m",
+            ],
+            "ml",
+        ),
+        (
+            ("optuna",),
+            [
+                "optimize",
+                "--method",
+                "optuna",
+                "--trials",
+                "2",
+                "--grid",
+                "fast=5,10",
+                "--start",
+                "2020-01-01",
+                "--end",
+                "2020-12-31",
+                "--out",
+                "o",
+            ],
+            "ml",
+        ),
         (("alpaca",), ["trade", "--strategy", "sma_cross", "--symbols", "AAPL"], "live"),
         (("yfinance",), ["backtest", "--data", "yahoo", "--symbols", "AAPL", "--out", "y"], "yahoo"),
-        (("distributed", "dask"),
-         ["montecarlo", "--paths", "2", "--dask", "local", "--start", "2020-01-01", "--end", "2020-12-31",
-          "--out", "mc"], "scale"),
+        (
+            ("distributed", "dask"),
+            [
+                "montecarlo",
+                "--paths",
+                "2",
+                "--dask",
+                "local",
+                "--start",
+                "2020-01-01",
+                "--end",
+                "2020-12-31",
+                "--out",
+                "mc",
+            ],
+            "scale",
+        ),
     ],
     ids=["train-keras", "optimize-optuna", "trade-alpaca", "data-yahoo", "montecarlo-dask"],
 )
-def test_command_without_its_extra_prints_one_line_naming_it_and_exits_2(monkeypatch, tmp_path, hidden, args,
-                                                                         extra) -> None:
+def test_command_without_its_extra_prints_one_line_naming_it_and_exits_2(
+    monkeypatch, tmp_path, hidden, args, extra
+) -> None:
     _hide(monkeypatch, *hidden)
     result = _run(args, tmp_path)
     assert result.exit_code == 2, result.output
@@ -154,8 +209,20 @@ def test_module_plugin_loads_from_the_users_own_project_folder(monkeypatch, tmp_
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
     for name in [m for m in sys.modules if m.startswith("my_cwd_plugins")]:
         monkeypatch.delitem(sys.modules, name)
-    result = CliRunner().invoke(cli, ["backtest", "--strategy", "my_cwd_plugins.strats:AboveSma", "--data", "sample",
-                                      "--no-tearsheet", "--no-pyfolio", "--out", "out"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--strategy",
+            "my_cwd_plugins.strats:AboveSma",
+            "--data",
+            "sample",
+            "--no-tearsheet",
+            "--no-pyfolio",
+            "--out",
+            "out",
+        ],
+    )
     assert result.exit_code == 0, result.output
     import json
 
@@ -164,8 +231,9 @@ def test_module_plugin_loads_from_the_users_own_project_folder(monkeypatch, tmp_
     assert str(tmp_path) in sys.path and sys.path.index(str(tmp_path)) == len(sys.path) - 1
 
 
-@pytest.mark.parametrize(("args", "expected"), [([], "3"), (["--log-level", "debug"], None)],
-                         ids=["default", "log-level-debug"])
+@pytest.mark.parametrize(
+    ("args", "expected"), [([], "3"), (["--log-level", "debug"], None)], ids=["default", "log-level-debug"]
+)
 def test_tensorflow_log_level_is_set_before_any_command_unless_debug(monkeypatch, args, expected) -> None:
     import os
 
@@ -185,13 +253,35 @@ def test_keras_training_prints_no_tensorflow_startup_noise(tmp_path) -> None:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "ABSL_", "GRPC_"))}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    args = ["train", "--model", "lstm", "--data", "sample", "--features", "basic", "-p", "units=4", "-p", "epochs=1",
-            "-p", "seq_len=5", "--walk-forward", "train=400,test=200", "-q", "--out", str(tmp_path / "m")]
+    args = [
+        "train",
+        "--model",
+        "lstm",
+        "--data",
+        "sample",
+        "--features",
+        "basic",
+        "-p",
+        "units=4",
+        "-p",
+        "epochs=1",
+        "-p",
+        "seq_len=5",
+        "--walk-forward",
+        "train=400,test=200",
+        "-q",
+        "--out",
+        str(tmp_path / "m"),
+    ]
     code = "import sys\nfrom autostock.cli import main\nsys.argv = ['autostock', *sys.argv[1:]]\nmain()\n"
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "m" / "params.json").is_file()
-    noise = [line for line in proc.stderr.splitlines()
-             if any(word in line for word in ("oneDNN", "cuda", "cuInit", "retracing", "absl::"))]
+    noise = [
+        line
+        for line in proc.stderr.splitlines()
+        if any(word in line for word in ("oneDNN", "cuda", "cuInit", "retracing", "absl::"))
+    ]
     assert noise == []

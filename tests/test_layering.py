@@ -50,9 +50,12 @@ def _imports(path: Path, root: Path = REPO) -> list[tuple[int, str]]:
 
 
 def _violations(files: list[Path], forbidden: str) -> list[str]:
-    return [f"{path.relative_to(REPO)}:{line} imports {name}"
-            for path in files for line, name in _imports(path)
-            if name == forbidden or name.startswith(forbidden + ".")]
+    return [
+        f"{path.relative_to(REPO)}:{line} imports {name}"
+        for path in files
+        for line, name in _imports(path)
+        if name == forbidden or name.startswith(forbidden + ".")
+    ]
 
 
 def _files(*folders: str) -> list[Path]:
@@ -63,8 +66,9 @@ def test_the_import_scanner_sees_imports_inside_functions_and_relative_imports(t
     pkg = tmp_path / "autostock" / "reports"
     pkg.mkdir(parents=True)
     probe = pkg / "probe.py"
-    probe.write_text("def f():\n    from ..engine import run_backtest\n    import backtrader as bt\n"
-                     "from autostock import commands\n")
+    probe.write_text(
+        "def f():\n    from ..engine import run_backtest\n    import backtrader as bt\nfrom autostock import commands\n"
+    )
     names = {name for _, name in _imports(probe, tmp_path)}
     assert {"autostock.engine", "backtrader", "autostock.commands"} <= names
 
@@ -77,21 +81,31 @@ def test_models_and_rl_never_import_backtrader(folder: str) -> None:
 
 
 def test_models_and_rl_do_not_pull_in_backtrader_through_other_autostock_modules() -> None:
-    modules = [_module_name(p) for folder in ("models", "rl") if (PACKAGE / folder).is_dir()
-               for p in _files(folder)]
-    code = ("import importlib, json, sys\n"
-            f"for m in {modules!r}:\n"
-            "    importlib.import_module(m)\n"
-            "print(json.dumps(sorted(m for m in sys.modules if m == 'backtrader' or m.startswith('backtrader.'))))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=600,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"})
+    modules = [_module_name(p) for folder in ("models", "rl") if (PACKAGE / folder).is_dir() for p in _files(folder)]
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}:\n"
+        "    importlib.import_module(m)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'backtrader' or m.startswith('backtrader.'))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
 def test_nothing_outside_the_cli_imports_autostock_commands() -> None:
-    outside = [p for p in PACKAGE.rglob("*.py")
-               if p.relative_to(PACKAGE).parts[0] != "commands" and p.relative_to(PACKAGE) != Path("cli.py")]
+    outside = [
+        p
+        for p in PACKAGE.rglob("*.py")
+        if p.relative_to(PACKAGE).parts[0] != "commands" and p.relative_to(PACKAGE) != Path("cli.py")
+    ]
     assert _violations(sorted(outside), "autostock.commands") == []
 
 

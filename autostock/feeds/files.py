@@ -71,8 +71,9 @@ def parse_dates(column: pd.Series, path: Path) -> tuple[pd.Series, str | None]:
             raise DataError(f"{path}: cannot read the dates' UTC offsets: {str(exc).splitlines()[0]}") from None
         zone = "their UTC offsets"
     if _is_daily(wall):
-        return wall.dt.normalize(), (f"{path.name}: daily bars with time zone ({zone}): "
-                                     "each bar keeps the calendar date written in the file")
+        return wall.dt.normalize(), (
+            f"{path.name}: daily bars with time zone ({zone}): each bar keeps the calendar date written in the file"
+        )
     converted = instants.dt.tz_convert(EXCHANGE_TZ).dt.tz_localize(None)
     return converted, f"{path.name}: intraday timestamps converted from {zone} to exchange time ({EXCHANGE_TZ})"
 
@@ -144,8 +145,7 @@ def load_path(source: str, symbols: list[str] | None, benchmark: str | None) -> 
                 continue
             symbol = p.stem.upper()
             if symbol in files:
-                raise DataError(f"{source}: two files for symbol {symbol}: {files[symbol].name} and {p.name}; "
-                                "keep one")
+                raise DataError(f"{source}: two files for symbol {symbol}: {files[symbol].name} and {p.name}; keep one")
             files[symbol] = p
         if not files:
             raise DataError(f"{source}: no .csv or .parquet files in folder")
@@ -183,5 +183,6 @@ def load_path(source: str, symbols: list[str] | None, benchmark: str | None) -> 
         else:
             raise DataError(f"benchmark {benchmark!r} not found in {source}; found: {', '.join(files)}")
         bench_symbol = b
-    return Market(bars=bars, source=str(source), benchmark=bench_series, benchmark_symbol=bench_symbol,
-                  notes=notes, gaps=gaps)
+    return Market(
+        bars=bars, source=str(source), benchmark=bench_series, benchmark_symbol=bench_symbol, notes=notes, gaps=gaps
+    )

@@ -23,8 +23,21 @@ def _csv(path: Path, dates: list[str]) -> Path:
 
 def _backtest(tmp_path: Path, data: Path, *extra: str):
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["backtest", "--data", str(data), "--strategy", "buy_hold", "--out", str(out),
-                                      "--no-tearsheet", "--no-pyfolio", *extra])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--data",
+            str(data),
+            "--strategy",
+            "buy_hold",
+            "--out",
+            str(out),
+            "--no-tearsheet",
+            "--no-pyfolio",
+            *extra,
+        ],
+    )
     return result, out
 
 
@@ -47,8 +60,16 @@ def test_daily_dates_with_an_offset_keep_their_calendar_date(tmp_path: Path, suf
 
 def test_tz_aware_parquet_daily_column_keeps_its_calendar_date(tmp_path: Path) -> None:
     dates = pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06"]).tz_localize("UTC")
-    frame = pd.DataFrame({"date": dates, "open": [10, 10.5, 11], "high": [11, 11.5, 12], "low": [9, 10, 10.5],
-                          "close": [10.5, 11, 11.5], "volume": [1000, 1200, 900]})
+    frame = pd.DataFrame(
+        {
+            "date": dates,
+            "open": [10, 10.5, 11],
+            "high": [11, 11.5, 12],
+            "low": [9, 10, 10.5],
+            "close": [10.5, 11, 11.5],
+            "volume": [1000, 1200, 900],
+        }
+    )
     path = tmp_path / "abc.parquet"
     frame.to_parquet(path)
     bars, notes = read_ohlcv(path)
@@ -60,19 +81,25 @@ def test_intraday_timestamps_with_offsets_are_converted_to_exchange_time(tmp_pat
     # summer (EDT, -04:00) and winter (EST, -05:00) bars, written in UTC and with local offsets
     dates = ["2020-07-02T13:30:00Z", "2020-07-02T09:35:00-04:00", "2020-12-02T14:30:00Z", "2020-12-02T14:35:00Z"]
     bars, notes = read_ohlcv(_csv(tmp_path / "abc.csv", dates))
-    assert list(bars.index.strftime("%Y-%m-%d %H:%M")) == ["2020-07-02 09:30", "2020-07-02 09:35",
-                                                           "2020-12-02 09:30", "2020-12-02 09:35"]
+    assert list(bars.index.strftime("%Y-%m-%d %H:%M")) == [
+        "2020-07-02 09:30",
+        "2020-07-02 09:35",
+        "2020-12-02 09:30",
+        "2020-12-02 09:35",
+    ]
     assert "America/New_York" in notes[0]
 
 
 def test_summary_says_how_dates_with_offsets_were_read(tmp_path: Path) -> None:
-    data = _csv(tmp_path / "abc.csv", [d + "T00:00:00Z" for d in ("2020-01-02", "2020-01-03", "2020-01-06",
-                                                                 "2020-01-07")])
+    data = _csv(
+        tmp_path / "abc.csv", [d + "T00:00:00Z" for d in ("2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07")]
+    )
     result, out = _backtest(tmp_path, data)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
-    assert "abc.csv: daily bars with time zone (their UTC offsets): each bar keeps the calendar date" in \
-        json.dumps(summary)
+    assert "abc.csv: daily bars with time zone (their UTC offsets): each bar keeps the calendar date" in json.dumps(
+        summary
+    )
     equity = pd.read_csv(out / "equity.csv")
     assert equity["date"].astype(str).str[:10].tolist() == ["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]
 
