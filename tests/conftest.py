@@ -29,3 +29,14 @@ def small_market():
     from autostock.feeds.synthetic import generate_market
 
     return generate_market(["AAPL", "MSFT", "JPM", "XOM", "JNJ"], "2018-01-01", "2020-12-31", seed=7)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Markers by location: tests/live/ -> ``live``; tests/models/test_keras_*.py -> ``keras``."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        rel = Path(str(item.fspath)).resolve().relative_to(tests)
+        if rel.parts[0] == "live":
+            item.add_marker(pytest.mark.live)
+        if rel.parts[0] == "models" and rel.name.startswith("test_keras_"):
+            item.add_marker(pytest.mark.keras)

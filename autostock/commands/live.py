@@ -17,6 +17,7 @@ import click
 
 from autostock.commands.backtest import backtest_options
 from autostock.errors import UserError
+from autostock.extras import extra_for_missing
 
 
 def _guarded(f: Callable) -> Callable:
@@ -33,6 +34,9 @@ def _guarded(f: Callable) -> Callable:
         except SystemExit:
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence for secrets
+            missing = extra_for_missing(exc)  # alpaca-py not installed: one line naming the extra
+            if missing is not None:
+                raise missing from None
             click.echo(secrets.scrub_exception(exc), err=True, nl=False)
             raise click.exceptions.Exit(1) from None
 

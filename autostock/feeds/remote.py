@@ -10,6 +10,7 @@ import os
 import pandas as pd
 
 from autostock.errors import DataError
+from autostock.extras import require
 from autostock.feeds.cache import cache_path, read_cached, write_cached
 from autostock.feeds.market import COLUMNS, Market
 from autostock.feeds.validate import find_gaps, validate_ohlcv
@@ -36,9 +37,8 @@ def load_yahoo(symbols: list[str], start: str | None, end: str | None, benchmark
         path = cache_path("yahoo", sym, start, end)
         df = read_cached(path)
         if df is None:
+            yf = require("yahoo", "yfinance")
             try:
-                import yfinance as yf
-
                 raw = yf.Ticker(sym).history(start=start, end=end, auto_adjust=True, raise_errors=True)
             except Exception as exc:  # network errors come in many types
                 raise DataError(f"yahoo: cannot download {sym}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}") from None
@@ -67,6 +67,7 @@ def load_alpaca(symbols: list[str], start: str | None, end: str | None, benchmar
         else:
             frames[sym] = df
     if todo:
+        require("live", "alpaca.data.historical")
         try:
             from alpaca.data.enums import Adjustment
             from alpaca.data.historical import StockHistoricalDataClient

@@ -12,10 +12,18 @@ from autostock.errors import DataError
 
 # accepted column names (lower-cased, spaces/underscores removed) -> canonical name
 ALIASES: dict[str, str] = {
-    "date": "date", "datetime": "date", "time": "date", "timestamp": "date",
-    "open": "open", "high": "high", "low": "low", "close": "close",
-    "adjclose": "adj_close", "adjustedclose": "adj_close",
-    "volume": "volume", "openinterest": "openinterest",
+    "date": "date",
+    "datetime": "date",
+    "time": "date",
+    "timestamp": "date",
+    "open": "open",
+    "high": "high",
+    "low": "low",
+    "close": "close",
+    "adjclose": "adj_close",
+    "adjustedclose": "adj_close",
+    "volume": "volume",
+    "openinterest": "openinterest",
 }
 REQUIRED = ("date", "open", "high", "low", "close", "volume")
 
@@ -83,18 +91,18 @@ def validate_ohlcv(df: pd.DataFrame, where: str, row_offset: int = 2) -> None:
             if nonpos.any():
                 pos = int(np.argmax(nonpos))
                 fail(pos, f"{col} must be positive, got {arr[pos]:g}")
-    o, h, l, c = (df[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
+    o, h, lo, c = (df[k].to_numpy(dtype=float) for k in ("open", "high", "low", "close"))
     checks = (
-        (h < l, "high {h:g} < low {l:g}"),
+        (h < lo, "high {h:g} < low {l:g}"),
         (o > h, "open {o:g} > high {h:g}"),
         (c > h, "close {c:g} > high {h:g}"),
-        (o < l, "open {o:g} < low {l:g}"),
-        (c < l, "close {c:g} < low {l:g}"),
+        (o < lo, "open {o:g} < low {l:g}"),
+        (c < lo, "close {c:g} < low {l:g}"),
     )
     for mask, text in checks:
         if mask.any():
             pos = int(np.argmax(mask))
-            fail(pos, text.format(o=o[pos], h=h[pos], l=l[pos], c=c[pos]))
+            fail(pos, text.format(o=o[pos], h=h[pos], l=lo[pos], c=c[pos]))
 
 
 def find_gaps(index: pd.DatetimeIndex, symbol: str, max_calendar_days: int = 4) -> list[dict]:
@@ -106,10 +114,12 @@ def find_gaps(index: pd.DatetimeIndex, symbol: str, max_calendar_days: int = 4) 
         return []
     out = []
     for pos in np.flatnonzero(step > pd.Timedelta(days=max_calendar_days)):
-        out.append({
-            "symbol": symbol,
-            "from": str(index[pos].date()),
-            "to": str(index[pos + 1].date()),
-            "calendar_days": int(step[pos].days),
-        })
+        out.append(
+            {
+                "symbol": symbol,
+                "from": str(index[pos].date()),
+                "to": str(index[pos + 1].date()),
+                "calendar_days": int(step[pos].days),
+            }
+        )
     return out

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from autostock.extras import require
 from autostock.registry import PREDICTORS
 
 TASKS = ("regression", "classification")
@@ -186,7 +187,7 @@ class KerasPredictor:
 
     def build_model(self, n_features: int) -> Any:
         """Build and compile the Keras model for ``n_features`` input columns."""
-        import keras
+        keras = require("ml", "keras")
 
         from autostock.models import keras_layers  # noqa: F401  (registers the custom layers)
 
@@ -236,7 +237,7 @@ class KerasPredictor:
         -------
         self
         """
-        import keras
+        keras = require("ml", "keras")
 
         Xm = _as_matrix(X)
         yv = _as_vector(y, Xm.shape[0])
@@ -334,7 +335,7 @@ class KerasPredictor:
     @classmethod
     def load(cls, path: str | Path) -> "KerasPredictor":
         """Load a predictor saved by :meth:`save` (any Keras family when called on the base)."""
-        import keras
+        keras = require("ml", "keras")
 
         from autostock.models import keras_layers  # noqa: F401  (registers the custom layers)
 
@@ -376,7 +377,7 @@ class LSTMPredictor(KerasPredictor):
             raise ValueError(f"lstm variant must be one of {', '.join(self.VARIANTS)}, got {self.params['variant']!r}")
 
     def build_body(self, inputs: Any) -> Any:
-        import keras
+        keras = require("ml", "keras")
 
         from autostock.models.keras_layers import AttentionPooling
 
@@ -429,7 +430,7 @@ class TCNPredictor(KerasPredictor):
             raise ValueError(f"tcn dilations must be positive integers, got {ds}")
 
     def build_body(self, inputs: Any) -> Any:
-        import keras
+        keras = require("ml", "keras")
 
         from autostock.models.keras_layers import LastTimestep, TCNResidualBlock
 
@@ -453,7 +454,7 @@ class TransformerPredictor(KerasPredictor):
     extra_defaults = {"num_heads": 2, "ff_dim": 64}
 
     def build_body(self, inputs: Any) -> Any:
-        import keras
+        keras = require("ml", "keras")
 
         from autostock.models.keras_layers import CausalSelfAttentionBlock, LastTimestep, PositionalEncoding
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from autostock.errors import ConfigError
+from autostock.extras import require
 from autostock.models.evaluation import classification_metrics, regression_metrics
 from autostock.models.targets import Target
 from autostock.models.walkforward import accepts_validation, context_rows
@@ -221,7 +222,7 @@ def tune(
             bar.update(1)
         bar.close()
     else:
-        import optuna
+        optuna = require("ml", "optuna")
 
         if trials < 1:
             raise ConfigError(f"--trials must be >= 1, got {trials}")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from autostock.errors import ConfigError
+from autostock.extras import require
 
 _WORKER: dict[str, Any] = {}
 
@@ -211,7 +212,8 @@ class Executor:
             raise
 
     def _get_client(self):
-        from distributed import Client, LocalCluster
+        distributed = require("scale", "distributed")
+        Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
         if self._client is not None:
             return self._client
@@ -229,7 +231,7 @@ class Executor:
         return self._client
 
     def _run_dask(self, func: Callable, context: Any, jobs: list, done: dict, bar) -> None:
-        from distributed import as_completed
+        as_completed = require("scale", "distributed").as_completed
 
         client = self._get_client()
         if self._shared is None or self._shared[0] is not context:

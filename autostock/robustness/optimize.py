@@ -22,6 +22,7 @@ import pandas as pd
 
 from autostock.config import RunSpec, parse_value
 from autostock.errors import ConfigError, UserError
+from autostock.extras import require
 from autostock.feeds.market import Market
 from autostock.robustness.executor import Executor
 
@@ -293,7 +294,7 @@ def _fail_if_all_invalid(table: pd.DataFrame) -> None:
 
 
 def _optuna_search(executor: Executor, ctx: TrialContext, grid: dict[str, list[Any]], n_trials: int, seed: int):
-    import optuna
+    optuna = require("ml", "optuna")
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))

@@ -38,8 +38,20 @@ def test_bad_input_exits_2_with_one_line_naming_file_and_row(tmp_path: Path, cas
     text, expected = BAD_CASES[case]
     path = tmp_path / f"{case}.csv"
     path.write_text(text)
-    result = CliRunner().invoke(cli, ["backtest", "--data", str(path), "--out", str(tmp_path / "out"),
-                                      "--strategy", "buy_hold", "--no-tearsheet", "--no-pyfolio"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--data",
+            str(path),
+            "--out",
+            str(tmp_path / "out"),
+            "--strategy",
+            "buy_hold",
+            "--no-tearsheet",
+            "--no-pyfolio",
+        ],
+    )
     assert result.exit_code == 2, result.output
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1, result.output
@@ -82,18 +94,38 @@ def test_missing_required_column_names_it(tmp_path: Path) -> None:
 def test_gaps_are_reported_in_summary_not_filled(tmp_path: Path) -> None:
     dates = list(pd.bdate_range("2020-01-01", periods=60))
     kept = dates[:20] + dates[30:]
-    df = pd.DataFrame({"Date": [d.date() for d in kept], "Open": 10.0, "High": 11.0, "Low": 9.0, "Close": 10.0, "Volume": 5})
+    df = pd.DataFrame(
+        {"Date": [d.date() for d in kept], "Open": 10.0, "High": 11.0, "Low": 9.0, "Close": 10.0, "Volume": 5}
+    )
     df["Close"] = [10.0 + 0.01 * i for i in range(len(df))]
     df.to_csv(tmp_path / "gap.csv", index=False)
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["backtest", "--data", str(tmp_path / "gap.csv"), "--strategy", "buy_hold",
-                                      "--out", str(out), "--no-tearsheet", "--no-pyfolio"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--data",
+            str(tmp_path / "gap.csv"),
+            "--strategy",
+            "buy_hold",
+            "--out",
+            str(out),
+            "--no-tearsheet",
+            "--no-pyfolio",
+        ],
+    )
     assert result.exit_code == 0, result.output
     import json
 
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["data"]["gaps"] == [{"symbol": "GAP", "from": str(kept[19].date()), "to": str(kept[20].date()),
-                                        "calendar_days": (kept[20] - kept[19]).days}]
+    assert summary["data"]["gaps"] == [
+        {
+            "symbol": "GAP",
+            "from": str(kept[19].date()),
+            "to": str(kept[20].date()),
+            "calendar_days": (kept[20] - kept[19]).days,
+        }
+    ]
     assert summary["n_bars"] == len(kept)
 
 

@@ -9,7 +9,7 @@ from autostock.feeds.synthetic import generate_market
 
 
 @pytest.fixture(scope="session")
-def small_market():
+def two_symbol_market():
     """Two symbols and the SPY benchmark over two years of business days (seeded)."""
     return generate_market(["AAPL", "MSFT"], "2018-01-01", "2019-12-31", seed=7)
 

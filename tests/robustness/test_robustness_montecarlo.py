@@ -24,11 +24,11 @@ def dask_address():
     cluster.close()
 
 
-def test_pool_and_dask_write_identical_paths_csv(small_market, sma_spec, tmp_path, dask_address):
+def test_pool_and_dask_write_identical_paths_csv(two_symbol_market, sma_spec, tmp_path, dask_address):
     texts = []
     for name, executor in (("pool", Executor(2, progress=False)), ("dask", Executor(dask=dask_address, progress=False))):
         with executor:
-            result = run_montecarlo(sma_spec, small_market, paths=4, block=10, seed=3, sample=2, executor=executor)
+            result = run_montecarlo(sma_spec, two_symbol_market, paths=4, block=10, seed=3, sample=2, executor=executor)
         files = write_montecarlo(result, tmp_path / name)
         texts.append(files["paths"].read_text())
     assert texts[0] == texts[1]
@@ -37,20 +37,20 @@ def test_pool_and_dask_write_identical_paths_csv(small_market, sma_spec, tmp_pat
     assert table["final_value"].nunique() == 4  # four different histories
 
 
-def test_path_metrics_are_the_backtest_of_the_resampled_market(small_market, sma_spec):
-    result = run_montecarlo(sma_spec, small_market, paths=2, block=10, seed=3, sample=1,
+def test_path_metrics_are_the_backtest_of_the_resampled_market(two_symbol_market, sma_spec):
+    result = run_montecarlo(sma_spec, two_symbol_market, paths=2, block=10, seed=3, sample=1,
                             executor=Executor(1, progress=False))
-    direct = run_backtest(sma_spec, resample_market(small_market, block=10, seed=3, path=1))
+    direct = run_backtest(sma_spec, resample_market(two_symbol_market, block=10, seed=3, path=1))
     row = result.table.iloc[1]
     assert row["final_value"] == pytest.approx(direct.final_value, rel=1e-12)
     assert row["sharpe"] == pytest.approx(direct.metrics["sharpe"], rel=1e-12)
     assert list(result.curves) == [0]  # only the bounded sample keeps equity curves
     assert len(result.curves[0]) == len(result.dates)
-    assert result.historical["final_value"] == pytest.approx(run_backtest(sma_spec, small_market).final_value)
+    assert result.historical["final_value"] == pytest.approx(run_backtest(sma_spec, two_symbol_market).final_value)
 
 
-def test_outputs_hold_percentiles_probabilities_and_charts(small_market, sma_spec, tmp_path):
-    result = run_montecarlo(sma_spec, small_market, paths=5, block=5, seed=1, sample=3,
+def test_outputs_hold_percentiles_probabilities_and_charts(two_symbol_market, sma_spec, tmp_path):
+    result = run_montecarlo(sma_spec, two_symbol_market, paths=5, block=5, seed=1, sample=3,
                             executor=Executor(1, progress=False))
     files = write_montecarlo(result, tmp_path, dd_limit=0.1)
     summary = json.loads(files["json"].read_text())
@@ -83,17 +83,17 @@ def test_summarize_by_hand():
         summarize(table, {}, 100.0, 20)
 
 
-def test_trade_shuffle_keeps_final_value_and_changes_drawdown(small_market, sma_spec):
-    result = run_montecarlo(sma_spec, small_market, paths=6, seed=2, mode="trades", trade_method="shuffle",
+def test_trade_shuffle_keeps_final_value_and_changes_drawdown(two_symbol_market, sma_spec):
+    result = run_montecarlo(sma_spec, two_symbol_market, paths=6, seed=2, mode="trades", trade_method="shuffle",
                             executor=Executor(1, progress=False))
     assert np.allclose(result.table["final_value"], result.historical["final_value"])
     assert result.table["max_drawdown"].nunique() > 1
-    boot = run_montecarlo(sma_spec, small_market, paths=6, seed=2, mode="trades", trade_method="bootstrap",
+    boot = run_montecarlo(sma_spec, two_symbol_market, paths=6, seed=2, mode="trades", trade_method="bootstrap",
                           executor=Executor(1, progress=False))
     assert boot.table["final_value"].nunique() > 1
 
 
-def test_bad_monte_carlo_settings_are_user_errors(small_market, sma_spec):
+def test_bad_monte_carlo_settings_are_user_errors(two_symbol_market, sma_spec):
     for kwargs, match in (({"paths": 0}, "--paths"), ({"mode": "prices"}, "mode"), ({"block": 0}, "--block")):
         with pytest.raises(ConfigError, match=match):
-            run_montecarlo(sma_spec, small_market, executor=Executor(1, progress=False), **kwargs)
+            run_montecarlo(sma_spec, two_symbol_market, executor=Executor(1, progress=False), **kwargs)

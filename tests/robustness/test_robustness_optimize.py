@@ -38,10 +38,10 @@ def test_random_trials_are_distinct_seeded_and_from_the_grid():
     assert len(random_trials(g, 500, seed=1)) == 100  # never more than the grid
 
 
-def test_grid_search_picks_the_best_objective_and_reports_overfitting_stats(small_market, sma_spec, tmp_path):
+def test_grid_search_picks_the_best_objective_and_reports_overfitting_stats(two_symbol_market, sma_spec, tmp_path):
     grid = parse_grid(["fast=5,10,40", "slow=20,30"])
     with Executor(2, progress=False) as ex:
-        result = optimize(sma_spec, small_market, grid, objective="sharpe", executor=ex)
+        result = optimize(sma_spec, two_symbol_market, grid, objective="sharpe", executor=ex)
     table = result.table
     assert len(table) == 6
     # fast=40 >= slow is rejected by the strategy and recorded, not fatal
@@ -51,7 +51,7 @@ def test_grid_search_picks_the_best_objective_and_reports_overfitting_stats(smal
     top = valid.loc[valid["objective"].astype(float).idxmax()]
     assert result.best["params"] == {"fast": int(top["fast"]), "slow": int(top["slow"])}
     # the objective is the foundation's metric of the same run
-    direct = run_backtest(sma_spec.replace(params=result.best["params"]), small_market)
+    direct = run_backtest(sma_spec.replace(params=result.best["params"]), two_symbol_market)
     assert result.best["objective"] == pytest.approx(direct.metrics["sharpe"], rel=1e-12)
     assert result.deflated_sharpe["n_trials"] == 4 and 0 <= result.deflated_sharpe["dsr"] <= 1
     assert result.pbo["n_trials"] == 4 and 0 <= result.pbo["pbo"] <= 1
@@ -62,19 +62,19 @@ def test_grid_search_picks_the_best_objective_and_reports_overfitting_stats(smal
     assert files["heatmap"].read_bytes()[:4] == b"\x89PNG"
 
 
-def test_optuna_search_is_reproducible_for_a_seed(small_market, sma_spec):
+def test_optuna_search_is_reproducible_for_a_seed(two_symbol_market, sma_spec):
     grid = parse_grid(["fast=3:9:2", "slow=15:35:10"])
-    runs = [optimize(sma_spec, small_market, grid, method="optuna", trials=5, seed=11,
+    runs = [optimize(sma_spec, two_symbol_market, grid, method="optuna", trials=5, seed=11,
                      executor=Executor(1, progress=False)) for _ in range(2)]
     cols = ["fast", "slow", "objective"]
     pd.testing.assert_frame_equal(runs[0].table[cols], runs[1].table[cols])
     assert runs[0].best == runs[1].best and len(runs[0].table) <= 5
 
 
-def test_unknown_objective_and_all_invalid_trials_are_user_errors(small_market, sma_spec):
+def test_unknown_objective_and_all_invalid_trials_are_user_errors(two_symbol_market, sma_spec):
     with pytest.raises(ConfigError, match="objective"):
-        optimize(sma_spec, small_market, {"fast": [5]}, objective="alpha", executor=Executor(1, progress=False))
+        optimize(sma_spec, two_symbol_market, {"fast": [5]}, objective="alpha", executor=Executor(1, progress=False))
     with pytest.raises(ConfigError, match="every trial was rejected"):
-        optimize(sma_spec, small_market, {"fast": [50]}, executor=Executor(1, progress=False))
+        optimize(sma_spec, two_symbol_market, {"fast": [50]}, executor=Executor(1, progress=False))
     with pytest.raises(ConfigError, match="every trial was rejected; first: unknown strategy 'sma_cross' param\(s\) nope"):
-        optimize(sma_spec, small_market, {"nope": [1]}, executor=Executor(1, progress=False))
+        optimize(sma_spec, two_symbol_market, {"nope": [1]}, executor=Executor(1, progress=False))

@@ -84,11 +84,11 @@ def test_block_length_controls_run_lengths(long_market):
     assert runs[2] < 4 and runs[50] > 25
 
 
-def test_bad_block_and_too_short_data_are_user_errors(small_market):
+def test_bad_block_and_too_short_data_are_user_errors(two_symbol_market):
     with pytest.raises(ConfigError, match="block"):
-        resample_market(small_market, block=0.5)
+        resample_market(two_symbol_market, block=0.5)
     with pytest.raises(DataError, match="at least 3 dates"):
-        RelativeBars(small_market.slice("2018-01-01", "2018-01-02"))
+        RelativeBars(two_symbol_market.slice("2018-01-01", "2018-01-02"))
 
 
 def test_trade_shuffle_permutes_and_bootstrap_draws_from_the_trades():
