@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -86,6 +87,15 @@ def live_page(settings: Settings) -> None:
     body()
 
 
+def _halt(state: str) -> None:
+    """The Halt button: the trader's own persistent halt (runs before the page redraws)."""
+    try:
+        live_data.halt_trading(state, f"halted from the dashboard at {_utc(time.time())}")
+    except (live_data.StateUnavailable, OSError, sqlite3.Error) as exc:
+        st.session_state["halt_failed"] = (f"Halt FAILED: {exc}. Stop the trader (Ctrl-C) or create its "
+                                           "--halt-file.")
+
+
 def render_live(state: str) -> None:
     """One draw of the live page from the state database at ``state``."""
     view = live_data.load_live(state)
@@ -101,11 +111,11 @@ def render_live(state: str) -> None:
                  "Resume from the command line: `autostock resume`.")
     else:
         st.success("Trading allowed")
-    if st.button("Halt trading", type="primary", disabled=view.halt is not None, key="halt",
-                 help="Sets the same persistent halt as the kill switch; only `autostock resume` clears it."):
-        reason = live_data.halt_trading(state, f"halted from the dashboard at {_utc(time.time())}")
-        st.error(f"Trading HALTED: {reason}")
-        view = live_data.load_live(state)
+    st.button("Halt trading", type="primary", disabled=view.halt is not None, key="halt", on_click=_halt,
+              args=(state,), help="Sets the same persistent halt as the kill switch; only `autostock resume` "
+                                  "clears it.")
+    if st.session_state.get("halt_failed"):
+        st.error(st.session_state.pop("halt_failed"))
 
     last = view.last_equity
     cols = st.columns(5)
@@ -245,7 +255,11 @@ def backtests_page(settings: Settings) -> None:
                             key="bt_compare")
     if len(picked) >= 2:
         loaded = [rep.load_backtest(p) for p in picked]
-        st.line_chart(rep.compare_equity(loaded), y_label="growth of 1")
+        import plotly.express as px
+
+        growth = rep.compare_equity(loaded)
+        st.plotly_chart(px.line(growth, labels={"value": "growth of 1", "variable": "run"},
+                                title="equity, growth of 1"), key="compare_chart")
         st.dataframe(rep.compare_metrics(loaded).astype(str), key="compare_table")
 
 
