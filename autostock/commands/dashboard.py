@@ -49,7 +49,7 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> bool
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
                 if r.status == 200:
                     return True
         except OSError:

@@ -9,6 +9,7 @@ database is scrubbed of registered secrets before it is returned.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -114,7 +115,7 @@ def downsample(frame: pd.DataFrame, max_points: int = MAX_CHART_POINTS, column: 
     edges = np.linspace(0, n, buckets + 1).astype(int)
     values = frame[column].to_numpy()
     keep: list[int] = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         if b <= a:
             continue
         seg = values[a:b]

@@ -133,7 +133,7 @@ class Divergence:
                 "matched": int((t["status"] == "matched").sum()), "qty_differs": int((t["status"] == "qty differs").sum()),
                 "live_only": int((t["status"] == "live only").sum()),
                 "backtest_only": int((t["status"] == "backtest only").sum()),
-                "fills_compared": int(len(slip)),
+                "fills_compared": len(slip),
                 "mean_slippage_bps": float(slip.mean()) if len(slip) else None,
                 "max_abs_slippage_bps": float(slip.abs().max()) if len(slip) else None}
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -30,7 +31,7 @@ class Settings:
     refresh: float = 3.0
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         return cls(state=os.environ.get(STATE_ENV, cls.state), reports=os.environ.get(REPORTS_ENV, cls.reports),
                    refresh=float(os.environ.get(REFRESH_ENV, cls.refresh)))
 
@@ -40,7 +41,7 @@ def _utc(ts: float | pd.Timestamp | None) -> str:
         return "unknown time"
     if isinstance(ts, pd.Timestamp):
         return ts.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return datetime.fromtimestamp(float(ts), timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _money(x: float | None) -> str:

@@ -53,7 +53,7 @@ class RunInfo:
 def _read_json(path: Path) -> dict[str, Any]:
     value = json.loads(path.read_text())
     if not isinstance(value, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+        raise ValueError(f"{path}: expected a JSON object")  # noqa: TRY004 - a bad file, not a bad call
     return value
 
 
@@ -228,9 +228,9 @@ def compare_equity(runs: list[BacktestRun]) -> pd.DataFrame:
 
 def compare_metrics(runs: list[BacktestRun]) -> pd.DataFrame:
     """Headline metrics of each run, one column per run."""
-    return pd.DataFrame({r.path.name: {**{"strategy": r.summary.get("strategy"),
+    return pd.DataFrame({r.path.name: {"strategy": r.summary.get("strategy"),
                                           "params": json.dumps(r.summary.get("params") or {}),
-                                          "period": f"{r.summary.get('start')} .. {r.summary.get('end')}"},
+                                          "period": f"{r.summary.get('start')} .. {r.summary.get('end')}",
                                        **(r.summary.get("metrics") or {})} for r in runs})
 
 

@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("streamlit")
 pytest.importorskip("plotly")
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
+from streamlit.testing.v1 import AppTest
 
-from autostock.live.state import StateDB  # noqa: E402
-from tests.dashboard.helpers import APP, KEY_ID, SECRET, all_text, make_state  # noqa: E402
+from autostock.live.state import StateDB
+from tests.dashboard.helpers import APP, KEY_ID, SECRET, all_text, make_state
 
 
 def _app(monkeypatch, state, reports) -> AppTest:
