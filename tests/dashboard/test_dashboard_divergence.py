@@ -15,7 +15,14 @@ from autostock.config import RunSpec
 from autostock.dashboard import divergence as dv
 from autostock.live.state import StateDB
 from tests.live.fake_alpaca import FakeAlpaca
-from tests.live.live_helpers import KEY, SECRET, SessionThread, daily_bars, push_daily, wait_until
+from tests.live.live_helpers import (
+    KEY,
+    SECRET,
+    SessionThread,
+    daily_bars,
+    push_daily,
+    wait_until,
+)
 
 OPEN = ("new", "accepted", "partially_filled", "pending_new")
 SLIP = 0.001  # the loopback broker fills 10 bps worse than the backtest's next open
@@ -45,7 +52,8 @@ def live_session(tmp_path_factory):
             for o in opened:
                 px = float(bars[o["symbol"]]["open"].iloc[i])
                 fake.fill(o["id"], price=px * (1 + SLIP) if o["side"] == "buy" else px * (1 - SLIP))
-            wait_until(lambda: len(db.fills()) == before + len(opened), what="fills applied")
+            want = before + len(opened)
+            wait_until(lambda want=want: len(db.fills()) == want, what="fills applied")
             for s in symbols:
                 push_daily(fake, s, dates[i], bars[s].iloc[i])
             run.wait_steps(i + 1)
