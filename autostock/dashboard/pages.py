@@ -125,7 +125,7 @@ def render_live(state: str) -> None:
     cols[2].metric("Peak (kill switch)", _money(view.equity_peak))
     dd = view.equity["drawdown"].iloc[-1] if view.n_snapshots else None
     cols[3].metric("Drawdown", f"{dd:.2%}" if dd is not None else "n/a")
-    cols[4].metric("Last snapshot", _utc(last["ts"]) if last else "none")
+    cols[4].metric("Last snapshot (UTC)", last["ts"].strftime("%m-%d %H:%M:%S") if last else "none")
     if view.n_snapshots:
         shown = live_data.downsample(view.equity)
         st.plotly_chart(equity_figure(shown), key="live_equity")
@@ -139,7 +139,9 @@ def render_live(state: str) -> None:
     with left:
         st.subheader("Positions")
         if len(view.positions):
-            st.dataframe(view.positions, hide_index=True, key="positions")
+            shown = view.positions.drop(columns=["updated"]).set_index("symbol")
+            st.table(shown.round({"avg_price": 2, "cost_basis": 2, "mark": 2, "market_value": 2,
+                                  "unrealized_pnl": 2, "unrealized_pct": 4}))
             if view.positions["mark"].isna().any():
                 st.caption("mark and unrealised P&L are empty where the trader has published no last price")
         else:
@@ -153,7 +155,7 @@ def render_live(state: str) -> None:
         st.subheader("Kill switch")
         ks = live_data.killswitch_rows(view)
         if len(ks):
-            st.dataframe(ks, hide_index=True, key="killswitch")
+            st.table(ks.set_index("limit"))
         elif not view.session:
             st.write("limits unknown: the trader has not published its session (an older `autostock trade`)")
         else:
@@ -161,7 +163,7 @@ def render_live(state: str) -> None:
         st.subheader("Stream health")
         health = live_data.stream_health(view.health)
         if len(health):
-            st.dataframe(health, hide_index=True, key="streams")
+            st.table(health.set_index("stream").round({"age_s": 1}))
             stale = health[health["age_s"] > 120]
             for name in stale["stream"]:
                 st.warning(f"{name} stream: no message for {stale.set_index('stream').loc[name, 'age_s']:.0f} s")

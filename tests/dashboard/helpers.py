@@ -24,6 +24,7 @@ def make_state(path: Path, *, halted: str | None = None, n_equity: int = 300, se
     db = StateDB(path)
     rng = np.random.default_rng(seed)
     eq = 100_000.0 * np.cumprod(1 + rng.normal(0.0002, 0.002, n_equity))
+    eq = eq * (EQUITY_LAST / eq[-1])  # ends exactly at EQUITY_LAST
     eq[-1] = EQUITY_LAST
     ts0 = now - 60.0 * n_equity
     for i, v in enumerate(eq):

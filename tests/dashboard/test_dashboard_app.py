@@ -30,7 +30,11 @@ def _page(at: AppTest, name: str) -> AppTest:
 
 def _frame(at: AppTest, column: str):
     """The first table rendered with ``column`` (AppTest does not expose a dataframe's key)."""
-    return next(d for d in at.dataframe if column in d.value.columns)
+    for d in [*at.dataframe, *at.table]:
+        frame = d.value.reset_index() if d.value.index.name else d.value
+        if column in frame.columns:
+            return type("Frame", (), {"value": frame})()
+    raise AssertionError(f"no table with column {column!r}")
 
 
 def _metric(at: AppTest, label: str) -> str:
