@@ -89,11 +89,14 @@ def _json(text: str | None) -> dict[str, Any]:
 
 def equity_frame(conn: sqlite3.Connection) -> pd.DataFrame:
     """Every equity snapshot (UTC index) with its drawdown from the running peak."""
-    rows = conn.execute("SELECT ts, equity, cash FROM equity ORDER BY ts").fetchall() \
-        if _has_table(conn, "equity") else []
+    rows: list = []
+    if _has_table(conn, "equity"):
+        cur = conn.cursor()
+        cur.row_factory = None  # plain tuples: ~10x faster than sqlite3.Row for 100k+ rows
+        rows = cur.execute("SELECT ts, equity, cash FROM equity ORDER BY ts").fetchall()
     if not rows:
         return pd.DataFrame(columns=["equity", "cash", "drawdown"], index=pd.DatetimeIndex([], tz="UTC"))
-    arr = np.asarray(rows, dtype=float)
+    arr = np.array(rows, dtype=float)
     eq = arr[:, 1]
     peak = np.maximum.accumulate(eq)
     dd = np.where(peak > 0, eq / peak - 1.0, 0.0)

@@ -99,6 +99,12 @@ def _halt(state: str) -> None:
 
 def render_live(state: str) -> None:
     """One draw of the live page from the state database at ``state``."""
+    started = time.perf_counter()
+    _render_live(state)
+    st.caption(f"live page drawn in {(time.perf_counter() - started) * 1000:.0f} ms (server side)")
+
+
+def _render_live(state: str) -> None:
     view = live_data.load_live(state)
     if not view.ok:
         st.warning(view.notice)
