@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autostock.dashboard import data  # noqa: E402
-from autostock.live.state import StateDB  # noqa: E402
-from tests.dashboard.helpers import APP, make_state  # noqa: E402
+from autostock.dashboard import data
+from autostock.live.state import StateDB
+from tests.dashboard.helpers import APP, make_state
 
 
 def build(path: Path, minutes: int) -> Path:

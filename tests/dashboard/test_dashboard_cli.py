@@ -147,7 +147,7 @@ def test_live_page_in_headless_chromium_shows_equity_and_position_and_halt_halts
         driver = _chrome(tmp_path)
         driver.get(app.url)
         wait = WebDriverWait(driver, 90, poll_frequency=0.5)
-        body = lambda: driver.find_element(By.TAG_NAME, "body").text  # noqa: E731
+        body = lambda: driver.find_element(By.TAG_NAME, "body").text
         wait.until(lambda d: f"{EQUITY_LAST:,.2f}" in body() and "AAPL" in body() and "Trading allowed" in body())
         text = body()
         assert "Positions" in text and "155.5" in text  # the AAPL mark
