@@ -2,14 +2,69 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
 from autostock.cli import cli
+from autostock.config import RunSpec
+from autostock.live.state import StateDB
+from tests.dashboard.helpers import OPEN, SLIP
+from tests.live.fake_alpaca import FakeAlpaca
+from tests.live.live_helpers import (
+    KEY,
+    SECRET,
+    SessionThread,
+    daily_bars,
+    push_daily,
+    wait_until,
+)
 
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "browser: drives the dashboard in headless Chromium (skips without it)")
+
+
+@pytest.fixture(scope="session")
+def live_session(tmp_path_factory):
+    """A paper session of sma_cross on two symbols, traded through the loopback server, every fill
+    10 bps worse than the next open the backtest fills at."""
+    tmp = tmp_path_factory.mktemp("live")
+    fake = FakeAlpaca(key_id=KEY, secret_key=SECRET).start()
+    symbols, n, warm = ["AAA", "BBB"], 45, 7
+    bars = daily_bars(symbols, n)
+    spec = RunSpec(strategy="sma_cross", params={"fast": 3, "slow": 8}, symbols=symbols, cash=100_000.0,
+                   sizer="fixed", sizer_params={"stake": 50})  # sizes that slippage cannot change
+    for s in symbols:
+        fake.add_bars(s, bars[s].iloc[:warm])
+    state = tmp / "paper.sqlite"
+    run = SessionThread(fake, spec, str(state), backfill=warm).start(fake, symbols)
+    try:
+        run.wait_steps(warm)
+        db = StateDB(state)
+        dates = bars[symbols[0]].index
+        for i in range(warm, n):
+            before = len(db.fills())
+            opened = [o for o in fake.orders.values() if o["status"] in OPEN]
+            for o in opened:
+                px = float(bars[o["symbol"]]["open"].iloc[i])
+                fake.fill(o["id"], price=px * (1 + SLIP) if o["side"] == "buy" else px * (1 - SLIP))
+            want = before + len(opened)
+            wait_until(lambda want=want: len(db.fills()) == want, what="fills applied")
+            for s in symbols:
+                push_daily(fake, s, dates[i], bars[s].iloc[i])
+            run.wait_steps(i + 1)
+        health = json.loads(db.get_meta("health") or "{}")
+        db.close()
+    finally:
+        assert run.stop() == 0
+        fake.stop()
+    folder = tmp / "bars"
+    folder.mkdir()
+    for s, df in bars.items():
+        df.to_csv(folder / f"{s}.csv", index_label="date")
+    return {"state": state, "bars": folder, "first_live": dates[warm], "health": health, "tmp": tmp}
 
 
 def _run(args: list[str]) -> None:

@@ -14,6 +14,8 @@ APP = Path(__file__).resolve().parents[2] / "autostock" / "dashboard" / "app.py"
 SECRET = "SECRETCANARY-dash-7f3a"
 KEY_ID = "PKCANARYKEY123"
 EQUITY_LAST = 101234.56
+OPEN = ("new", "accepted", "partially_filled", "pending_new")
+SLIP = 0.001  # the loopback broker fills 10 bps worse than the backtest's next open
 
 
 def make_state(path: Path, *, halted: str | None = None, n_equity: int = 300, seed: int = 3,

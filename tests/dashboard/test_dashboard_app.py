@@ -220,3 +220,21 @@ def test_report_pages_of_an_empty_folder_say_so(monkeypatch, tmp_path):
     for page, words in (("Robustness", "No Monte Carlo"), ("Models", "No `autostock train`")):
         _page(at, page)
         assert any(words in i.value for i in at.info)
+
+
+def test_divergence_page_pairs_the_live_session_with_its_replay(monkeypatch, live_session):
+    at = _page(_app(monkeypatch, live_session["state"], live_session["tmp"]).run(), "Live vs backtest")
+    at.text_input(key="div_data").input(str(live_session["bars"]))
+    at.text_input(key="div_start").input(str(live_session["first_live"].date()))
+    at.button(key="div_run").click().run()
+    assert not at.exception, at.exception
+    table = _frame(at, "slippage_bps").value
+    assert len(table) >= 4 and (table["status"] == "matched").all()
+    assert _metric(at, "live only") == "0" and _metric(at, "backtest only") == "0"
+    assert float(_metric(at, "mean slippage bps")) == pytest.approx(10.0, abs=0.05)
+
+
+def test_divergence_page_without_bars_asks_for_them(monkeypatch, tmp_path):
+    at = _page(_app(monkeypatch, make_state(tmp_path / "s.sqlite"), tmp_path).run(), "Live vs backtest")
+    at.button(key="div_run").click().run()
+    assert any("give the bars" in w.value for w in at.warning)
