@@ -105,7 +105,8 @@ def render_live(state: str) -> None:
 
 
 def _render_live(state: str) -> None:
-    view = live_data.load_live(state)
+    cache = st.session_state.setdefault("equity_cache", live_data.EquityCache())
+    view = live_data.load_live(state, cache=cache)
     if not view.ok:
         st.warning(view.notice)
         return

@@ -194,3 +194,32 @@ def test_event_text_holding_a_registered_secret_is_scrubbed(tmp_path):
     data.register_env_secrets({"APCA_API_SECRET_KEY": SECRET})
     messages = " ".join(data.load_live(path).events["message"])
     assert SECRET not in messages and "***" in messages
+
+
+def test_a_cached_refresh_reads_only_new_snapshots_and_equals_a_full_read(tmp_path):
+    path = make_state(tmp_path / "s.sqlite", n_equity=20)
+    cache = data.EquityCache()
+    first = data.load_live(path, cache=cache)
+    db = StateDB(path)
+    for v in (90_000.0, 120_000.0):
+        db.snapshot_equity(v, 1.0)
+    db.close()
+    again = data.load_live(path, cache=cache)
+    full = data.load_live(path)
+    assert len(first.equity) == 20 and cache.last_rowid == 22
+    pd.testing.assert_frame_equal(again.equity, full.equity)
+
+
+def test_the_equity_cache_is_rebuilt_when_the_database_is_replaced_or_a_row_is_older(tmp_path):
+    path = make_state(tmp_path / "s.sqlite", n_equity=20)
+    cache = data.EquityCache()
+    data.load_live(path, cache=cache)
+    db = StateDB(path)
+    db.snapshot_equity(1.0, 1.0, ts=0.0)  # older than every cached row
+    db.close()
+    pd.testing.assert_frame_equal(data.load_live(path, cache=cache).equity, data.load_live(path).equity)
+    path.unlink()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"s.sqlite{suffix}").unlink(missing_ok=True)
+    make_state(path, n_equity=5)
+    assert data.load_live(path, cache=cache).n_snapshots == 5
