@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def connect_ro(path: str | Path, timeout: float = 0.5) -> sqlite3.Connection:
     p = Path(path)
     if not p.is_file():
         raise StateUnavailable(f"no state database at {p}: start `autostock trade` (or pass --state)")
-    uri = f"file:{p.resolve().as_posix()}?mode=ro"
+    uri = f"file:{urllib.parse.quote(p.resolve().as_posix())}?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=timeout, check_same_thread=False)
         conn.row_factory = sqlite3.Row

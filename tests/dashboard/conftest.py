@@ -55,7 +55,10 @@ def live_session(tmp_path_factory):
             for s in symbols:
                 push_daily(fake, s, dates[i], bars[s].iloc[i])
             run.wait_steps(i + 1)
-        health = json.loads(db.get_meta("health") or "{}")
+        # the publisher writes every 2 s: wait for a payload that has seen both streams connect
+        wait_until(lambda: len(json.loads(db.get_meta("health") or "{}").get("last_message", {})) == 2,
+                   timeout=15, what="health with both streams")
+        health = json.loads(db.get_meta("health"))
         db.close()
     finally:
         assert run.stop() == 0

@@ -223,3 +223,10 @@ def test_the_equity_cache_is_rebuilt_when_the_database_is_replaced_or_a_row_is_o
         (tmp_path / f"s.sqlite{suffix}").unlink(missing_ok=True)
     make_state(path, n_equity=5)
     assert data.load_live(path, cache=cache).n_snapshots == 5
+
+
+def test_a_path_with_uri_characters_is_opened_read_only(tmp_path):
+    odd = tmp_path / "my state #1?x=y"
+    odd.mkdir()
+    path = make_state(odd / "paper.sqlite", n_equity=3)
+    assert data.load_live(path).n_snapshots == 3

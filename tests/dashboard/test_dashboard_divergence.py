@@ -45,12 +45,12 @@ def test_divergence_command_matches_every_order_and_measures_the_fill_slippage(l
 
 
 def test_divergence_flags_an_order_missing_live_and_a_different_fill(live_session, tmp_path):
-    import shutil
     import sqlite3
 
     state = tmp_path / "paper.sqlite"
-    shutil.copy(live_session["state"], state)
-    c = sqlite3.connect(state)
+    src, c = sqlite3.connect(live_session["state"]), sqlite3.connect(state)
+    src.backup(c)  # the file and its WAL, consistently
+    src.close()
     cids = [r[0] for r in c.execute("SELECT cid FROM orders WHERE filled_qty > 0 ORDER BY created_at")]
     c.execute("DELETE FROM orders WHERE cid=?", (cids[0],))
     c.execute("UPDATE orders SET filled_avg_price = filled_avg_price * 1.01 WHERE cid=?", (cids[1],))
