@@ -237,7 +237,9 @@ def backtests_page(settings: Settings) -> None:
     if len(monthly):
         import plotly.express as px
 
-        st.plotly_chart(px.imshow(monthly * 100, text_auto=".1f", aspect="auto", color_continuous_scale="RdYlGn",
+        heat = monthly * 100
+        heat.index = heat.index.astype(str)  # years as labels, not a numeric axis
+        st.plotly_chart(px.imshow(heat, text_auto=".1f", aspect="auto", color_continuous_scale="RdYlGn",
                                   color_continuous_midpoint=0.0, labels={"color": "%"}), key="bt_monthly")
     st.subheader("Trades")
     tr = run.trades

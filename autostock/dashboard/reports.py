@@ -87,6 +87,9 @@ def _info(kind: str, folder: Path, marker: Path) -> RunInfo:
             info.params = ((d.get("best") or {}).get("params") or {})
         elif kind == "walkforward":
             info.metrics = d.get("oos_metrics") or {}
+            folds = d.get("folds") or []
+            if folds and not info.start:  # the period the folds span (first in-sample .. last out-of-sample)
+                info.start, info.end = folds[0].get("train_start"), folds[-1].get("test_end")
     return info
 
 

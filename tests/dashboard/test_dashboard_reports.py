@@ -64,3 +64,9 @@ def test_trade_markers_are_the_completed_orders_at_their_fill(tmp_path):
     m = rep.trade_markers(orders)
     assert m.to_dict("records") == [{"date": pd.Timestamp("2024-01-03"), "symbol": "A", "side": "buy",
                                      "price": 10.0, "size": 5}]
+
+
+def test_a_walk_forward_run_spans_its_first_in_sample_to_its_last_out_of_sample_date(reports_root):
+    wf = next(r for r in rep.discover_runs(reports_root) if r.kind == "walkforward")
+    folds = json.loads((reports_root / "wf" / "walkforward.json").read_text())["folds"]
+    assert (wf.start, wf.end) == (folds[0]["train_start"], folds[-1]["test_end"])
