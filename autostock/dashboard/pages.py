@@ -132,7 +132,8 @@ def _render_live(state: str) -> None:
     cols[2].metric("Peak (kill switch)", _money(view.equity_peak))
     dd = view.equity["drawdown"].iloc[-1] if view.n_snapshots else None
     cols[3].metric("Drawdown", f"{dd:.2%}" if dd is not None else "n/a")
-    cols[4].metric("Last snapshot (UTC)", last["ts"].strftime("%m-%d %H:%M:%S") if last else "none")
+    cols[4].metric("Last snapshot (UTC)", last["ts"].strftime("%H:%M:%S") if last else "none",
+                   help=_utc(last["ts"]) if last else None)
     if view.n_snapshots:
         shown = live_data.downsample(view.equity)
         st.plotly_chart(equity_figure(shown), key="live_equity")
