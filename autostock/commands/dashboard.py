@@ -111,8 +111,12 @@ def dashboard(state: str, reports: str, port: int, host: str, refresh: float) ->
         click.echo(f"dashboard stopped ({stopping['signal']})")
         return
     if proc.returncode:
+        from autostock.dashboard.data import register_env_secrets
+        from autostock.live import secrets
+
+        register_env_secrets()
         tail = (err or "").strip().splitlines()[-1:] or ["no output"]
-        raise UserError(f"streamlit exited with code {proc.returncode}: {tail[0][:300]}")
+        raise UserError(f"streamlit exited with code {proc.returncode}: {secrets.scrub(tail[0])[:300]}")
 
 
 @click.command()
