@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "autostock.commands.robustness",
     "autostock.commands.live",
     "autostock.commands.rl",
+    "autostock.commands.dashboard",
 )
 
 

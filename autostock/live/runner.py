@@ -236,6 +236,9 @@ class TradingSession:
         store.start_data_stream(symbols, st.timeframe)
         watcher = threading.Thread(target=self._watch_clock, name="autostock-clock", daemon=True)
         watcher.start()
+        from autostock.live import health
+
+        health.start(self, self._stopped)  # monitor-only meta keys (autostock dashboard)
         self.started.set()
         self.cerebro.run(runonce=False, preload=False, exactbars=False)
         halted = self.state.halted()
