@@ -127,13 +127,14 @@ def strategies() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from autostock.context import RESERVED_PARAMS
     from autostock.registry import STRATEGIES
 
     table = Table(title="strategies")
     for col in ("name", "source", "params (defaults)", "description"):
         table.add_column(col)
     for name, cls in STRATEGIES.items():
-        params = ", ".join(f"{k}={v!r}" for k, v in cls.params._getitems())
+        params = ", ".join(f"{k}={v!r}" for k, v in cls.params._getitems() if k not in RESERVED_PARAMS)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         table.add_row(name, STRATEGIES.source(name), params, doc)
     Console(width=200).print(table)

@@ -1,13 +1,17 @@
 """Portfolio risk: the order guard, protective stops, the drawdown kill switch, exposure.
 
-The engine calls :func:`install` when a run has risk settings; the guard then sees every
-order a :class:`~autostock.strategies.base.BaseStrategy` sends, in every mode.
+The engine calls :func:`install` when a run has risk settings; the guard (held by the run's
+:class:`~autostock.context.RunContext`) then sees every order a
+:class:`~autostock.strategies.base.BaseStrategy` sends, in every mode. The strategy base drives
+the guard's acting part (kill switch, trims, protective stops); the ``risk_guard`` analyzer
+(:class:`~autostock.risk.monitor.RiskMonitor`) only reports what it did.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from autostock.context import RunContext
 from autostock.risk.guard import RiskGuard
 from autostock.risk.settings import RiskSettings, parse_risk
 
@@ -24,15 +28,16 @@ def settings_for(spec: Any) -> RiskSettings:
     return parse_risk(spec.risk, strategy=spec.strategy, strategy_defaults=defaults)
 
 
-def install(cerebro: Any, spec: Any, market: Any) -> RiskGuard:
-    """Add the risk monitor and exposure analyzers to ``cerebro`` and set ``cerebro.autostock_guard``.
+def install(cerebro: Any, context: RunContext, market: Any) -> RiskGuard:
+    """Create the run's risk guard in ``context`` and add the risk and exposure analyzers.
 
     Parameters
     ----------
     cerebro
         The Cerebro being assembled (feeds already added).
-    spec
-        The RunSpec; its ``risk`` dict is validated here (ConfigError names a bad value).
+    context
+        The run's :class:`~autostock.context.RunContext`; its ``spec.risk`` is validated here
+        (ConfigError names a bad value) and its ``guard`` and ``sectors`` are set.
     market
         The Market; its ``sectors`` (symbol -> sector) drive sector caps, completed from the universe.
     """
@@ -40,15 +45,15 @@ def install(cerebro: Any, spec: Any, market: Any) -> RiskGuard:
     from autostock.risk.monitor import RiskMonitor
     from autostock.universe import sectors_for
 
+    spec = context.spec
     settings = settings_for(spec)
     names = [d._name for d in cerebro.datas]
     sectors = {**sectors_for(names), **{k: v for k, v in (getattr(market, "sectors", None) or {}).items() if v != "Other"}}
     sectors = {n: sectors.get(n, "other") for n in names}
     guard = RiskGuard(settings, sectors)
-    cerebro.autostock_guard = guard
-    if not isinstance(getattr(cerebro, "autostock_events", None), list):
-        cerebro.autostock_events = []
-    cerebro.addanalyzer(RiskMonitor, _name="risk_guard", guard=guard)
+    context.guard = guard
+    context.sectors = sectors
+    cerebro.addanalyzer(RiskMonitor, _name="risk_guard", guard=guard, context=context)
     if "exposure" not in (getattr(spec, "analyzers", None) or []):
         cerebro.addanalyzer(Exposure, _name="exposure", sectors=sectors)
     return guard
