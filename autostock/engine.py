@@ -31,8 +31,9 @@ from autostock.result import (
 __all__ = ["RunResult", "build_cerebro", "check_params", "collect", "market_for", "run_backtest"]
 
 
-def resolve_strategy(name: str) -> type[bt.Strategy]:
-    cls = STRATEGIES.get(name)
+def resolve_strategy(name: str, spec: RunSpec | None = None) -> type[bt.Strategy]:
+    """The backtrader Strategy class ``name`` refers to (looked up once per ``spec`` when given)."""
+    cls = spec.strategy_class() if spec is not None and spec.strategy == name else STRATEGIES.get(name)
     if not (isinstance(cls, type) and issubclass(cls, bt.Strategy)):
         raise PluginError(f"{name!r} is not a backtrader Strategy class")
     return cls
@@ -109,7 +110,7 @@ def assemble(
     """:func:`build_cerebro`, returning the Cerebro and the run context it created."""
     from autostock.strategies.base import BaseStrategy
 
-    strategy_cls = resolve_strategy(spec.strategy)
+    strategy_cls = resolve_strategy(spec.strategy, spec)
     params = check_params(strategy_cls, spec.params, f"strategy {spec.strategy!r}")
     sizer_cls = resolve_sizer(spec.sizer)
     sizer_params = check_params(sizer_cls, spec.sizer_params, f"sizer {spec.sizer!r}")
@@ -130,8 +131,7 @@ def assemble(
         cerebro.setbroker(broker)
     else:
         cerebro.broker.setcash(spec.cash)
-        apply_costs(cerebro.broker, spec.commission, spec.commission_per_share, spec.commission_min,
-                    spec.slippage, spec.spread_bps)
+        apply_costs(cerebro.broker, spec.costs)
     is_base = issubclass(strategy_cls, BaseStrategy)
     cerebro.addstrategy(strategy_cls, **params, **({"context": context} if is_base else {}))
     cerebro.addsizer(sizer_cls, **sizer_params)
@@ -149,7 +149,7 @@ def assemble(
             )
         from autostock.risk import install
 
-        install(cerebro, context, market)
+        install(cerebro, context, market, spec.risk_settings())
     return cerebro, context
 
 

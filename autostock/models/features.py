@@ -499,9 +499,3 @@ def compute_features(
     out = pd.DataFrame(cols, index=bars.index).replace([np.inf, -np.inf], np.nan)
     out.attrs["omitted"] = omitted
     return out
-
-
-def warmup_bars(features: pd.DataFrame) -> int:
-    """Index of the first row on which every feature is finite (len(features) if none is)."""
-    ok = np.isfinite(features.to_numpy(dtype=float)).all(axis=1)
-    return int(np.argmax(ok)) if ok.any() else len(features)

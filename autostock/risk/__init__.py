@@ -17,18 +17,14 @@ from autostock.risk.settings import RiskSettings, parse_risk
 
 
 def settings_for(spec: Any) -> RiskSettings:
-    """Validated risk settings of ``spec`` (its ``risk`` table plus the strategy's ``risk_defaults``)."""
-    from autostock.registry import STRATEGIES
+    """Validated risk settings of ``spec`` (its ``risk`` table over the strategy's ``risk_defaults``).
 
-    defaults = None
-    try:
-        defaults = getattr(STRATEGIES.get(spec.strategy), "risk_defaults", None)
-    except Exception:  # an unknown strategy is reported by the engine, not here
-        defaults = None
-    return parse_risk(spec.risk, strategy=spec.strategy, strategy_defaults=defaults)
+    Validated once per spec and kept (:meth:`autostock.config.RunSpec.risk_settings`).
+    """
+    return spec.risk_settings()
 
 
-def install(cerebro: Any, context: RunContext, market: Any) -> RiskGuard:
+def install(cerebro: Any, context: RunContext, market: Any, settings: RiskSettings | None = None) -> RiskGuard:
     """Create the run's risk guard in ``context`` and add the risk and exposure analyzers.
 
     Parameters
@@ -40,13 +36,15 @@ def install(cerebro: Any, context: RunContext, market: Any) -> RiskGuard:
         (ConfigError names a bad value) and its ``guard`` and ``sectors`` are set.
     market
         The Market; its ``sectors`` (symbol -> sector) drive sector caps, completed from the universe.
+    settings
+        The run's validated risk settings (default: :func:`settings_for` the context's spec).
     """
     from autostock.risk.exposure import Exposure
     from autostock.risk.monitor import RiskMonitor
     from autostock.universe import sectors_for
 
     spec = context.spec
-    settings = settings_for(spec)
+    settings = settings if settings is not None else settings_for(spec)
     names = [d._name for d in cerebro.datas]
     sectors = {**sectors_for(names), **{k: v for k, v in (getattr(market, "sectors", None) or {}).items() if v != "Other"}}
     sectors = {n: sectors.get(n, "other") for n in names}
