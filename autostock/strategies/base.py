@@ -32,7 +32,7 @@ class BaseStrategy(bt.Strategy):
     builder; not a user setting).
     """
 
-    params = (("context", None),)
+    params: Any = (("context", None),)
 
     @property
     def context(self) -> RunContext | None:
