@@ -218,3 +218,12 @@ def test_library_errors_name_parameters_and_the_cli_names_flags(tmp_path: Path) 
     code, output = _run("montecarlo", "--paths", "2", "--workers", "0", "--no-progress", "--end", "2016-06-30",
                         "--out", str(tmp_path / "o"))
     _one_line_error(code, output, "error: --workers must be >= 1, got 0")
+
+
+def test_a_range_shorter_than_the_warm_up_is_one_line_not_an_indicator_traceback(tmp_path: Path) -> None:
+    code, output = _run("backtest", "--start", "2016-01-04", "--end", "2016-02-11", "--no-tearsheet", "--no-pyfolio",
+                        "--out", str(tmp_path / "o"))
+    _one_line_error(code, output, "AAPL: 29 bar(s) in the run, fewer than the 30 that SmaCross's indicators need")
+    code, output = _run("backtest", "--start", "2016-01-04", "--end", "2016-02-12", "--no-tearsheet", "--no-pyfolio",
+                        "--out", str(tmp_path / "o"))
+    assert code == 0, output  # exactly the warm-up: runs

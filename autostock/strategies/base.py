@@ -52,6 +52,23 @@ class BaseStrategy(bt.Strategy):
         if guard is not None:
             guard.reset()
         super()._start()
+        self._check_warmup()
+
+    def _check_warmup(self) -> None:
+        """Refuse preloaded data shorter than the indicators' warm-up (backtrader's batch mode
+        would fail inside an indicator with an IndexError)."""
+        cerebro = self.cerebro
+        if not (getattr(cerebro, "_dorunonce", False) and getattr(cerebro, "_dopreload", False)):
+            return
+        for data, needed in zip(self.datas, self._minperiods):
+            have = data.buflen()
+            if have < needed:
+                from autostock.errors import ConfigError
+
+                raise ConfigError(
+                    f"{data._name}: {have} bar(s) in the run, fewer than the {needed} that "
+                    f"{type(self).__name__}'s indicators need to warm up; give a longer date range"
+                )
 
     def _notify(self, qorders: list = [], qtrades: list = []) -> None:  # noqa: B006 - backtrader's signature
         super()._notify(qorders, qtrades)
