@@ -1,8 +1,10 @@
-"""Trading costs through backtrader's commission-info and slippage settings."""
+"""Trading costs (:class:`autostock.config.Costs`) through backtrader's commission-info and slippage settings."""
 
 from __future__ import annotations
 
 import backtrader as bt
+
+from autostock.config import Costs
 
 
 class PerShareCommission(bt.CommInfoBase):
@@ -24,18 +26,17 @@ class PerShareCommission(bt.CommInfoBase):
         return max(self.p.minimum, self.p.per_share * abs(size))
 
 
-def apply_costs(broker: bt.brokers.BackBroker, commission_pct: float, per_share: float, minimum: float,
-                slippage_pct: float, spread_bps: float) -> None:
-    """Set commission and slippage on backtrader's simulated broker.
+def apply_costs(broker: bt.brokers.BackBroker, costs: Costs) -> None:
+    """Set ``costs`` (commission and slippage) on backtrader's simulated broker.
 
     Slippage and half the spread are one price penalty on every fill
     (``slip_perc = slippage% / 100 + spread_bps / 2 / 10_000``), applied to market orders at
     the open too, and capped inside the bar's high/low.
     """
-    if per_share:
-        broker.addcommissioninfo(PerShareCommission(per_share=per_share, minimum=minimum))
+    if costs.per_share:
+        broker.addcommissioninfo(PerShareCommission(per_share=costs.per_share, minimum=costs.minimum))
     else:
-        broker.setcommission(commission=commission_pct / 100.0, stocklike=True)
-    slip = slippage_pct / 100.0 + spread_bps / 2.0 / 10_000.0
+        broker.setcommission(commission=costs.commission / 100.0, stocklike=True)
+    slip = costs.slippage / 100.0 + costs.spread_bps / 2.0 / 10_000.0
     if slip:
         broker.set_slippage_perc(slip, slip_open=True, slip_limit=True, slip_match=True, slip_out=False)

@@ -7,7 +7,7 @@ slices for walk-forward, Alpaca's data and broker for paper / live.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 import backtrader as bt
@@ -15,15 +15,26 @@ import pandas as pd
 
 from autostock.analyzers.recorder import Recorder
 from autostock.config import RunSpec, parse_value
+from autostock.context import RESERVED_PARAMS, RunContext, context_of
 from autostock.costs import apply_costs
 from autostock.errors import ConfigError, PluginError
 from autostock.feeds.btfeed import FrameFeed
 from autostock.feeds.market import Market
 from autostock.registry import ANALYZERS, SIZERS, STRATEGIES
+from autostock.result import (
+    EQUITY_COLUMNS,
+    ORDER_COLUMNS,
+    POSITION_COLUMNS,
+    TRADE_COLUMNS,
+    RunResult,
+)
+
+__all__ = ["RunResult", "build_cerebro", "check_params", "collect", "market_for", "run_backtest"]
 
 
-def resolve_strategy(name: str) -> type[bt.Strategy]:
-    cls = STRATEGIES.get(name)
+def resolve_strategy(name: str, spec: RunSpec | None = None) -> type[bt.Strategy]:
+    """The backtrader Strategy class ``name`` refers to (looked up once per ``spec`` when given)."""
+    cls = spec.strategy_class() if spec is not None and spec.strategy == name else STRATEGIES.get(name)
     if not (isinstance(cls, type) and issubclass(cls, bt.Strategy)):
         raise PluginError(f"{name!r} is not a backtrader Strategy class")
     return cls
@@ -38,7 +49,7 @@ def resolve_sizer(name: str) -> type[bt.Sizer]:
 
 def check_params(cls: type, params: dict[str, Any], what: str) -> dict[str, Any]:
     """Validate ``params`` against ``cls``'s backtrader params; coerce to the defaults' types."""
-    defaults = dict(cls.params._getitems())
+    defaults = {k: v for k, v in cls.params._getitems() if k not in RESERVED_PARAMS}
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in sorted(defaults.items())) or "(none)"
@@ -85,15 +96,30 @@ def build_cerebro(
 
     ``broker`` replaces backtrader's simulated broker (live mode); ``feeds`` replaces the
     historical feeds built from ``market`` (live data). Everything else is identical in every mode.
+    The run's :class:`~autostock.context.RunContext` reaches the plugins as the strategy's
+    ``context`` param (see :func:`assemble` to get it back as well).
     """
-    strategy_cls = resolve_strategy(spec.strategy)
+    return assemble(spec, market, broker, feeds, record, pyfolio)[0]
+
+
+def assemble(
+    spec: RunSpec,
+    market: Market,
+    broker: bt.BrokerBase | None = None,
+    feeds: dict[str, bt.AbstractDataBase] | None = None,
+    record: bool = True,
+    pyfolio: bool = False,
+) -> tuple[bt.Cerebro, RunContext]:
+    """:func:`build_cerebro`, returning the Cerebro and the run context it created."""
+    from autostock.strategies.base import BaseStrategy
+
+    strategy_cls = resolve_strategy(spec.strategy, spec)
     params = check_params(strategy_cls, spec.params, f"strategy {spec.strategy!r}")
     sizer_cls = resolve_sizer(spec.sizer)
     sizer_params = check_params(sizer_cls, spec.sizer_params, f"sizer {spec.sizer!r}")
 
     cerebro = bt.Cerebro(stdstats=False, tradehistory=True, quicknotify=True)
-    cerebro.autostock_spec = spec
-    cerebro.autostock_guard = None
+    context = RunContext(spec=spec)
     symbols = spec.symbols or market.symbols
     if feeds is None:
         for sym in symbols:
@@ -113,9 +139,9 @@ def build_cerebro(
         if quoted:  # fills at the next quote's bid / ask replace the flat --spread
             cerebro.setbroker(QuoteBroker())
         cerebro.broker.setcash(spec.cash)
-        apply_costs(cerebro.broker, spec.commission, spec.commission_per_share, spec.commission_min,
-                    spec.slippage, 0.0 if quoted else spec.spread_bps)
-    cerebro.addstrategy(strategy_cls, **params)
+        apply_costs(cerebro.broker, replace(spec.costs, spread_bps=0.0) if quoted else spec.costs)
+    is_base = issubclass(strategy_cls, BaseStrategy)
+    cerebro.addstrategy(strategy_cls, **params, **({"context": context} if is_base else {}))
     cerebro.addsizer(sizer_cls, **sizer_params)
     if record:
         cerebro.addanalyzer(Recorder, _name="recorder")
@@ -124,50 +150,27 @@ def build_cerebro(
     for name in spec.analyzers:
         cerebro.addanalyzer(ANALYZERS.get(name), _name=name)
     if spec.risk or getattr(strategy_cls, "risk_defaults", None):
+        if not is_base:
+            raise ConfigError(
+                f"risk settings need a strategy derived from autostock.strategies.base.BaseStrategy; "
+                f"{spec.strategy!r} is a plain backtrader Strategy"
+            )
         from autostock.risk import install
 
-        install(cerebro, spec, market)
-    return cerebro
+        install(cerebro, context, market, spec.risk_settings())
+    return cerebro, context
 
 
-@dataclass
-class RunResult:
-    """What one run produced; every report is derived from it."""
+def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool = False,
+            context: RunContext | None = None) -> RunResult:
+    """Turn a finished strategy's analyzers into a :class:`RunResult` with metrics.
 
-    spec: RunSpec
-    market: Market
-    params: dict[str, Any]
-    equity: pd.DataFrame
-    trades: pd.DataFrame
-    orders: pd.DataFrame
-    positions: pd.DataFrame
-    benchmark_returns: pd.Series | None
-    metrics: dict[str, Any]
-    analyses: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    pyfolio: dict[str, Any] | None = None
-
-    @property
-    def returns(self) -> pd.Series:
-        return self.equity["returns"]
-
-    @property
-    def final_value(self) -> float:
-        return float(self.equity["value"].iloc[-1])
-
-
-TRADE_COLUMNS = ["symbol", "direction", "entry_date", "entry_price", "exit_date", "exit_price", "size", "bars",
-                 "pnl", "commission", "slippage_cost", "pnl_after_costs"]
-ORDER_COLUMNS = ["ref", "created", "symbol", "side", "type", "size", "status", "executed", "exec_price",
-                 "exec_size", "commission", "slippage_cost"]
-
-
-def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool = False) -> RunResult:
-    """Turn a finished strategy's analyzers into a :class:`RunResult` with metrics."""
+    ``context`` (default: the strategy's own) supplies the run's event log.
+    """
     from autostock.reports.metrics import benchmark_returns, compute_metrics
 
     rec = strategy.analyzers.recorder
-    equity = pd.DataFrame(rec.equity, columns=["date", "value", "cash"]).set_index("date")
+    equity = pd.DataFrame(rec.equity, columns=EQUITY_COLUMNS).set_index("date")
     if equity.empty:
         raise ConfigError("the run produced no bars: check --start/--end and the data")
     equity.index = pd.DatetimeIndex(equity.index, name="date")
@@ -175,7 +178,7 @@ def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool 
     equity.iloc[0, equity.columns.get_loc("returns")] = equity["value"].iloc[0] / spec.cash - 1.0
     trades = pd.DataFrame(rec.trades, columns=TRADE_COLUMNS)
     orders = pd.DataFrame(rec.orders, columns=ORDER_COLUMNS)
-    positions = pd.DataFrame(rec.positions, columns=["date", "symbol", "size", "value"])
+    positions = pd.DataFrame(rec.positions, columns=POSITION_COLUMNS)
     bench = benchmark_returns(market, equity.index)
     metrics = compute_metrics(equity["returns"], bench, trades)
     analyses = {}
@@ -187,8 +190,9 @@ def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool 
     if pyfolio:
         ret, pos, txn, lev = strategy.analyzers.pyfolio.get_pf_items()
         pf = {"returns": ret, "positions": pos, "transactions": txn, "gross_lev": lev}
-    params = dict(strategy.params._getkwargs())
-    events = list(getattr(strategy.env, "autostock_events", []))
+    params = {k: v for k, v in strategy.params._getkwargs().items() if k not in RESERVED_PARAMS}
+    context = context or context_of(strategy)
+    events = list(context.events) if context is not None else []
     return RunResult(spec, market, params, equity, trades, orders, positions, bench, metrics, analyses, events, pf)
 
 
@@ -204,6 +208,6 @@ def market_for(spec: RunSpec, market: Market) -> Market:
 def run_backtest(spec: RunSpec, market: Market, pyfolio: bool = False) -> RunResult:
     """Run ``spec`` over ``market`` with backtrader's simulated broker."""
     market = market_for(spec, market)
-    cerebro = build_cerebro(spec, market, pyfolio=pyfolio)
+    cerebro, context = assemble(spec, market, pyfolio=pyfolio)
     strategy = cerebro.run()[0]
-    return collect(spec, market, strategy, pyfolio=pyfolio)
+    return collect(spec, market, strategy, pyfolio=pyfolio, context=context)

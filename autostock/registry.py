@@ -93,13 +93,6 @@ class Registry:
         singular = "strategy" if self.kind == "strategies" else self.kind.rstrip("s")
         raise PluginError(f"unknown {singular} {ref!r}; valid: {valid}")
 
-    def name_of(self, obj: Any) -> str | None:
-        self._load()
-        for name, item in self._items.items():
-            if item is obj:
-                return name
-        return None
-
 
 def load_reference(ref: str, kind: str = "plugin") -> Any:
     """Load ``path/to/file.py:ClassName`` or ``package.module:ClassName``."""

@@ -2,31 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
 from autostock.config import RunSpec, build_spec, parse_pairs
+from autostock.config import parse_commission as config_parse_commission
 from autostock.errors import ConfigError
+
+#: click dest -> the flag, for the flags a mode may refuse
+FLAG_NAMES: dict[str, str] = {"params": "--param", "sizer_params": "--sizer-param", "spread_bps": "--spread",
+                              "config_file": "--config", "max_position_weight": "--max-position",
+                              "sector_cap": "--sector-cap"}
 
 
 def parse_commission(text: str | None) -> dict[str, float]:
-    """``0.1`` / ``0.1%`` -> percent; ``0.005/share`` or ``0.005/share,min=1`` -> per share."""
-    if text is None:
-        return {}
-    raw = text.strip().lower().replace(" ", "")
-    m = re.fullmatch(r"([0-9.]+)/share(?:,min=([0-9.]+))?", raw)
-    try:
-        if m:
-            return {"commission": 0.0, "commission_per_share": float(m.group(1)),
-                    "commission_min": float(m.group(2) or 0.0)}
-        return {"commission": float(raw.rstrip("%"))}
-    except ValueError:
-        pass
-    raise ConfigError(f"--commission {text!r}: expected a percent like 0.1 or per share like 0.005/share,min=1")
+    """``--commission`` text into the RunSpec cost fields (the settings grammar's commission)."""
+    return {} if text is None else config_parse_commission(text, "--commission")
 
 
 def backtest_options(f: Callable) -> Callable:
@@ -60,11 +59,36 @@ def backtest_options(f: Callable) -> Callable:
     return f
 
 
-def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
-    """Build the RunSpec (defaults < config < env < flags) and load its validated market."""
-    from autostock.feeds import load_market
-    from autostock.universe import parse_symbols
+@contextmanager
+def flags_for(*params: str) -> Iterator[None]:
+    """Name the flag in a library error about one of ``params`` (``workers must ...`` -> ``--workers must ...``).
 
+    The library speaks of parameters; only the CLI knows them as flags.
+    """
+    try:
+        yield
+    except ConfigError as exc:
+        text = str(exc)
+        for name in params:
+            if text.startswith((f"{name} ", f"{name}=")):
+                raise ConfigError(f"--{name.replace('_', '-')}{text[len(name):]}") from None
+        raise
+
+
+def refuse_unused(kw: dict[str, Any], unused: tuple[str, ...], mode: str) -> None:
+    """One line for the first flag in ``unused`` (click dests) that was given: ``mode`` does not use it."""
+    for name in unused:
+        value = kw.get(name)
+        if value is not None and value != () and value is not False:
+            flag = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+            raise ConfigError(f"{flag} is not used by {mode}; remove it")
+
+
+def cli_settings(**kw: Any) -> dict[str, Any]:
+    """The settings the backtest options gave (``None`` = not given), for :func:`build_spec`.
+
+    Values stay raw: :func:`autostock.config.build_spec` reads every source by one grammar.
+    """
     data = kw.get("data")
     if kw.get("bars"):
         if not data or not str(data).startswith(("trades:", "quotes:", "micro-synthetic")):
@@ -74,10 +98,11 @@ def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
         "strategy": kw.get("strategy"),
         "params": parse_pairs(kw.get("params") or (), "--param") or None,
         "data": data,
-        "symbols": parse_symbols(kw["symbols"]) if kw.get("symbols") else None,
+        "symbols": kw.get("symbols") or None,
         "start": kw.get("start"),
         "end": kw.get("end"),
         "cash": kw.get("cash"),
+        "commission": kw.get("commission"),
         "slippage": kw.get("slippage"),
         "spread_bps": kw.get("spread_bps"),
         "sizer": kw.get("sizer"),
@@ -86,12 +111,57 @@ def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
         "seed": kw.get("seed"),
         "out": kw.get("out"),
     }
-    cli.update(parse_commission(kw.get("commission")))
     from autostock.commands.risk import risk_spec_changes
 
     cli.update(risk_spec_changes(**kw))
-    spec = build_spec(kw.get("config_file"), **cli)
+    return cli
+
+
+def check_out_dir(path: str | Path | None, flag: str = "--out") -> None:
+    """Refuse an output folder that cannot be created or written, before any run starts."""
+    if path is None:
+        return
+    target = Path(path).expanduser()
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{flag} {path}: is a file, not a folder")
+    probe = target
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"{flag} {path}: {probe} is a file, so the folder cannot be created under it")
+    unwritable = ConfigError(f"{flag} {path}: {probe} is not writable (read-only location or no permission)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise unwritable
+    try:  # the only sure test (root ignores permissions, a read-only disk does not)
+        os.rmdir(tempfile.mkdtemp(prefix=".autostock-probe-", dir=probe))
+    except OSError:
+        raise unwritable from None
+
+
+def check_dates_in_data(spec: RunSpec) -> None:
+    """A start after the synthetic market's last date (it has no bars to load) is one line."""
+    if spec.data != "synthetic" or not spec.start:
+        return
+    from autostock.feeds.synthetic import DEFAULT_END, DEFAULT_START
+
+    end = spec.end or DEFAULT_END
+    if spec.start[:10] > end[:10]:
+        raise ConfigError(f"start {spec.start} is after the synthetic data's range ({DEFAULT_START} to {end})")
+
+
+def spec_from_options(**kw: Any) -> tuple[RunSpec, Any]:
+    """Build the RunSpec (defaults < config < env < flags) and load its validated market."""
+    from autostock.feeds import load_market
+
+    spec = build_spec(kw.get("config_file"), **cli_settings(**kw))
+    check_out_dir(spec.out)
+    check_dates_in_data(spec)
     market = load_market(spec.data, spec.symbols, spec.start, spec.end, spec.benchmark, spec.seed)
+    empty = [s for s, bars in market.bars.items() if bars.empty]
+    if empty:
+        raise ConfigError(f"no bars for {', '.join(empty)} between {spec.start or 'start'} and {spec.end or 'end'}")
     if spec.symbols is None:
         spec = spec.replace(symbols=market.symbols)
     return spec, market
@@ -134,13 +204,14 @@ def strategies() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from autostock.context import RESERVED_PARAMS
     from autostock.registry import STRATEGIES
 
     table = Table(title="strategies")
     for col in ("name", "source", "params (defaults)", "description"):
         table.add_column(col)
     for name, cls in STRATEGIES.items():
-        params = ", ".join(f"{k}={v!r}" for k, v in cls.params._getitems())
+        params = ", ".join(f"{k}={v!r}" for k, v in cls.params._getitems() if k not in RESERVED_PARAMS)
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         table.add_row(name, STRATEGIES.source(name), params, doc)
     Console(width=200).print(table)

@@ -117,6 +117,10 @@ def check_connection(live: bool, symbol: str, log_level: str, log_file: str | No
         click.echo(f"latest bar    {symbol.upper()}: none")
 
 
+#: backtest options a live run does not use: Alpaca supplies the data, the dates and the costs
+TRADE_UNUSED: tuple[str, ...] = ("data", "start", "end", "benchmark", "commission", "slippage", "spread_bps")
+
+
 @click.command()
 @backtest_options
 @live_flag
@@ -143,27 +147,18 @@ def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timefram
     The strategy, sizer and risk options are the backtest's. --max-drawdown also arms the live
     kill switch: cancel every order, close every position and halt until `autostock resume`.
     """
-    from autostock.commands.backtest import parse_commission
-    from autostock.commands.risk import risk_spec_changes
-    from autostock.config import build_spec, parse_pairs
+    from autostock.commands.backtest import cli_settings, refuse_unused
+    from autostock.config import build_spec
     from autostock.live.killswitch import SafetyLimits
     from autostock.live.runner import LiveSettings, TradingSession
-    from autostock.universe import parse_symbols
 
     _logging(log_level, log_file)
-    cli: dict[str, Any] = {
-        "strategy": kw.get("strategy"), "params": parse_pairs(kw.get("params") or (), "--param") or None,
-        "symbols": parse_symbols(kw["symbols"]) if kw.get("symbols") else None, "cash": kw.get("cash"),
-        "slippage": kw.get("slippage"), "spread_bps": kw.get("spread_bps"), "sizer": kw.get("sizer"),
-        "sizer_params": parse_pairs(kw.get("sizer_params") or (), "--sizer-param") or None,
-        "seed": kw.get("seed"), "data": "alpaca",
-    }
-    cli.update(parse_commission(kw.get("commission")))
-    cli.update(risk_spec_changes(**kw))
-    spec = build_spec(kw.get("config_file"), **cli)
+    # the same settings path as every command; the flags a live run cannot honour are refused
+    refuse_unused(kw, TRADE_UNUSED, "trade")
+    spec = build_spec(kw.get("config_file"), **{**cli_settings(**kw), "data": "alpaca"})
     if not spec.symbols:
         raise UserError("trade needs --symbols, e.g. --symbols AAPL,MSFT (or a universe selector)")
-    limits = SafetyLimits(max_drawdown=(spec.risk or {}).get("max_drawdown"), max_order_notional=max_order_notional,
+    limits = SafetyLimits(max_drawdown=spec.risk_settings().max_drawdown, max_order_notional=max_order_notional,
                           max_position=max_position_value, max_orders_per_minute=max_orders_per_minute,
                           halt_file=halt_file)
     if live and not yes:

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import click
 
-from autostock.config import parse_pairs, split_symbols
+from autostock.config import parse_pairs
 from autostock.errors import ConfigError, DataError
 
 DEFAULT_INDEX = "QQQ"
@@ -20,8 +20,7 @@ DEFAULT_INDEX = "QQQ"
 
 def _data_options(f: Callable) -> Callable:
     options = [
-        click.option("--data", "-d", default="synthetic", show_default=True,
-                     help="synthetic, sample, yahoo, alpaca, or a CSV/Parquet file or folder."),
+        click.option("--data", "-d", help="synthetic (default), sample, yahoo, alpaca, or a CSV/Parquet file or folder."),
         click.option("--symbols", help="Comma-separated tickers (one model per symbol)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),
         click.option("--end", help="Last date (YYYY-MM-DD)."),
@@ -34,7 +33,9 @@ def _data_options(f: Callable) -> Callable:
         click.option("--features", "feature_set", default="full", show_default=True,
                      help="basic, technical, full, or a comma list of feature and group names."),
         click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Model param (repeatable); MEMBER.KEY=VALUE for one member of an ensemble."),
-        click.option("--seed", type=int, default=42, show_default=True, help="Seed for data and models."),
+        click.option("--seed", type=int, help="Seed for data and models. [default: 42]"),
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="TOML config file (data, symbols, start, end, benchmark, seed apply)."),
         click.option("--track", is_flag=True, help="Log params, metrics and artifacts to MLflow (local ./mlruns)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
@@ -43,13 +44,20 @@ def _data_options(f: Callable) -> Callable:
     return f
 
 
-def _load(data: str, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
-          index_symbol: str | None, seed: int) -> tuple[Any, Any, str | None, list[str]]:
+def _settings(config_file: str | None, data: str | None, symbols: str | None, start: str | None,
+              end: str | None, benchmark: str | None, seed: int | None) -> Any:
+    """The data settings through the one config path (defaults < TOML < AUTOSTOCK_* < flags)."""
+    from autostock.config import build_spec
+
+    return build_spec(config_file, data=data, symbols=symbols, start=start, end=end, benchmark=benchmark, seed=seed)
+
+
+def _load(spec: Any, index_symbol: str | None) -> tuple[Any, Any, str | None, list[str]]:
     """The market, the high-beta index close series (or None), its symbol, and notes."""
     from autostock.feeds import load_market
 
-    syms = split_symbols(symbols) if symbols else None
-    market = load_market(data, syms, start, end, benchmark, seed)
+    data, start, end, seed = spec.data, spec.start, spec.end, spec.seed
+    market = load_market(data, spec.symbols, start, end, spec.benchmark, seed)
     notes: list[str] = []
     explicit = index_symbol is not None
     wanted = (index_symbol or DEFAULT_INDEX).strip().upper()
@@ -163,19 +171,21 @@ def features(feature_set: str | None, names_only: bool) -> None:
 @click.option("--params-from", type=click.Path(dir_okay=False), help="A best_params.json written by autostock tune.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Model directory [default: models/<model>].")
 def train(model: str, walk: str, ensemble_method: str | None, params_from: str | None, out: str | None,
-          data: str, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
-          index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int,
-          track: bool, quiet: bool) -> None:
+          data: str | None, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
+          index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int | None,
+          track: bool, quiet: bool, config_file: str | None) -> None:
     """Train a predictor walk-forward; write the model(s), params.json, metrics.json and OOS predictions."""
     from autostock.models.tracking import Tracker
     from autostock.models.training import train as run_train
     from autostock.models.walkforward import parse_walk_forward
 
+    spec = _settings(config_file, data, symbols, start, end, benchmark, seed)
+    seed = spec.seed
     _check_early(target, feature_set)
     cfg = parse_walk_forward(walk)
     model_params = _model_params(params, params_from)
     tracker = Tracker(track, "autostock-train", run_name=model)
-    market, index, index_sym, notes = _load(data, symbols, start, end, benchmark, index_symbol, seed)
+    market, index, index_sym, notes = _load(spec, index_symbol)
     folder = Path(out) if out else Path("models") / model.replace(",", "+")
     progress = _Progress(not quiet)
     with tracker:
@@ -218,34 +228,39 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
 @click.option("--embargo", type=int, default=0, show_default=True, help="Extra bars between train and validation.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for tune_results.csv and best_params.json [default: models/<model>].")
 def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: int, embargo: int, out: str | None,
-         data: str, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
-         index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int,
-         track: bool, quiet: bool) -> None:
+         data: str | None, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
+         index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int | None,
+         track: bool, quiet: bool, config_file: str | None) -> None:
     """Search hyperparameters (grid or Optuna TPE) with purged time-series CV; save the best params."""
     from autostock.models.tracking import Tracker
     from autostock.models.training import predictor_factory, symbol_data
     from autostock.models.tuning import BEST_PARAMS_FILE, RESULTS_FILE, default_space
     from autostock.models.tuning import tune as run_tune
 
+    spec = _settings(config_file, data, symbols, start, end, benchmark, seed)
+    seed = spec.seed
     tgt = _check_early(target, feature_set)
     fixed = parse_pairs(params, "--param")
     tracker = Tracker(track, "autostock-tune", run_name=model)
     _, defaults = predictor_factory(model, fixed, tgt, seed)
     searched: dict[str, str] = {}
     for item in space:
-        key, sep, value = item.partition("=")
+        key, sep, value = item.partition("=")  # the value is a search space, not a setting value
         if not sep or not key.strip():
             raise ConfigError(f"--space {item!r}: expected KEY=a|b|c or KEY=lo:hi")
         if key.strip() not in defaults:
             raise ConfigError(f"--space {key.strip()}: not a param of {model}; valid: {', '.join(sorted(defaults))}")
-        searched[key.strip()] = value
+        searched[key.strip()] = value.strip()
     searched = searched or default_space(model, defaults)
-    market, index, _, notes = _load(data, symbols, start, end, benchmark, index_symbol, seed)
+    market, index, _, notes = _load(spec, index_symbol)
     prepared, _ = symbol_data(market, feature_set, tgt, index)
     folder = Path(out) if out else Path("models") / model
     with tracker:
-        table, best = run_tune(model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo,
-                               folder, progress=not quiet)
+        from autostock.commands.backtest import flags_for
+
+        with flags_for("trials", "splits"):
+            table, best = run_tune(model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo,
+                                   folder, progress=not quiet)
         tracker.log_params({"model": model, "method": method, "target": tgt.name, "best": best})
         tracker.log_metrics({"best_score": float(table.iloc[0]["score"])})
         tracker.log_artifacts(folder)

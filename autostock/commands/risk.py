@@ -9,6 +9,12 @@ import click
 from autostock.errors import ConfigError
 
 
+def _defaults() -> Any:
+    from autostock.risk.settings import DEFAULTS
+
+    return DEFAULTS
+
+
 def risk_options(f: Callable) -> Callable:
     """Click options for the universe selector and the risk settings (backtest, trade, Monte
     Carlo, optimise). Read them back with :func:`risk_settings_from_options` and
@@ -23,7 +29,8 @@ def risk_options(f: Callable) -> Callable:
         click.option("--max-drawdown", type=float,
                      help="Kill switch: at this drawdown from the peak flatten everything, no new entries (0.15)."),
         click.option("--cool-off", type=int, help="Bars after a kill-switch event before entries resume (default: never)."),
-        click.option("--max-leverage", type=float, help="Max gross exposure / equity. [default: 1.0 with risk settings]"),
+        click.option("--max-leverage", type=float,
+                     help=f"Max gross exposure / equity. [default: {_defaults().max_leverage} with risk settings]"),
         click.option("--max-position", "max_position_weight", type=float,
                      help="Max weight of one position, fraction of equity (0.10)."),
         click.option("--sector-caps", is_flag=True, default=None,
@@ -32,10 +39,12 @@ def risk_options(f: Callable) -> Callable:
         click.option("--sector-cap", "sector_cap", multiple=True, metavar="SECTOR=W",
                      help="Cap one sector (repeatable; implies --sector-caps), e.g. Technology=0.25 or other=0.1."),
         click.option("--correlation-limit", metavar="RHO|off",
-                     help="Refuse (or reduce) entries whose rolling correlation with the book exceeds RHO. [default: 0.8]"),
-        click.option("--correlation-window", type=int, help="Bars of returns for the correlation. [default: 60]"),
+                     help="Refuse (or reduce) entries whose rolling correlation with the book exceeds RHO. "
+                          f"[default: {_defaults().correlation_limit}]"),
+        click.option("--correlation-window", type=int,
+                     help=f"Bars of returns for the correlation. [default: {_defaults().correlation_window}]"),
         click.option("--correlation-action", type=click.Choice(["refuse", "reduce"]), default=None,
-                     help="What the correlation limit does to an order. [default: refuse]"),
+                     help=f"What the correlation limit does to an order. [default: {_defaults().correlation_action}]"),
     ]
     for option in reversed(options):
         f = option(f)
@@ -47,33 +56,29 @@ RISK_KEYS: tuple[str, ...] = ("stop_loss", "take_profit", "trailing_stop", "max_
 
 
 def risk_settings_from_options(**kwargs: Any) -> dict[str, Any]:
-    """The ``spec.risk`` dict from :func:`risk_options` values (only the options given).
+    """The raw ``spec.risk`` table from :func:`risk_options` values (only the options given).
 
-    Unrelated keyword arguments are ignored, so a command can pass all of its options. The
-    result is validated (a bad value raises ConfigError naming it) but returned raw, to be
-    merged over the config file's ``[risk]`` table.
+    Unrelated keyword arguments are ignored, so a command can pass all of its options. Values
+    are read by the settings grammar but validated once, with the config file's ``[risk]``
+    table they are merged over, when the spec is built (:func:`autostock.config.build_spec`).
     """
-    from autostock.config import parse_pairs
-    from autostock.risk.settings import parse_risk
+    from autostock.config import parse_pairs, parse_value
 
     out: dict[str, Any] = {k: kwargs[k] for k in RISK_KEYS if kwargs.get(k) is not None}
     limit = kwargs.get("correlation_limit")
     if limit is not None:
-        text = str(limit).strip().lower()
-        if text in ("off", "none", "no"):
+        value = parse_value(str(limit))
+        if value is None or value is False or str(limit).strip().lower() == "off":
             out["correlation_limit"] = "off"
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out["correlation_limit"] = float(value)
         else:
-            try:
-                out["correlation_limit"] = float(text)
-            except ValueError:
-                raise ConfigError(f"--correlation-limit {limit!r}: expected a number in [-1, 1] or off") from None
+            raise ConfigError(f"--correlation-limit {limit!r}: expected a number in [-1, 1] or off")
     pairs = kwargs.get("sector_cap") or ()
     if pairs:
         out["sector_caps"] = parse_pairs(pairs, "--sector-cap")
     elif kwargs.get("sector_caps"):
         out["sector_caps"] = True
-    if out:
-        parse_risk(out)
     return out
 
 

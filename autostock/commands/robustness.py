@@ -7,12 +7,22 @@ Each takes the backtest command's options (strategy, data, costs, sizer, seed) p
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from autostock.commands.backtest import backtest_options, default_out, spec_from_options
+from autostock.commands.backtest import (
+    backtest_options,
+    check_out_dir,
+    default_out,
+    flags_for,
+    spec_from_options,
+)
+
+#: library parameters these commands take from flags of the same name
+FLAG_PARAMS = ("workers", "dask", "trials", "paths", "block")
 
 OBJECTIVE_CHOICE = click.Choice(["sharpe", "cagr", "calmar", "sortino"])
 
@@ -68,12 +78,13 @@ def montecarlo(paths: int, block: float, mode: str, trade_sampling: str, dd_limi
     """Run the strategy over resampled histories; write montecarlo.json, paths.csv, charts, HTML."""
     from autostock.robustness.montecarlo import run_montecarlo, write_montecarlo
 
+    check_out_dir(out)
     spec, market = spec_from_options(**kw)
     if not (0 < dd_limit < 1):
         from autostock.errors import ConfigError
 
         raise ConfigError(f"--dd-limit must be a fraction between 0 and 1, got {dd_limit}")
-    with _executor(workers, dask, progress) as executor:
+    with flags_for(*FLAG_PARAMS), _executor(workers, dask, progress) as executor:
         result = run_montecarlo(spec, market, paths, block, spec.seed, mode, trade_sampling, sample_curves, executor)
     folder = _folder(out, spec.strategy, "montecarlo")
     files = write_montecarlo(result, folder, dd_limit)
@@ -99,11 +110,13 @@ def montecarlo(paths: int, block: float, mode: str, trade_sampling: str, dd_limi
 def optimize(grid: tuple[str, ...], objective: str, method: str, trials: int | None, workers: int | None,
              dask: str | None, progress: bool, out: str | None, **kw: Any) -> None:
     """Search strategy params; write optimize.csv, optimize.json (best, deflated Sharpe, PBO), heatmap.png."""
-    from autostock.robustness.optimize import grid_size, optimize as run_optimize, parse_grid, write_optimize
+    from autostock.robustness.optimize import grid_size, parse_grid, write_optimize
+    from autostock.robustness.optimize import optimize as run_optimize
 
     parsed = parse_grid(grid)
+    check_out_dir(out)
     spec, market = spec_from_options(**kw)
-    with _executor(workers, dask, progress) as executor:
+    with flags_for(*FLAG_PARAMS), _executor(workers, dask, progress) as executor:
         result = run_optimize(spec, market, parsed, objective, method, trials, spec.seed, executor)
     files = write_optimize(result, _folder(out, spec.strategy, "optimize"))
     best, dsr, pbo = result.best, result.deflated_sharpe, result.pbo
@@ -133,12 +146,17 @@ def walkforward(grid: tuple[str, ...], train: str, test: str, anchored: bool, ob
                 out: str | None, **kw: Any) -> None:
     """Optimise in each in-sample window, trade the choice out of sample, stitch the OOS curve."""
     from autostock.robustness.optimize import parse_grid
-    from autostock.robustness.walkforward import parse_duration, walk_forward, write_walkforward
+    from autostock.robustness.walkforward import (
+        parse_duration,
+        walk_forward,
+        write_walkforward,
+    )
 
     parsed = parse_grid(grid)
     train_off, test_off = parse_duration(train, "--train"), parse_duration(test, "--test")
+    check_out_dir(out)
     spec, market = spec_from_options(**kw)
-    with _executor(workers, dask, progress) as executor:
+    with flags_for(*FLAG_PARAMS), _executor(workers, dask, progress) as executor:
         result = walk_forward(spec, market, parsed, train_off, test_off, anchored, objective, method, trials,
                               spec.seed, executor)
     result.settings.update(train=train, test=test)

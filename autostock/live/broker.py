@@ -185,18 +185,6 @@ class AlpacaBroker(bt.BrokerBase):
     def notify(self, order: bt.Order) -> None:
         self.notifs.put(order.clone())
 
-    # costs are the broker's own in live trading; accept the backtest settings without effect
-    def set_slippage_perc(self, *a: Any, **k: Any) -> None:
-        pass
-
-    def set_slippage_fixed(self, *a: Any, **k: Any) -> None:
-        pass
-
-    def setcash(self, cash: float) -> None:
-        log.info("live broker: cash comes from the account; ignoring setcash(%s)", cash)
-
-    set_cash = setcash
-
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0, oco=None,
             trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs) -> bt.Order:
         order = bt.BuyOrder(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,

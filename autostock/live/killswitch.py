@@ -10,7 +10,7 @@ import collections
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from autostock.errors import ConfigError
 from autostock.live.state import StateDB
@@ -54,12 +54,6 @@ class SafetyLimits:
                 raise ConfigError(f"{name.replace('_', ' ')} must be > 0 dollars, got {v}")
         if self.max_orders_per_minute is not None and self.max_orders_per_minute < 1:
             raise ConfigError(f"max orders per minute must be >= 1, got {self.max_orders_per_minute}")
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> "SafetyLimits":
-        known = {k: values[k] for k in ("max_drawdown", "max_order_notional", "max_position",
-                                        "max_orders_per_minute", "halt_file") if values.get(k) is not None}
-        return cls(**known)
 
 
 class KillSwitch:

@@ -126,9 +126,6 @@ class StateDB:
         return self._rows(sql + (f" LIMIT {int(limit)}" if limit else ""))
 
     # -- fills and positions -------------------------------------------------------------
-    def has_fill(self, exec_id: str) -> bool:
-        return bool(self._rows("SELECT 1 AS x FROM fills WHERE exec_id=?", (exec_id,)))
-
     def record_fill(self, exec_id: str, cid: str, symbol: str, qty: float, price: float,
                     ts: float | None = None, source: str = "stream") -> bool:
         """Apply one fill (signed ``qty``) to its order and the position, atomically.

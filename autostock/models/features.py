@@ -531,11 +531,5 @@ def compute_features(
     return out
 
 
-def warmup_bars(features: pd.DataFrame) -> int:
-    """Index of the first row on which every feature is finite (len(features) if none is)."""
-    ok = np.isfinite(features.to_numpy(dtype=float)).all(axis=1)
-    return int(np.argmax(ok)) if ok.any() else len(features)
-
-
 # feature groups over tick, quote and alternative data register themselves into FEATURES
 from autostock.models import features_alt, features_micro  # noqa: F401

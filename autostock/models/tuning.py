@@ -113,7 +113,7 @@ def purged_splits(n: int, horizon: int, n_splits: int = 4, min_train: float = 0.
     if purge < horizon:
         raise ConfigError(f"purge={purge} is shorter than the target horizon {horizon}")
     if n_splits < 1:
-        raise ConfigError(f"--splits must be >= 1, got {n_splits}")
+        raise ConfigError(f"splits must be >= 1, got {n_splits}")
     start = first_row + int((n - first_row) * min_train)
     edges = np.linspace(start, n, n_splits + 1).astype(int)
     splits = []
@@ -225,7 +225,7 @@ def tune(
         optuna = require("ml", "optuna")
 
         if trials < 1:
-            raise ConfigError(f"--trials must be >= 1, got {trials}")
+            raise ConfigError(f"trials must be >= 1, got {trials}")
         optuna.logging.set_verbosity(optuna.logging.WARNING)
 
         def objective(trial: Any) -> float:
@@ -243,7 +243,7 @@ def tune(
         study.optimize(objective, n_trials=trials, show_progress_bar=progress)
     table = pd.DataFrame(rows).sort_values(["score", "trial"]).reset_index(drop=True)
     best_row = table.iloc[0]
-    best = {d.name: _plain(best_row[d.name]) for d in dims}
+    best = {d.name: _typed(d, table[d.name].iloc[0]) for d in dims}  # per column: a row upcasts ints
     best_all = {**fixed, **best}
     if out is not None:
         folder = Path(out)
@@ -254,6 +254,16 @@ def tune(
                                                "metric": "log_loss" if target.is_classification else "rmse",
                                                "n_trials": len(table)})
     return table, best_all
+
+
+def _typed(dim: Dimension, value: Any) -> Any:
+    """A searched value with its dimension's type: the choice itself, or an int for an int range."""
+    value = _plain(value)
+    if dim.choices is not None:
+        return next((c for c in dim.choices if c == value), value)
+    if dim.integer:
+        return int(value)
+    return value
 
 
 def _plain(value: Any) -> Any:

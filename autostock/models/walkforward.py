@@ -88,23 +88,30 @@ class WalkForwardConfig:
 
 
 def parse_walk_forward(text: str | None) -> WalkForwardConfig:
-    """Parse ``train=756,test=63[,retrain=63,purge=5,embargo=5,mode=expanding|rolling,val=0.1]``."""
+    """Parse ``train=756,test=63[,retrain=63,purge=5,embargo=5,mode=expanding|rolling,val=0.1]``.
+
+    The text is read by the settings grammar (:func:`autostock.config.parse_mapping`); the
+    typed :class:`WalkForwardConfig` checks the values.
+    """
+    from autostock.config import parse_mapping
+
     if not text:
         return WalkForwardConfig()
-    kwargs: dict[str, Any] = {}
-    for part in str(text).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        key, sep, value = part.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or key not in WalkForwardConfig.__dataclass_fields__:
-            raise ConfigError(f"bad --walk-forward item {part!r}; use train=N,test=N[,retrain=N,purge=N,"
-                              "embargo=N,mode=expanding|rolling,val=F]")
-        try:
-            kwargs[key] = value if key == "mode" else (float(value) if key == "val" else int(value))
-        except ValueError:
-            raise ConfigError(f"--walk-forward {key} must be a number, got {value!r}") from None
+    usage = "use train=N,test=N[,retrain=N,purge=N,embargo=N,mode=expanding|rolling,val=F]"
+    try:
+        kwargs = parse_mapping(str(text), "walk-forward item")
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; {usage}") from None
+    unknown = sorted(set(kwargs) - set(WalkForwardConfig.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(f"unknown walk-forward item(s) {', '.join(unknown)}; {usage}")
+    for key, value in kwargs.items():
+        if key != "mode" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"walk-forward {key} must be a number, got {value!r}")
+    if "val" in kwargs:
+        kwargs["val"] = float(kwargs["val"])
+    if "mode" in kwargs:
+        kwargs["mode"] = str(kwargs["mode"])
     return WalkForwardConfig(**kwargs)
 
 

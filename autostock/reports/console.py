@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autostock.engine import RunResult
+from autostock.result import RunResult
 
 PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "alpha", "trade_win_rate"}
 

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from autostock import __version__
-from autostock.engine import RunResult
+from autostock.result import RunResult
 
 
 def _jsonable(value: Any) -> Any:

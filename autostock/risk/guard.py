@@ -1,7 +1,7 @@
 """The risk guard: every strategy order passes through it before it reaches the broker.
 
 ``BaseStrategy.buy/sell`` call :meth:`RiskGuard.submit` when the engine installed a guard
-(``cerebro.autostock_guard``). The part of an order that reduces a position always passes;
+(the run context's ``guard``). The part of an order that reduces a position always passes;
 the part that opens or adds to one is checked, in order, against
 
 1. the kill switch (no new exposure after a drawdown breach, until the cool-off ends);
@@ -14,8 +14,10 @@ the part that opens or adds to one is checked, in order, against
 Positions are projected: current positions plus what the guard's live orders still have to
 fill, valued at the bar's close, so a batch of orders sent on one bar cannot overshoot a cap
 together. Each refusal and reduction is logged (logger ``autostock.risk``) and counted by
-reason. The kill switch and the protective stops are driven by :class:`RiskMonitor`, an
-analyzer that sees every bar's value before the strategy's ``next()`` and every order.
+reason. The kill switch, trims and protective stops are driven by the strategy base
+(:class:`~autostock.strategies.base.BaseStrategy`), which hands the guard every bar's value
+before the strategy's ``next()`` and every order notification; the ``risk_guard`` analyzer
+only reports.
 """
 
 from __future__ import annotations

@@ -59,6 +59,8 @@ class RiskSettings:
 
 
 KEYS: tuple[str, ...] = tuple(f.name for f in fields(RiskSettings))
+#: the defaults, stated once (the dataclass's); CLI help and docs read them from here
+DEFAULTS = RiskSettings()
 
 
 def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True,
@@ -77,6 +79,17 @@ def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = T
 
 def _off(value: Any) -> bool:
     return value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""))
+
+
+def _check_sectors(caps: Mapping[str, Any]) -> None:
+    """A sector cap names a sector of the universe (any case) or ``other``."""
+    from autostock.universe import DEFAULT_SECTOR_CAPS, OTHER, sectors
+
+    known = [k for k in dict.fromkeys([*sectors(), *DEFAULT_SECTOR_CAPS]) if k != OTHER]
+    lower = {k.lower() for k in known} | {OTHER, "others"}
+    for name in caps:
+        if str(name).strip().lower() not in lower:
+            raise ConfigError(f"sector cap {name!r}: no such sector; valid: {', '.join(sorted(known))}, {OTHER}")
 
 
 def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
@@ -103,8 +116,8 @@ def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
             out[key] = _number(key, merged[key], 0.0, 1.0, high_open=True)
     if not _off(merged.get("take_profit")):
         out["take_profit"] = _number("take_profit", merged["take_profit"], 0.0, 100.0)
-    if not _off(merged.get("max_leverage", 1.0)):
-        out["max_leverage"] = _number("max_leverage", merged.get("max_leverage", 1.0), 0.0, 100.0)
+    if not _off(merged.get("max_leverage", DEFAULTS.max_leverage)):
+        out["max_leverage"] = _number("max_leverage", merged.get("max_leverage", DEFAULTS.max_leverage), 0.0, 100.0)
     if not _off(merged.get("max_position_weight")):
         out["max_position_weight"] = _number("max_position_weight", merged["max_position_weight"], 0.0, 100.0)
     if "cool_off" in merged and not _off(merged["cool_off"]):
@@ -119,24 +132,25 @@ def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
         if caps is True or (isinstance(caps, str) and caps.strip().lower() in ("default", "defaults", "on", "true", "yes")):
             out["sector_caps"] = default_sector_caps()
         elif isinstance(caps, Mapping):
+            _check_sectors(caps)
             out["sector_caps"] = default_sector_caps(caps)
         else:
             raise ConfigError(f"risk setting sector_caps={caps!r}: expected true or a table of sector -> cap")
-    limit = merged.get("correlation_limit", 0.8)
+    limit = merged.get("correlation_limit", DEFAULTS.correlation_limit)
     out["correlation_limit"] = None if _off(limit) else _number("correlation_limit", limit, -1.0, 1.0, low_open=False)
-    window = merged.get("correlation_window", 60)
+    window = merged.get("correlation_window", DEFAULTS.correlation_window)
     if isinstance(window, bool) or not float(_number("correlation_window", window, 3, 10**6, low_open=False)).is_integer():
         raise ConfigError(f"risk setting correlation_window={window!r} must be a whole number of bars >= 3")
     out["correlation_window"] = int(window)
-    action = str(merged.get("correlation_action", "refuse")).strip().lower()
+    action = str(merged.get("correlation_action", DEFAULTS.correlation_action)).strip().lower()
     if action not in ("refuse", "reduce"):
         raise ConfigError(f"risk setting correlation_action={action!r}: expected refuse or reduce")
     out["correlation_action"] = action
-    trim = merged.get("trim", True)
+    trim = merged.get("trim", DEFAULTS.trim)
     if not isinstance(trim, bool):
         raise ConfigError(f"risk setting trim={trim!r}: expected true or false")
     out["trim"] = trim
-    out["trim_band"] = _number("trim_band", merged.get("trim_band", 0.0), 0.0, 1.0, low_open=False)
+    out["trim_band"] = _number("trim_band", merged.get("trim_band", DEFAULTS.trim_band), 0.0, 1.0, low_open=False)
     settings = RiskSettings(**out)
     if settings.max_position_weight is not None and settings.max_position_weight > settings.max_leverage:
         raise ConfigError(

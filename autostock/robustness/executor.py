@@ -99,9 +99,9 @@ class Executor:
 
     def __init__(self, workers: int | None = None, dask: str | None = None, progress: bool = True) -> None:
         if workers is not None and workers < 1:
-            raise ConfigError(f"--workers must be >= 1, got {workers}")
+            raise ConfigError(f"workers must be >= 1, got {workers}")
         if dask is not None and dask != "local" and "://" not in dask:
-            raise ConfigError(f"--dask must be 'local' or a scheduler address like tcp://host:8786, got {dask!r}")
+            raise ConfigError(f"dask must be 'local' or a scheduler address like tcp://host:8786, got {dask!r}")
         self.workers = workers if workers is not None else default_workers()
         self.dask = dask
         self.progress = progress

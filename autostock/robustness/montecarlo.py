@@ -198,11 +198,11 @@ def run_montecarlo(
     if trade_method not in TRADE_METHODS:
         raise ConfigError(f"unknown trade resampling method {trade_method!r}; valid: {', '.join(TRADE_METHODS)}")
     if paths < 1:
-        raise ConfigError(f"--paths must be >= 1, got {paths}")
+        raise ConfigError(f"paths must be >= 1, got {paths}")
     if sample < 0:
         raise ConfigError(f"curve sample size must be >= 0, got {sample}")
     if not (block >= 1):
-        raise ConfigError(f"--block must be >= 1 (mean block length in days), got {block}")
+        raise ConfigError(f"block must be >= 1 (mean block length in days), got {block}")
     seed = spec.seed if seed is None else seed
     own_executor = executor is None
     executor = executor or Executor()

@@ -259,7 +259,7 @@ def optimize(
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
     if trials is not None and trials < 1:
-        raise ConfigError(f"--trials must be >= 1, got {trials}")
+        raise ConfigError(f"trials must be >= 1, got {trials}")
     seed = spec.seed if seed is None else seed
     own = executor is None
     executor = executor or Executor()

@@ -13,6 +13,7 @@ from typing import Any
 import backtrader as bt
 import numpy as np
 
+from autostock.context import context_of
 from autostock.errors import ConfigError
 from autostock.registry import SIZERS
 from autostock.sizers import risk
@@ -62,7 +63,9 @@ class RiskSizer(bt.Sizer):
         return max(1, int(slots() if callable(slots) else len(self.strategy.datas)))
 
     def guard_setting(self, name: str) -> Any:
-        guard = getattr(self.strategy.env, "autostock_guard", None)
+        """A risk setting of the run (``None`` when the run has no risk guard)."""
+        ctx = context_of(self.strategy)
+        guard = ctx.guard if ctx is not None else None
         return getattr(getattr(guard, "settings", None), name, None)
 
 

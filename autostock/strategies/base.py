@@ -2,8 +2,14 @@
 
 A strategy decides; it never sizes, reads config, does I/O or talks to a broker beyond
 backtrader's order API. Orders go through :meth:`BaseStrategy.buy` / :meth:`BaseStrategy.sell`,
-which hand them to a risk guard when the engine installed one (``cerebro.autostock_guard``),
+which hand them to a risk guard when the engine installed one (the run context's ``guard``),
 so risk limits apply unchanged in backtests, Monte Carlo paths, walk-forward folds and live.
+
+The base also drives the guard's acting part: it hands the guard every bar's portfolio value
+(before ``next()``, so a drawdown breach on bar t flattens at bar t+1's open) and every order
+notification (to place protective stops after fills). This happens in backtrader's
+notification step, after the strategy's own ``notify_order`` and the analyzers, so a subclass
+that overrides ``notify_order`` without calling ``super()`` keeps its stops and kill switch.
 """
 
 from __future__ import annotations
@@ -13,15 +19,72 @@ from typing import Any
 
 import backtrader as bt
 
+from autostock.context import RunContext
+
 TERMINAL = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
 
 class BaseStrategy(bt.Strategy):
-    """Base strategy: guarded order submission and per-data pending-order bookkeeping."""
+    """Base strategy: guarded order submission, the risk guard's acting part and per-data
+    pending-order bookkeeping.
 
+    Params: ``context`` (the run's :class:`~autostock.context.RunContext`, set by the engine's
+    builder; not a user setting).
+    """
+
+    params: Any = (("context", None),)
+
+    @property
+    def context(self) -> RunContext | None:
+        """The run context the engine created for this run (``None`` outside a built run)."""
+        ctx = self.p.context
+        return ctx if isinstance(ctx, RunContext) else None
+
+    @property
+    def guard(self) -> Any:
+        """The run's risk guard, or ``None`` when the run has no risk settings."""
+        ctx = self.context
+        return ctx.guard if ctx is not None else None
+
+    # -- the guard's acting part (backtrader hooks) ----------------------------------------
+    def _start(self) -> None:
+        guard = self.guard
+        if guard is not None:
+            guard.reset()
+        super()._start()
+        self._check_warmup()
+
+    def _check_warmup(self) -> None:
+        """Refuse preloaded data shorter than the indicators' warm-up (backtrader's batch mode
+        would fail inside an indicator with an IndexError)."""
+        cerebro = self.cerebro
+        if not (getattr(cerebro, "_dorunonce", False) and getattr(cerebro, "_dopreload", False)):
+            return
+        for data, needed in zip(self.datas, self._minperiods):
+            have = data.buflen()
+            if have < needed:
+                from autostock.errors import ConfigError
+
+                raise ConfigError(
+                    f"{data._name}: {have} bar(s) in the run, fewer than the {needed} that "
+                    f"{type(self).__name__}'s indicators need to warm up; give a longer date range"
+                )
+
+    def _notify(self, qorders: list = [], qtrades: list = []) -> None:  # noqa: B006 - backtrader's signature
+        super()._notify(qorders, qtrades)
+        guard = self.guard
+        if guard is None:
+            return
+        for order in (qorders if self.cerebro.p.quicknotify else self._orderspending):
+            guard.on_order(self, order)
+        if qorders:
+            return  # backtrader notifies the value once per bar, without orders
+        guard.on_bar(self, self.broker.getvalue())
+
+    # -- orders ------------------------------------------------------------------------------
     def _guarded(self, submit: Any, data: Any, size: Any, is_buy: bool, kwargs: dict) -> bt.Order | None:
         data = data if data is not None else self.datas[0]
-        guard = getattr(self.env, "autostock_guard", None)
+        guard = self.guard
         if guard is None:
             order = submit(data=data, size=size, **kwargs)
         else:
@@ -67,7 +130,9 @@ class BaseStrategy(bt.Strategy):
     @classmethod
     def param_namespace(cls, **overrides: Any) -> SimpleNamespace:
         """The strategy's params with defaults, overridden by ``overrides`` (for signal builders)."""
-        values = dict(cls.params._getitems())
+        from autostock.context import RESERVED_PARAMS
+
+        values = {k: v for k, v in cls.params._getitems() if k not in RESERVED_PARAMS}
         unknown = set(overrides) - set(values)
         if unknown:
             from autostock.errors import ConfigError

@@ -104,8 +104,10 @@ def test_risk_options_build_the_risk_table_and_universe_symbols():
                                "correlation_limit": "off"}
     assert risk_settings_from_options(sector_caps=True) == {"sector_caps": True}
     assert risk_settings_from_options() == {}
-    with pytest.raises(ConfigError, match="stop_loss"):
-        risk_settings_from_options(stop_loss=-0.1)
+    from autostock.config import build_spec
+
+    with pytest.raises(ConfigError, match="stop_loss"):  # validated once, where the spec is built
+        build_spec(risk=risk_settings_from_options(stop_loss=-0.1))
     with pytest.raises(ConfigError, match="either --symbols or --universe"):
         risk_spec_changes(universe="all", symbols="AAPL")
 

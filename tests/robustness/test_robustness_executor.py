@@ -127,7 +127,7 @@ def test_ctrl_c_in_serial_mode_keeps_finished_results():
 
 
 def test_bad_executor_settings_are_user_errors():
-    with pytest.raises(ConfigError, match="--workers"):
+    with pytest.raises(ConfigError, match="^workers must be >= 1"):
         Executor(workers=0)
-    with pytest.raises(ConfigError, match="--dask"):
+    with pytest.raises(ConfigError, match="^dask must be"):
         Executor(dask="somehost")

@@ -94,6 +94,7 @@ def test_trade_shuffle_keeps_final_value_and_changes_drawdown(two_symbol_market,
 
 
 def test_bad_monte_carlo_settings_are_user_errors(two_symbol_market, sma_spec):
-    for kwargs, match in (({"paths": 0}, "--paths"), ({"mode": "prices"}, "mode"), ({"block": 0}, "--block")):
+    for kwargs, match in (({"paths": 0}, "^paths must be >= 1"), ({"mode": "prices"}, "mode"),
+                          ({"block": 0}, "^block must be >= 1")):
         with pytest.raises(ConfigError, match=match):
             run_montecarlo(sma_spec, two_symbol_market, executor=Executor(1, progress=False), **kwargs)

@@ -1,0 +1,57 @@
+"""The run context: what the plugins of one run share, created by :func:`autostock.engine.build_cerebro`.
+
+One :class:`RunContext` per assembled Cerebro holds the run's :class:`~autostock.config.RunSpec`,
+its risk guard (``None`` without risk settings), the symbol -> sector map and the event log
+(kill-switch events and the like, shown on the equity chart). It travels explicitly:
+
+* strategies derived from :class:`~autostock.strategies.base.BaseStrategy` receive it as their
+  ``context`` param (set by the builder; never a user setting) and read it as ``self.context``;
+* sizers and analyzers read it from their strategy with :func:`context_of`;
+* the risk analyzers get the guard and the context as params.
+
+Nothing is ever stored on the Cerebro.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - types only; keeps this module free of backtrader
+    from autostock.config import RunSpec
+    from autostock.risk.guard import RiskGuard
+
+#: strategy params the builder sets; a user cannot (``--param context=...`` is refused)
+RESERVED_PARAMS: tuple[str, ...] = ("context",)
+
+
+@dataclass
+class RunContext:
+    """What the plugins of one run share.
+
+    Parameters
+    ----------
+    spec
+        The run's settings.
+    guard
+        The risk guard orders pass through, or ``None`` when the run has no risk settings.
+    sectors
+        Symbol -> sector for the run's symbols (sector caps, exposure report).
+    events
+        Notable events in run order (dicts with at least ``type`` and ``date``).
+    """
+
+    spec: RunSpec
+    guard: RiskGuard | None = None
+    sectors: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def context_of(strategy: Any) -> RunContext | None:
+    """The :class:`RunContext` of the run ``strategy`` belongs to (``None`` outside a built run).
+
+    Sizers call ``context_of(self.strategy)``; analyzers the same.
+    """
+    params = getattr(strategy, "p", None)
+    ctx = getattr(params, "context", None)
+    return ctx if isinstance(ctx, RunContext) else None
