@@ -53,6 +53,22 @@ def _logging(level: str, log_file: str | None) -> None:
         h.addFilter(flt)
 
 
+def _refuse_backtest_costs(f: Callable) -> Callable:
+    """``trade`` never ignores a flag: the broker's own costs apply to paper and live fills, so
+    the backtest's simulated costs are refused in one line."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = [flag for flag, key in (("--commission", "commission"), ("--slippage", "slippage"),
+                                        ("--spread", "spread_bps")) if kwargs.get(key) is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} cannot be used with trade: paper and live fills carry the broker's "
+                            "own prices and fees (these flags simulate costs in backtest, montecarlo, optimize)")
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
 def _state_path(live: bool, state: str | None) -> str:
     from autostock.live.runner import default_state_path
 
@@ -130,6 +146,7 @@ def check_connection(live: bool, symbol: str, log_level: str, log_file: str | No
 @click.option("--halt-file", type=click.Path(dir_okay=False), help="Trading halts while this file exists.")
 @_with(log_options)
 @_guarded
+@_refuse_backtest_costs
 def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timeframe: str, backfill: int, tif: str,
           fractional: bool, max_order_notional: float | None, max_position_value: float | None,
           max_orders_per_minute: int, halt_file: str | None, log_level: str, log_file: str | None,
@@ -188,10 +205,16 @@ def status(live: bool, state: str | None, n_events: int) -> None:
     path = _state_path(live, state)
     if not Path(path).is_file():
         raise UserError(f"no state database at {path}: nothing has traded in {'live' if live else 'paper'} mode yet")
-    db = StateDB(path)
+    db = StateDB(path, readonly=True)
     halt = db.halted()
+    sessions = db.events(1, kind="start")
     click.echo(f"state      {path} ({'LIVE' if live else 'paper'})")
-    click.echo(f"trading    {'HALTED: ' + halt if halt else 'allowed'}")
+    if halt:
+        click.echo(f"trading    HALTED: {halt}")
+    elif not sessions:
+        click.echo("trading    no trading session has run on this database yet")
+    else:
+        click.echo("trading    allowed")
     eq = db.last_equity()
     if eq:
         when = datetime.fromtimestamp(eq["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
