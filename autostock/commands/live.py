@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -217,7 +218,7 @@ def status(live: bool, state: str | None, n_events: int) -> None:
         click.echo("trading    allowed")
     eq = db.last_equity()
     if eq:
-        when = datetime.fromtimestamp(eq["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.fromtimestamp(eq["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         click.echo(f"equity     {eq['equity']:,.2f} (cash {eq['cash']:,.2f}, peak {db.equity_peak() or 0:,.2f}) "
                    f"at {when}")
     click.echo("positions")
@@ -234,7 +235,7 @@ def status(live: bool, state: str | None, n_events: int) -> None:
         click.echo("  none")
     click.echo("recent events")
     for e in db.events(n_events):
-        when = datetime.fromtimestamp(e["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        when = datetime.fromtimestamp(e["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S")
         click.echo(f"  {when} {e['level']:<7} {e['kind']:<10} {e['message']}")
 
 

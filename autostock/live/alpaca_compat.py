@@ -11,7 +11,8 @@ let a renamed attribute fail in the middle of a trading session.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from autostock.errors import ConfigError
 

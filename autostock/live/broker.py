@@ -25,7 +25,8 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import backtrader as bt
 import pandas as pd
@@ -41,11 +42,17 @@ from autostock.live.store import AlpacaStore
 from autostock.live.sync import Syncer
 from autostock.live.waits import Interrupted
 
-__all__ = ["AlpacaBroker", "EPS", "STATUS_MAP", "fill_delta"]
+__all__ = ["EPS", "STATUS_MAP", "AlpacaBroker", "fill_delta"]
 
 log = logging.getLogger(__name__)
 
 AUCTION_TIFS = ("opg", "cls")  # orders that Alpaca may take while the market is closed
+
+
+def _live_bars(data: Any) -> int:
+    """Live (streamed) bars a feed has delivered; a feed without the notion counts every bar."""
+    n = getattr(data, "bars_live", None)
+    return int(n) if n is not None else len(data)
 
 
 class AlpacaBroker(bt.BrokerBase):
@@ -144,8 +151,8 @@ class AlpacaBroker(bt.BrokerBase):
             self.marks[sym] = float(p.get("current_price") or p.get("avg_entry_price") or 0.0)
 
     def backfilling(self) -> bool:
-        """True while any feed still replays history (nothing may act on the account)."""
-        return any(getattr(d, "backfilling", lambda: False)() for d in self.datas.values())
+        """True until a live bar has arrived: replayed history never acts on the account."""
+        return not any(_live_bars(d) for d in self.datas.values())
 
     # -- backtrader API --------------------------------------------------------------------
     def getcash(self) -> float:
@@ -163,7 +170,7 @@ class AlpacaBroker(bt.BrokerBase):
         """The last live close; while a feed replays history, the broker's current price (a
         backfill close would value today's holdings at an old price)."""
         data = self.datas.get(sym)
-        if data is not None and len(data) and not getattr(data, "backfilling", lambda: False)():
+        if data is not None and len(data) and _live_bars(data):
             return float(data.close[0])
         return self.marks.get(sym) or self.positions[sym].price
 
@@ -636,7 +643,7 @@ class AlpacaBroker(bt.BrokerBase):
     def _check_equity(self) -> None:
         if self.backfilling():
             return  # replayed bars never drive a kill switch, a snapshot or the equity peak
-        key = tuple((s, len(d)) for s, d in sorted(self.datas.items()))
+        key = tuple((s, _live_bars(d)) for s, d in sorted(self.datas.items()))
         if key == self._last_bar_key:
             return
         self._last_bar_key = key

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from autostock.errors import ConfigError
 from autostock.live.state import StateDB

@@ -34,7 +34,7 @@ class ProcessLock:
         self.path, self.what = Path(path), what
         self._fd: int | None = None
 
-    def acquire(self) -> "ProcessLock":
+    def acquire(self) -> ProcessLock:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +63,7 @@ class ProcessLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "ProcessLock":
+    def __enter__(self) -> ProcessLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

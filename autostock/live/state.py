@@ -97,7 +97,7 @@ class StateDB:
         return StateError(f"state database {self.path}: {text}{f' ({hint})' if hint else ''}")
 
     # -- plumbing ------------------------------------------------------------------------
-    def _tx(self) -> "_Tx":
+    def _tx(self) -> _Tx:
         return _Tx(self)
 
     def _rows(self, sql: str, args: tuple = ()) -> list[dict]:

@@ -12,9 +12,10 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
@@ -43,7 +44,7 @@ class Credentials:
     paper: bool = True
 
     @classmethod
-    def from_env(cls, live: bool = False, environ: dict[str, str] | None = None) -> "Credentials":
+    def from_env(cls, live: bool = False, environ: dict[str, str] | None = None) -> Credentials:
         if environ is None:
             from dotenv import load_dotenv
 
@@ -466,4 +467,4 @@ def parse_timeframe(text: str) -> Any:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

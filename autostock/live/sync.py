@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from autostock.errors import UserError
 from autostock.live.waits import Interrupted
@@ -105,9 +106,8 @@ class Syncer:
         return True
 
     def ready_for_order(self) -> bool:
-        """True when no catch-up is outstanding (trying one now if its retry time has come)."""
+        """True when no catch-up is outstanding; otherwise one attempt now (an order is worth
+        one extra try ahead of the backoff schedule), True if it succeeded."""
         if not self.catchup_needed:
             return True
-        if self._clock() < self.next_try:
-            return False
         return self.run()
