@@ -38,7 +38,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=300)
-    n = ap.parse_args().orders
+    ap.add_argument("--open", type=int, default=10, help="open orders during the REST poll")
+    args = ap.parse_args()
+    n, open_n = args.orders, args.open
 
     def req(cid: str) -> MarketOrderRequest:
         return MarketOrderRequest(symbol="AAA", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
@@ -76,7 +78,12 @@ def main() -> None:
                     o = store.submit(req(cid), cid)
                     db.update_order(cid, alpaca_id=o["id"], status=o["status"])
                 safe_t.append((time.perf_counter() - t0) / per)
-            open_orders = len(db.open_orders())
+            pend_t = []
+            for _ in range(200):
+                t0 = time.perf_counter()
+                broker.pending("AAA")
+                pend_t.append(time.perf_counter() - t0)
+            open_rows = len(db.open_orders())
             lock_t = []
             for _ in range(50):
                 t0 = time.perf_counter()
@@ -85,8 +92,23 @@ def main() -> None:
                 b.release()
                 a.release()
                 lock_t.append(time.perf_counter() - t0)
-            poll_t, poll_req = [], []
-            for _ in range(5):
+    finally:
+        fake.stop()
+    # a REST poll as a session makes it: a fresh account with a few open orders
+    fake = FakeAlpaca(cash=1e12).start()
+    poll_t, poll_req = [], []
+    try:
+        store = AlpacaStore(Credentials("PKTESTKEY", "SECRETCANARY", fake.base_url, fake.data_url),
+                            limiter=TokenBucket(limit=10**9, period=1.0, burst=10**6))
+        with tempfile.TemporaryDirectory() as tmp:
+            db = StateDB(Path(tmp) / "poll.sqlite")
+            broker = AlpacaBroker(store, db)
+            for i in range(open_n):
+                cid = f"poll-{i}"
+                db.record_order(cid, symbol="AAA", side="buy", qty=1, type="market")
+                o = store.submit(req(cid), cid)
+                db.update_order(cid, alpaca_id=o["id"], status=o["status"])
+            for _ in range(15):
                 before = len(fake.requests)
                 t0 = time.perf_counter()
                 broker.sync_with_broker(full=False)
@@ -100,9 +122,11 @@ def main() -> None:
     print(f"autostock safe submit:     {1000 / safe_ms:8.1f} orders/s ({safe_ms:.2f} ms each)")
     print(f"overhead ratio (safe/raw): {safe_ms / raw_ms:.2f}x")
     print("(Alpaca allows 200 requests/minute, i.e. 3.3/s: both are far above what an account may send)")
+    print(f"of which the projected-position query (kill switch), {open_rows} open rows: "
+          f"{1000 * statistics.median(pend_t):.3f} ms per order")
     print(f"process locks (state + account), take and release: {1000 * statistics.median(lock_t):.3f} ms "
           "once per session")
-    print(f"one REST poll with {open_orders} open orders: {1000 * statistics.median(poll_t):.1f} ms, "
+    print(f"one REST poll with {open_n} open orders: {1000 * statistics.median(poll_t):.1f} ms, "
           f"{statistics.median(poll_req):.0f} requests (positions + open-orders list); at the defaults "
           f"(poll every 30 s, every 10 s while an order is open) that is {6 * statistics.median(poll_req):.0f} "
           "requests/minute with orders open and 2 without, of Alpaca's 200")

@@ -288,15 +288,7 @@ class AlpacaBroker(bt.BrokerBase):
     def pending(self, sym: str) -> tuple[float, float]:
         """Unfilled shares of ``sym``'s open, in-flight and waiting orders: ``(buys, sells)``
         (bracket legs are exits and not counted)."""
-        buys = sells = 0.0
-        for row in self.state.open_orders():
-            if row["symbol"] != sym or row["parent_cid"]:
-                continue
-            left = max(float(row["qty"]) - float(row["filled_qty"] or 0.0), 0.0)
-            if row["side"] == "buy":
-                buys += left
-            else:
-                sells += left
+        buys, sells = self.state.open_quantity(sym)
         for orders, qty, _cid, _bt in self._waiting:
             if orders[0].data._name == sym:
                 if orders[0].isbuy():
@@ -587,7 +579,7 @@ class AlpacaBroker(bt.BrokerBase):
         rows = self.state.open_orders()
         busy = {r["symbol"] for r in rows}
         positions = self.store.positions()
-        listed = {str(o["id"]): o for o in self.store.open_orders()} if rows else {}
+        listed = {str(o["id"]): o for o in self.store.open_orders(sorted(busy))} if rows else {}
         missed: list[str] = []
         for row in rows:
             o = listed.get(row["alpaca_id"] or "")

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS orders (
     filled_avg_price REAL, managed INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_alpaca ON orders(alpaca_id);
+CREATE INDEX IF NOT EXISTS orders_symbol_status ON orders(symbol, status);
 CREATE TABLE IF NOT EXISTS fills (
     exec_id TEXT PRIMARY KEY, cid TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL,
     price REAL NOT NULL, ts REAL NOT NULL, source TEXT);
@@ -155,6 +156,15 @@ class StateDB:
     def open_orders(self) -> list[dict]:
         marks = ",".join("?" * len(OPEN_STATUSES))
         return self._rows(f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_at", OPEN_STATUSES)
+
+    def open_quantity(self, symbol: str) -> tuple[float, float]:
+        """Unfilled shares of ``symbol``'s open orders, ``(buys, sells)``; bracket legs (exits)
+        are not counted."""
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        rows = self._rows(f"SELECT side, SUM(MAX(qty - filled_qty, 0)) AS left FROM orders WHERE symbol=? AND "
+                          f"parent_cid IS NULL AND status IN ({marks}) GROUP BY side", (symbol, *OPEN_STATUSES))
+        got = {r["side"]: float(r["left"] or 0.0) for r in rows}
+        return got.get("buy", 0.0), got.get("sell", 0.0)
 
     def orders(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM orders ORDER BY created_at, cid"

@@ -106,8 +106,9 @@ class AlpacaStore:
     stale_after : float or None
         Seconds without a market-data message, while the market is open (``market_open``),
         before the watchdog forces a reconnect of the data stream (None disables it). The
-        trade-updates stream is legitimately silent without orders; its dead connections are
-        found by the websocket pings.
+        trade-updates stream is legitimately silent without orders: the broker's REST poll
+        reports it stale (:meth:`report_stale`) when it finds a fill the stream never
+        delivered, and the watchdog reconnects it.
     feed : str
         Market data feed for bars and the data stream (``iex`` or ``sip``).
     trading_ws_url, data_stream_url : str, optional
@@ -215,11 +216,12 @@ class AlpacaStore:
         """Broker positions by symbol; raises when they cannot be read (never assumes flat)."""
         return {p["symbol"]: p for p in self.read(self.trading.get_all_positions, what="positions")}
 
-    def open_orders(self) -> list[dict]:
+    def open_orders(self, symbols: list[str] | None = None) -> list[dict]:
+        """Open orders (at most 500, newest first), of ``symbols`` only when given."""
         from alpaca.trading.enums import QueryOrderStatus
         from alpaca.trading.requests import GetOrdersRequest
 
-        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
+        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True, symbols=symbols or None)
         return self.read(self.trading.get_orders, req, what="open orders")
 
     def recent_orders(self, after: datetime | None = None) -> list[dict]:
