@@ -5,6 +5,7 @@ and the equity kill switch of :class:`~autostock.live.broker.AlpacaBroker`.
 from __future__ import annotations
 
 import logging
+import time
 
 import pandas as pd
 
@@ -23,9 +24,10 @@ class RestSync:
         stream never delivered marks the trade-updates stream stale.
         """
         rows = self.state.open_orders()
-        busy = {r["symbol"] for r in rows}
+        # own orders in flight, or filled moments ago: a position read may not show them yet
+        busy = {r["symbol"] for r in rows} | self.state.symbols_filled_since(time.time() - self.p.stream_grace)
         positions = self.store.positions()
-        listed = {str(o["id"]): o for o in self.store.open_orders(sorted(busy))} if rows else {}
+        listed = {str(o["id"]): o for o in self.store.open_orders(sorted({r["symbol"] for r in rows}))} if rows else {}
         missed: list[str] = []
         for row in rows:
             o = listed.get(row["alpaca_id"] or "")

@@ -211,6 +211,10 @@ class StateDB:
             return self._rows("SELECT * FROM fills ORDER BY ts, exec_id")
         return self._rows("SELECT * FROM fills WHERE cid=? ORDER BY ts, exec_id", (cid,))
 
+    def symbols_filled_since(self, ts: float) -> set[str]:
+        """Symbols with a fill recorded at or after epoch seconds ``ts``."""
+        return {r["symbol"] for r in self._rows("SELECT DISTINCT symbol FROM fills WHERE ts >= ?", (ts,))}
+
     def positions(self) -> dict[str, dict]:
         return {r["symbol"]: r for r in self._rows("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")}
 

@@ -166,6 +166,24 @@ def test_outside_sale_that_turns_the_position_short_halts_with_a_clear_message(f
     assert fake.positions() == {"AAA": -30}  # a halt does not trade
 
 
+def test_outside_sale_missed_by_the_stream_is_found_by_the_rest_poll(fake_alpaca, tmp_path):
+    fake = fake_alpaca
+    fake.auto_fill = True
+    run, bars = start_session(fake, tmp_path, BUY_CLOSE, ["AAA"], params={"size": 100, "buy_at": 6, "close_at": 9},
+                              **FAST_POLL)
+    db = StateDB(tmp_path / "paper.sqlite")
+    try:
+        push_day(fake, run, bars, 5)
+        wait_until(lambda: db.positions().get("AAA", {}).get("qty") == 100, what="the buy filled")
+        fake.hold_events()  # the outside fill's event never arrives
+        _outside_sell(fake, "AAA", 40, "manual-sale-3")
+        wait_until(lambda: run.session.broker.positions["AAA"].size == 60, what="view updated by REST")
+    finally:
+        run.stop()
+    assert db.positions()["AAA"]["qty"] == 60 and db.halted() is None
+    assert any("changed outside autostock (broker position read by REST)" in e["message"] for e in db.events(50))
+
+
 def test_restart_refuses_a_short_that_a_long_only_strategy_cannot_have_produced(fake_alpaca, tmp_path):
     from autostock.live.reconcile import reconcile
 
