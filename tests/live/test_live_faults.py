@@ -67,7 +67,8 @@ def test_restart_holding_a_position_with_max_drawdown_replays_history_without_li
     db = StateDB(path)
     db.set_position("AAA", 100, price)  # an earlier session bought it
     db.close()
-    spec = RunSpec(strategy=BUY, params={"size": 0}, symbols=["AAA"])
+    # --max-drawdown arms both the strategy's risk guard (spec.risk) and the live kill switch
+    spec = RunSpec(strategy=BUY, params={"size": 0}, symbols=["AAA"], risk={"max_drawdown": 0.2})
     run = SessionThread(fake, spec, str(path), backfill=n, limits=SafetyLimits(max_drawdown=0.2)).start(fake, ["AAA"])
     db = StateDB(path)
     try:
