@@ -11,6 +11,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Self
 
 from autostock.errors import UserError
 
@@ -34,7 +35,7 @@ class ProcessLock:
         self.path, self.what = Path(path), what
         self._fd: int | None = None
 
-    def acquire(self) -> ProcessLock:
+    def acquire(self) -> Self:
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +64,7 @@ class ProcessLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> ProcessLock:
+    def __enter__(self) -> Self:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

@@ -25,8 +25,8 @@ def build_request(orders: list[bt.Order], cid: str, qty: float, tif: str) -> tup
 
     main = orders[0]
     side = OrderSide.BUY if main.isbuy() else OrderSide.SELL
-    common: dict[str, Any] = dict(symbol=main.data._name, qty=qty, side=side, time_in_force=TimeInForce(tif),
-                                  client_order_id=cid)
+    common: dict[str, Any] = {"symbol": main.data._name, "qty": qty, "side": side,
+                              "time_in_force": TimeInForce(tif), "client_order_id": cid}
     legs: list[tuple[str, bt.Order]] = []
     if len(orders) > 1:
         stop = next((o for o in orders[1:] if o.exectype in (bt.Order.Stop, bt.Order.StopLimit)), None)

@@ -244,7 +244,7 @@ def test_failed_catch_up_blocks_new_orders_until_it_succeeds(fake_alpaca, tmp_pa
 
 def test_read_outage_longer_than_the_limit_stops_with_exit_4_and_no_traceback(fake_alpaca, tmp_path):
     fake = fake_alpaca
-    run, bars = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 1}, outage_limit=1.0,
+    run, _ = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 1}, outage_limit=1.0,
                               **FAST_POLL)
     fake.fail_next("GET", r"/v2/(positions|orders)", status=503, times=100_000)
     run.thread.join(15)

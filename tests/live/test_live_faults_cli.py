@@ -82,7 +82,7 @@ def test_sigterm_during_a_429_storm_stops_within_two_seconds(alpaca_env, tmp_pat
         proc.send_signal(signal.SIGTERM)
         line = proc.stdout.readline()  # printed once the session has stopped and saved its state
         stopped_after = time.monotonic() - t0
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         _reap(proc)
     assert proc.returncode == 0, err[-2000:]
