@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -55,6 +56,22 @@ def _logging(level: str, log_file: str | None) -> None:
     flt = secrets.ScrubFilter()
     for h in handlers:
         h.addFilter(flt)
+
+
+def _refuse_backtest_costs(f: Callable) -> Callable:
+    """``trade`` never ignores a flag: the broker's own costs apply to paper and live fills, so
+    the backtest's simulated costs are refused in one line."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = [flag for flag, key in (("--commission", "commission"), ("--slippage", "slippage"),
+                                        ("--spread", "spread_bps")) if kwargs.get(key) is not None]
+        if given:
+            raise UserError(f"{', '.join(given)} cannot be used with trade: paper and live fills carry the broker's "
+                            "own prices and fees (these flags simulate costs in backtest, montecarlo, optimize)")
+        return f(*args, **kwargs)
+
+    return wrapper
 
 
 def _state_path(live: bool, state: str | None) -> str:
@@ -138,6 +155,7 @@ TRADE_UNUSED: tuple[str, ...] = ("data", "start", "end", "benchmark", "commissio
 @click.option("--halt-file", type=click.Path(dir_okay=False), help="Trading halts while this file exists.")
 @_with(log_options)
 @_guarded
+@_refuse_backtest_costs
 def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timeframe: str, backfill: int, tif: str,
           fractional: bool, max_order_notional: float | None, max_position_value: float | None,
           max_orders_per_minute: int, halt_file: str | None, log_level: str, log_file: str | None,
@@ -187,13 +205,19 @@ def status(live: bool, state: str | None, n_events: int) -> None:
     path = _state_path(live, state)
     if not Path(path).is_file():
         raise UserError(f"no state database at {path}: nothing has traded in {'live' if live else 'paper'} mode yet")
-    db = StateDB(path)
+    db = StateDB(path, readonly=True)
     halt = db.halted()
+    sessions = db.events(1, kind="start")
     click.echo(f"state      {path} ({'LIVE' if live else 'paper'})")
-    click.echo(f"trading    {'HALTED: ' + halt if halt else 'allowed'}")
+    if halt:
+        click.echo(f"trading    HALTED: {halt}")
+    elif not sessions:
+        click.echo("trading    no trading session has run on this database yet")
+    else:
+        click.echo("trading    allowed")
     eq = db.last_equity()
     if eq:
-        when = datetime.fromtimestamp(eq["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.fromtimestamp(eq["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         click.echo(f"equity     {eq['equity']:,.2f} (cash {eq['cash']:,.2f}, peak {db.equity_peak() or 0:,.2f}) "
                    f"at {when}")
     click.echo("positions")
@@ -210,7 +234,7 @@ def status(live: bool, state: str | None, n_events: int) -> None:
         click.echo("  none")
     click.echo("recent events")
     for e in db.events(n_events):
-        when = datetime.fromtimestamp(e["ts"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        when = datetime.fromtimestamp(e["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S")
         click.echo(f"  {when} {e['level']:<7} {e['kind']:<10} {e['message']}")
 
 

@@ -30,6 +30,12 @@ def bar_index(ts: pd.Timestamp, daily: bool) -> pd.Timestamp:
     return ts.tz_convert("America/New_York").tz_localize(None)
 
 
+def live_bars(data: Any) -> int:
+    """Live (streamed) bars a feed has delivered; a feed without the notion counts every bar."""
+    n = getattr(data, "bars_live", None)
+    return int(n) if n is not None else len(data)
+
+
 class BarRouter:
     """Collects streamed bars per time; releases a time to all feeds atomically.
 

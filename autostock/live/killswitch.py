@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import collections
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from autostock.errors import ConfigError
 from autostock.live.state import StateDB
@@ -32,7 +32,8 @@ class SafetyLimits:
     max_order_notional : float
         Dollars per order (quantity times the last price).
     max_position : float
-        Dollars of one symbol's position after the order.
+        Dollars of one symbol's projected position after the order: filled, plus every open
+        and in-flight order on the same side, plus the order.
     max_orders_per_minute : int
         More orders than this in 60 seconds halts trading (a runaway loop).
     halt_file : str
@@ -74,8 +75,14 @@ class KillSwitch:
             self.state.halt(reason)
         return reason
 
-    def check_order(self, symbol: str, qty: float, price: float, position_qty: float) -> None:
-        """Raise :class:`OrderBlocked` unless an order of signed ``qty`` at ``price`` is allowed."""
+    def check_order(self, symbol: str, qty: float, price: float, position_qty: float,
+                    pending_buy: float = 0.0, pending_sell: float = 0.0) -> None:
+        """Raise :class:`OrderBlocked` unless an order of signed ``qty`` at ``price`` is allowed.
+
+        ``pending_buy`` / ``pending_sell`` are the unfilled share counts of the symbol's open
+        and in-flight orders (both >= 0): the position cap counts the worst case on the
+        order's side, ``position + pending on that side + order``.
+        """
         reason = self.halted()
         if reason is not None:
             raise OrderBlocked(f"trading halted: {reason}")
@@ -84,11 +91,18 @@ class KillSwitch:
         if lim.max_order_notional is not None and notional > lim.max_order_notional:
             self._trip(f"{symbol}: order notional {notional:,.2f} exceeds max order notional "
                        f"{lim.max_order_notional:,.2f}")
-        after = position_qty + qty
-        if (lim.max_position is not None and abs(after) > abs(position_qty)
-                and abs(after) * price > lim.max_position):
-            self._trip(f"{symbol}: position {abs(after) * price:,.2f} after the order exceeds max position "
-                       f"{lim.max_position:,.2f}")
+        if lim.max_position is not None:
+            if qty > 0:
+                worst = position_qty + abs(pending_buy) + qty
+                grows = worst > 0
+            else:
+                worst = position_qty - abs(pending_sell) + qty
+                grows = worst < 0
+            if grows and abs(worst) * price > lim.max_position:
+                pend = abs(pending_buy if qty > 0 else pending_sell)
+                self._trip(f"{symbol}: projected position {abs(worst) * price:,.2f} (held {position_qty:g}, "
+                           f"open orders {pend:g}, this order {qty:+g} shares) exceeds max position "
+                           f"{lim.max_position:,.2f}")
         if lim.max_orders_per_minute is not None:
             now = self._clock()
             while self._recent and now - self._recent[0] >= 60.0:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from autostock.errors import UserError
-from autostock.live.broker import EPS, fill_delta
+from autostock.live.fills import EPS, fill_delta, sign
 from autostock.live.state import StateDB
 from autostock.live.store import AlpacaStore
 
@@ -44,8 +44,10 @@ class ReconcileReport:
         return out
 
 
-def reconcile(store: AlpacaStore, state: StateDB) -> ReconcileReport:
-    """Reconcile ``state`` with the broker; see the module docstring. Halts on a mismatch."""
+def reconcile(store: AlpacaStore, state: StateDB, long_only: bool = False) -> ReconcileReport:
+    """Reconcile ``state`` with the broker; see the module docstring. Halts on a mismatch, and
+    on a position whose sign the strategy could not have produced (``long_only`` and short, or
+    flipped by outside orders), even when outside orders explain it."""
     rep = ReconcileReport()
     try:
         positions = store.positions()
@@ -106,6 +108,14 @@ def reconcile(store: AlpacaStore, state: StateDB) -> ReconcileReport:
             continue
         if sym not in external_qty:
             external_qty[sym] = _external_filled(store, state, sym)
+        flipped = sign(want) != 0 and sign(have) != 0 and sign(want) != sign(have)
+        if flipped or (long_only and have < -EPS):
+            msg = (f"position {sym}: broker holds {have:g}, autostock recorded {want:g}: a "
+                   f"{'short' if have < 0 else 'long'} position this strategy could not have produced (changed "
+                   "outside autostock); check the account, then `autostock resume`")
+            rep.mismatches.append(msg)
+            state.halt(msg)
+            continue
         if abs(want + external_qty[sym] - have) <= EPS:
             state.set_position(sym, have, avg)
             state.event("reconcile", f"{sym}: position {want:g} -> {have:g} explained by orders placed outside "

@@ -11,7 +11,6 @@ import json
 import logging
 import signal
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -25,9 +24,14 @@ from autostock.errors import UserError
 from autostock.live.broker import AlpacaBroker
 from autostock.live.data import AlpacaData, BarRouter
 from autostock.live.killswitch import KillSwitch, SafetyLimits
+from autostock.live.lock import ProcessLock, account_lock, state_lock
 from autostock.live.reconcile import reconcile
 from autostock.live.state import StateDB
 from autostock.live.store import AlpacaStore, Credentials, parse_timeframe, utcnow
+from autostock.live.sync import EXIT_OUTAGE, BrokerOutage
+from autostock.live.waits import Interrupted
+
+EXIT_HALTED = 3
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,13 @@ class LiveSettings:
     qcheck: float = 0.5
     bar_grace: float = 5.0
     clock_poll: float = 60.0
+    poll_interval: float = 30.0
+    order_stale_after: float = 10.0
+    outage_limit: float = 300.0
+    retry_base: float = 1.0
+    retry_cap: float = 30.0
+    stream_grace: float = 5.0
+    lock_dir: str | None = None
     store_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,17 +111,35 @@ class _Heartbeat(bt.Analyzer):
         s = self.p.session
         s.steps += 1
         strat = self.strategy
-        s.state.save_strategy_state(s.run_id, "last_bar", strat.datas[0].datetime.datetime(0).isoformat())
-        s.state.save_strategy_state(s.run_id, "positions",
-                                    {k: p.size for k, p in s.broker.positions.items() if p.size})
-        if self._restored:
-            state = strat.state_dict() if hasattr(strat, "state_dict") else {}
-            if state:
-                s.state.save_strategy_state(s.run_id, "strategy", state)
-        elif all(len(d) >= len(getattr(d, "_history", ())) for d in strat.datas):
+        if not self._restored and not all(len(d) >= len(getattr(d, "_history", ())) for d in strat.datas):
+            return  # a replayed history bar: nothing is written
+        if not self._restored:
             self._restore()  # the last backfill bar: the next bar is live
+            bars = max(len(getattr(d, "_history", ())) for d in strat.datas)
+            s.state.event("backfill", f"backfill replayed {bars} bar(s) per symbol; "
+                                      f"{s.broker.backfill_skipped if s.broker else 0} order(s) decided on "
+                                      "history not sent")
+            return
+        values: dict[str, Any] = {
+            "last_bar": strat.datas[0].datetime.datetime(0).isoformat(),
+            "positions": {k: p.size for k, p in s.broker.positions.items() if p.size}}
+        state = strat.state_dict() if hasattr(strat, "state_dict") else {}
+        if state:
+            values["strategy"] = state
+        s.state.save_strategy_states(s.run_id, values)  # one transaction per live bar
         if s.state.halted() is not None:
             s.stop("halted: " + s.state.halted())
+
+
+def _long_only(spec: RunSpec) -> bool:
+    """True when the strategy has ``allow_short`` and it is off (it can never hold a short)."""
+    from autostock.engine import resolve_strategy
+
+    cls = resolve_strategy(spec.strategy)
+    defaults = dict(cls.params._getitems()) if hasattr(cls, "params") else {}
+    if "allow_short" not in defaults:
+        return False
+    return not bool((spec.params or {}).get("allow_short", defaults["allow_short"]))
 
 
 class TradingSession:
@@ -134,9 +163,10 @@ class TradingSession:
         self.spec = spec
         self.settings = settings or LiveSettings()
         self.run_id = self.settings.run_id or default_run_id(spec, self.settings.live)
-        path = self.settings.state_path or default_state_path(self.settings.live)
-        self.state = StateDB(path)
-        self.killswitch = KillSwitch(self.state, self.settings.limits)
+        self.state_path = str(self.settings.state_path or default_state_path(self.settings.live))
+        self.state: StateDB | None = None  # opened by run(), after the credentials and account check
+        self.killswitch: KillSwitch | None = None
+        self._locks: list[ProcessLock] = []
         self._creds = creds
         self._store = store
         self.store: AlpacaStore | None = None
@@ -158,16 +188,36 @@ class TradingSession:
         log.info("stopping: %s", reason)
         if self.broker is not None:
             self.broker.accepting = False
+        if self.store is not None:
+            self.store.stopper.set()  # interrupt any wait (429 reset, backoff, rate limit)
         if self.router is not None:
             self.router.stop()
         if self.cerebro is not None:
             self.cerebro.runstop()
 
     def run(self) -> int:
-        """Run until stopped; returns the exit code (0 after a clean stop, 3 after a halt)."""
-        reason = self.killswitch.halted()
-        if reason is not None:
-            raise HaltedError(f"trading is halted: {reason}. Fix the cause, then run `autostock resume`")
+        """Run until stopped; returns the exit code: 0 after a clean stop, 3 after a halt, 4 when
+        the broker's REST API stayed unreachable past ``outage_limit``.
+
+        Nothing is written (no state file, no lock file) before the credentials are present and
+        the account has been read; a second process on the same state file or account is
+        refused (:class:`autostock.live.lock.LockHeld`).
+        """
+        installed = self._install_signals()
+        try:
+            try:
+                return self._locked_run()
+            except Interrupted:
+                self.stop_reason = self.stop_reason or "stop requested"
+                return 0
+        finally:
+            for sig, old in installed:
+                signal.signal(sig, old)
+            for lock in reversed(self._locks):
+                lock.release()
+            self._locks.clear()
+
+    def _locked_run(self) -> int:
         creds = self._creds or Credentials.from_env(live=self.settings.live)
         options = dict(self.settings.store_options)
         tf = parse_timeframe(self.settings.timeframe)
@@ -175,16 +225,38 @@ class TradingSession:
             seconds = {"Min": 60, "Hour": 3600}.get(tf.unit.value, 60) * tf.amount_value
             options.setdefault("stale_after", 3 * seconds + 60)
         self.store = self._store or AlpacaStore(creds, timeout=self.settings.http_timeout, **options)
-        installed = self._install_signals()
+        if self._stopped.is_set():
+            self.store.stopper.set()
+        try:
+            acct = self.store.account()
+        except Interrupted:
+            raise
+        except Exception as exc:
+            from autostock.live import secrets
+
+            raise UserError(f"cannot read the Alpaca account at {creds.base_url}: "
+                            f"{secrets.scrub(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+                            ) from None
+        self._locks.append(state_lock(self.state_path).acquire())
+        self._locks.append(account_lock(creds.base_url, str(acct.get("account_number") or acct.get("id") or "?"),
+                                        self.settings.lock_dir).acquire())
+        self.state = StateDB(self.state_path)
+        self.killswitch = KillSwitch(self.state, self.settings.limits)
+        reason = self.killswitch.halted()
+        if reason is not None:
+            raise HaltedError(f"trading is halted: {reason}. Fix the cause, then run `autostock resume`")
         try:
             return self._run()
+        except BrokerOutage as exc:
+            self.stop_reason = str(exc)
+            self.state.event("outage", str(exc), level="error")
+            log.error("%s", exc)
+            return EXIT_OUTAGE
         finally:
             self.store.stop()
             if self.broker is not None:
                 self.broker.snapshot()
             self.state.event("stop", f"session {self.run_id} stopped: {self.stop_reason or 'feeds ended'}")
-            for sig, old in installed:
-                signal.signal(sig, old)
 
     def _install_signals(self) -> list:
         if threading.current_thread() is not threading.main_thread():
@@ -203,7 +275,8 @@ class TradingSession:
         symbols = list(spec.symbols)
         self.state.event("start", f"session {self.run_id} ({'LIVE' if st.live else 'paper'}) {spec.strategy} on "
                                   f"{','.join(symbols)}")
-        rep = reconcile(store, self.state)
+        long_only = _long_only(spec)
+        rep = reconcile(store, self.state, long_only=long_only)
         for line in rep.lines():
             log.info("reconcile: %s", line)
         reason = self.state.halted()
@@ -223,8 +296,12 @@ class TradingSession:
                                compression=parse_timeframe(st.timeframe).amount_value)
                  for s in symbols}
         self.broker = AlpacaBroker(store, self.state, self.killswitch, run_id=self.run_id,
-                                   strategy_name=spec.strategy, tif=st.tif, fractional=st.fractional)
-        self.broker.accepting = True
+                                   strategy_name=spec.strategy, long_only=long_only, tif=st.tif,
+                                   fractional=st.fractional, poll_interval=st.poll_interval,
+                                   order_stale_after=st.order_stale_after, outage_limit=st.outage_limit,
+                                   retry_base=st.retry_base, retry_cap=st.retry_cap, stream_grace=st.stream_grace)
+        self.broker.accepting = not self._stopped.is_set()
+        self.broker.on_halt = lambda reason: self.stop("halted: " + reason)
         self.broker.datas.update(feeds)
         market = Market(bars={s: history[s] for s in symbols}, source="alpaca-live",
                         notes=["paper trading" if not st.live else "LIVE trading"])
@@ -244,7 +321,7 @@ class TradingSession:
         halted = self.state.halted()
         if halted is not None:
             log.error("trading halted: %s", halted)
-            return 3
+            return EXIT_HALTED
         return 0
 
     def _backfill(self, symbols: list[str], daily: bool) -> dict[str, pd.DataFrame]:
@@ -268,18 +345,28 @@ class TradingSession:
         return out
 
     def _watch_clock(self) -> None:
-        """Poll the market clock; log while closed (the feeds sleep until bars arrive)."""
+        """Poll the market clock (and wake at the next open); orders wait while it is closed."""
         was_open = None
-        while not self._stopped.wait(self.settings.clock_poll):
+        wait = self.settings.clock_poll
+        while not self._stopped.wait(wait):
+            wait = self.settings.clock_poll
             try:
                 clock = self.store.clock()
+            except Interrupted:
+                return
             except Exception as exc:
                 log.warning("clock read failed: %s", exc)
                 continue
             is_open = bool(clock.get("is_open"))
             self.store.market_open = is_open
+            if not is_open and clock.get("next_open"):
+                try:
+                    until = (pd.Timestamp(clock["next_open"]) - pd.Timestamp.now(tz="UTC")).total_seconds()
+                    wait = min(wait, max(until + 0.5, 0.05))
+                except (ValueError, TypeError):
+                    pass
             if is_open != was_open:
-                msg = "market open" if is_open else f"market closed: sleeping until {clock.get('next_open')}"
+                msg = "market open" if is_open else f"market closed: orders wait until {clock.get('next_open')}"
                 log.info(msg)
                 self.state.event("clock", msg)
                 was_open = is_open

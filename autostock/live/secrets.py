@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from typing import Iterable
+from collections.abc import Iterable
 
 REDACTED = "***"
 
@@ -52,7 +52,7 @@ def scrub_exception(exc: BaseException) -> str:
 class ScrubFilter(logging.Filter):
     """A logging filter that scrubs message, args and exception text of a record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:  # noqa: A003 - logging API
+    def filter(self, record: logging.LogRecord) -> bool:
         _scrub_record(record)
         return True
 

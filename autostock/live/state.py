@@ -14,7 +14,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autostock.errors import UserError
 from autostock.live.secrets import scrub
+
+
+class StateError(UserError):
+    """The state database cannot be read or written (corrupt, read-only, disk full)."""
+
+
+def _connect(path: str, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
+    return sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
 OPEN_STATUSES = ("pending_submit", "submitted", "new", "accepted", "pending_new", "accepted_for_bidding",
                  "partially_filled", "pending_cancel", "pending_replace", "held", "calculated", "done_for_day")
@@ -28,6 +39,7 @@ CREATE TABLE IF NOT EXISTS orders (
     filled_avg_price REAL, managed INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL, updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_alpaca ON orders(alpaca_id);
+CREATE INDEX IF NOT EXISTS orders_symbol_status ON orders(symbol, status);
 CREATE TABLE IF NOT EXISTS fills (
     exec_id TEXT PRIMARY KEY, cid TEXT NOT NULL, symbol TEXT NOT NULL, qty REAL NOT NULL,
     price REAL NOT NULL, ts REAL NOT NULL, source TEXT);
@@ -50,27 +62,51 @@ class StateDB:
     ----------
     path : str or Path
         Database file; parent folders are created. ``:memory:`` works for experiments.
+    readonly : bool
+        Open an existing file for reading only (``autostock status``): nothing is created or
+        written.
+
+    A database that cannot be read or written raises :class:`StateError` (one line naming
+    the file and the problem), never a raw ``sqlite3`` error.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, readonly: bool = False) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
+        self.readonly = readonly
         self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
+        try:
+            if self.path != ":memory:" and not readonly:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = _connect(self.path, readonly)
+            self._conn.row_factory = sqlite3.Row
+            with self._lock:
+                if readonly:
+                    self._conn.execute("SELECT count(*) FROM meta").fetchone()
+                else:
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=FULL")
+                    self._conn.executescript(_SCHEMA)
+                    self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', '1')")
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: BaseException) -> StateError:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = {"file is not a database": "corrupt or not a state database",
+                "attempt to write a readonly database": "read-only",
+                "database or disk is full": "disk full"}.get(text, "")
+        return StateError(f"state database {self.path}: {text}{f' ({hint})' if hint else ''}")
 
     # -- plumbing ------------------------------------------------------------------------
-    def _tx(self) -> "_Tx":
+    def _tx(self) -> _Tx:
         return _Tx(self)
 
     def _rows(self, sql: str, args: tuple = ()) -> list[dict]:
         with self._lock:
-            return [dict(r) for r in self._conn.execute(sql, args).fetchall()]
+            try:
+                return [dict(r) for r in self._conn.execute(sql, args).fetchall()]
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
 
     def close(self) -> None:
         with self._lock:
@@ -121,6 +157,15 @@ class StateDB:
         marks = ",".join("?" * len(OPEN_STATUSES))
         return self._rows(f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY created_at", OPEN_STATUSES)
 
+    def open_quantity(self, symbol: str) -> tuple[float, float]:
+        """Unfilled shares of ``symbol``'s open orders, ``(buys, sells)``; bracket legs (exits)
+        are not counted."""
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        rows = self._rows(f"SELECT side, SUM(MAX(qty - filled_qty, 0)) AS left FROM orders WHERE symbol=? AND "
+                          f"parent_cid IS NULL AND status IN ({marks}) GROUP BY side", (symbol, *OPEN_STATUSES))
+        got = {r["side"]: float(r["left"] or 0.0) for r in rows}
+        return got.get("buy", 0.0), got.get("sell", 0.0)
+
     def orders(self, limit: int | None = None) -> list[dict]:
         sql = "SELECT * FROM orders ORDER BY created_at, cid"
         return self._rows(sql + (f" LIMIT {int(limit)}" if limit else ""))
@@ -166,6 +211,10 @@ class StateDB:
             return self._rows("SELECT * FROM fills ORDER BY ts, exec_id")
         return self._rows("SELECT * FROM fills WHERE cid=? ORDER BY ts, exec_id", (cid,))
 
+    def symbols_filled_since(self, ts: float) -> set[str]:
+        """Symbols with a fill recorded at or after epoch seconds ``ts``."""
+        return {r["symbol"] for r in self._rows("SELECT DISTINCT symbol FROM fills WHERE ts >= ?", (ts,))}
+
     def positions(self) -> dict[str, dict]:
         return {r["symbol"]: r for r in self._rows("SELECT * FROM positions WHERE qty != 0 ORDER BY symbol")}
 
@@ -196,6 +245,12 @@ class StateDB:
         with self._tx() as c:
             c.execute("INSERT OR REPLACE INTO strategy_state (run_id, key, value) VALUES (?,?,?)",
                       (run_id, key, json.dumps(value, default=str)))
+
+    def save_strategy_states(self, run_id: str, values: dict[str, Any]) -> None:
+        """Several strategy-state keys in one transaction (one commit per live bar)."""
+        with self._tx() as c:
+            c.executemany("INSERT OR REPLACE INTO strategy_state (run_id, key, value) VALUES (?,?,?)",
+                          [(run_id, k, json.dumps(v, default=str)) for k, v in values.items()])
 
     def load_strategy_state(self, run_id: str) -> dict[str, Any]:
         return {r["key"]: json.loads(r["value"]) for r in
@@ -249,11 +304,27 @@ class _Tx:
 
     def __enter__(self) -> sqlite3.Connection:
         self.db._lock.acquire()
-        self.db._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.db._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self.db._lock.release()
+            raise self.db._error(exc) from None
         return self.db._conn
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type, exc, tb) -> bool:
         try:
-            self.db._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            try:
+                self.db._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            except sqlite3.Error as err:
+                if self.db._conn.in_transaction:
+                    try:
+                        self.db._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                if exc_type is None:
+                    raise self.db._error(err) from None
+            if exc_type is not None and issubclass(exc_type, sqlite3.Error):
+                raise self.db._error(exc) from None
         finally:
             self.db._lock.release()
+        return False

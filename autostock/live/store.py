@@ -12,16 +12,19 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 
 from autostock.errors import ConfigError
+from autostock.live import alpaca_compat as compat
 from autostock.live import secrets
 from autostock.live.ratelimit import TokenBucket, reset_wait
 from autostock.live.retry import Backoff, call_read, status_of, submit_resolving
+from autostock.live.waits import Stopper
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ class Credentials:
     paper: bool = True
 
     @classmethod
-    def from_env(cls, live: bool = False, environ: dict[str, str] | None = None) -> "Credentials":
+    def from_env(cls, live: bool = False, environ: dict[str, str] | None = None) -> Credentials:
         if environ is None:
             from dotenv import load_dotenv
 
@@ -80,6 +83,12 @@ def bar_time(raw: Any) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+class RateLimited(Exception):
+    """429s for longer than the store's ``max_rate_wait``: the request was not served."""
+
+    status_code = 429
+
+
 class AlpacaStore:
     """REST and streams for one account.
 
@@ -97,21 +106,30 @@ class AlpacaStore:
     stale_after : float or None
         Seconds without a market-data message, while the market is open (``market_open``),
         before the watchdog forces a reconnect of the data stream (None disables it). The
-        trade-updates stream is legitimately silent without orders; its dead connections are
-        found by the websocket pings.
+        trade-updates stream is legitimately silent without orders: the broker's REST poll
+        reports it stale (:meth:`report_stale`) when it finds a fill the stream never
+        delivered, and the watchdog reconnects it.
     feed : str
         Market data feed for bars and the data stream (``iex`` or ``sip``).
     trading_ws_url, data_stream_url : str, optional
         Explicit stream endpoints; by default derived from the REST URLs
         (``<base>/stream`` and ``<data>/v2/<feed>`` with ws:// or wss://).
+    max_rate_wait : float
+        Most seconds one request waits through repeated 429s before it fails with
+        :class:`RateLimited` (a persistent 429 never hangs the session).
+    stopper : Stopper, optional
+        Its ``set()`` interrupts every wait of the store (token bucket, 429 reset, backoff).
     """
 
     def __init__(self, creds: Credentials, *, timeout: float = 10.0, limiter: TokenBucket | None = None,
                  backoff: Backoff | None = None, bar_cache_ttl: float = 30.0, stale_after: float | None = None,
                  feed: str = "iex", trading_ws_url: str | None = None, data_stream_url: str | None = None,
-                 reconnect_min: float = 1.0, reconnect_max: float = 30.0) -> None:
+                 reconnect_min: float = 1.0, reconnect_max: float = 30.0, max_rate_wait: float = 60.0,
+                 stopper: Stopper | None = None) -> None:
         from alpaca.data.historical import StockHistoricalDataClient
         from alpaca.trading.client import TradingClient
+
+        compat.check_version()
 
         if timeout <= 0:
             raise ConfigError(f"HTTP timeout must be > 0 seconds, got {timeout}")
@@ -120,8 +138,14 @@ class AlpacaStore:
         self.creds = creds
         secrets.install_scrubber([creds.key_id, creds.secret_key])
         self.timeout = timeout
-        self.limiter = limiter or TokenBucket()
+        self.stopper = stopper or Stopper()
+        self.limiter = limiter or TokenBucket(sleep=self.stopper.sleep)
+        if self.limiter._sleep is time.sleep:
+            self.limiter._sleep = self.stopper.sleep
         self.backoff = backoff or Backoff()
+        if self.backoff.sleep is time.sleep:
+            self.backoff.sleep = self.stopper.sleep
+        self.max_rate_wait = max_rate_wait
         self.bar_cache_ttl = bar_cache_ttl
         self.stale_after = stale_after
         self.feed = feed
@@ -133,7 +157,7 @@ class AlpacaStore:
         self.data = StockHistoricalDataClient(creds.key_id, creds.secret_key, raw_data=True,
                                               url_override=creds.data_url)
         for client in (self.trading, self.data):
-            client._retry = 0  # our transport handles 429; alpaca-py must not sleep-retry on its own
+            compat.disable_builtin_retry(client)  # our transport handles 429
             self._install_transport(client)
         self.requests_sent = 0
         self.rate_limited = 0
@@ -149,14 +173,16 @@ class AlpacaStore:
         self.last_message: dict[str, float] = {}
         self.market_open = True
         self.reconnects: dict[str, int] = {"trade": 0, "data": 0}
+        self._stale: dict[str, str] = {}
 
     # -- transport -------------------------------------------------------------------------
     def _install_transport(self, client: Any) -> None:
-        session = client._session
+        session = compat.http_session(client)
         raw_request = session.request
 
         def request(method: str, url: str, **opts: Any):
             opts.setdefault("timeout", self.timeout)
+            deadline = time.monotonic() + self.max_rate_wait
             while True:
                 self.limiter.acquire()
                 with self._lock:
@@ -164,9 +190,13 @@ class AlpacaStore:
                 resp = raw_request(method, url, **opts)
                 if resp.status_code != 429:
                     return resp
-                wait = reset_wait(resp.headers)
                 with self._lock:
                     self.rate_limited += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RateLimited(f"{method} {url.split('?')[0]}: still rate limited (429) after "
+                                      f"{self.max_rate_wait:g}s")
+                wait = min(reset_wait(resp.headers), left)
                 log.warning("429 from %s %s: waiting %.2fs for the rate-limit reset", method, url.split("?")[0], wait)
                 self.limiter.block_until(time.monotonic() + wait)
 
@@ -187,11 +217,12 @@ class AlpacaStore:
         """Broker positions by symbol; raises when they cannot be read (never assumes flat)."""
         return {p["symbol"]: p for p in self.read(self.trading.get_all_positions, what="positions")}
 
-    def open_orders(self) -> list[dict]:
+    def open_orders(self, symbols: list[str] | None = None) -> list[dict]:
+        """Open orders (at most 500, newest first), of ``symbols`` only when given."""
         from alpaca.trading.enums import QueryOrderStatus
         from alpaca.trading.requests import GetOrdersRequest
 
-        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True)
+        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500, nested=True, symbols=symbols or None)
         return self.read(self.trading.get_orders, req, what="open orders")
 
     def recent_orders(self, after: datetime | None = None) -> list[dict]:
@@ -312,16 +343,10 @@ class AlpacaStore:
         """One trade-updates stream for the account, in a daemon thread."""
         from alpaca.trading.stream import TradingStream
 
-        store = self
-
-        class _Stream(TradingStream):
-            async def _start_ws(self) -> None:
-                await super()._start_ws()
-                store._connected("trade")
-
-        stream = _Stream(self.creds.key_id, self.creds.secret_key, paper=self.creds.paper, raw_data=True,
-                         url_override=self.trading_ws_url)
-        stream._reconnect_min_backoff, stream._reconnect_max_backoff = self.reconnect_min, self.reconnect_max
+        stream_cls = compat.with_connect_hook(TradingStream, lambda: self._connected("trade"))
+        stream = stream_cls(self.creds.key_id, self.creds.secret_key, paper=self.creds.paper, raw_data=True,
+                            url_override=self.trading_ws_url)
+        compat.set_reconnect_backoff(stream, self.reconnect_min, self.reconnect_max)
 
         async def handler(msg: dict) -> None:
             self.last_message["trade"] = time.monotonic()
@@ -343,16 +368,11 @@ class AlpacaStore:
         from alpaca.data.enums import DataFeed
         from alpaca.data.live.stock import StockDataStream
 
-        store = self
-
-        class _Stream(StockDataStream):
-            async def _start_ws(self) -> None:
-                await super()._start_ws()
-                store._connected("data")
-
-        stream = _Stream(self.creds.key_id, self.creds.secret_key, raw_data=True,
-                         feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX, url_override=self.data_stream_url)
-        stream._reconnect_min_backoff, stream._reconnect_max_backoff = self.reconnect_min, self.reconnect_max
+        stream_cls = compat.with_connect_hook(StockDataStream, lambda: self._connected("data"))
+        stream = stream_cls(self.creds.key_id, self.creds.secret_key, raw_data=True,
+                            feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX,
+                            url_override=self.data_stream_url)
+        compat.set_reconnect_backoff(stream, self.reconnect_min, self.reconnect_max)
 
         async def handler(bar: dict) -> None:
             self.last_message["data"] = time.monotonic()
@@ -402,42 +422,55 @@ class AlpacaStore:
         self._streams.append((which, stream))
         self._threads.append(t)
         t.start()
-        if self.stale_after and not any(th.name == "alpaca-watchdog" for th in self._threads):
+        if not any(th.name == "alpaca-watchdog" for th in self._threads):
             w = threading.Thread(target=self._watchdog, name="alpaca-watchdog", daemon=True)
             self._threads.append(w)
             w.start()
 
-    def _watchdog(self) -> None:
-        """Force a reconnect of a stream silent for ``stale_after`` seconds (the stream backs off)."""
-        import asyncio
+    def report_stale(self, which: str, why: str) -> None:
+        """Ask the watchdog to reconnect stream ``which`` (``"trade"`` or ``"data"``): e.g. the
+        broker's REST poll found a fill that the connected trade-updates stream never delivered."""
+        with self._lock:
+            first = which not in self._stale
+            self._stale[which] = why
+        if first:
+            log.warning("%s stream stale: %s; reconnecting it", which, why)
 
-        while not self._stopping.wait(min(1.0, self.stale_after / 4)):
+    def _watchdog(self) -> None:
+        """Reconnect a stream reported stale (:meth:`report_stale`), and a data stream silent
+        for ``stale_after`` seconds while the market is open (the stream backs off)."""
+        interval = min(1.0, self.stale_after / 4) if self.stale_after else 0.25
+        while not self._stopping.wait(interval):
             now = time.monotonic()
+            with self._lock:
+                flagged, self._stale = dict(self._stale), {}
             for which, stream in list(self._streams):
-                if which != "data" or not self.market_open:
+                if which in flagged:
+                    self.last_message[which] = now
+                    compat.close_socket(stream)
+                    continue
+                if which != "data" or not self.market_open or not self.stale_after:
                     continue
                 last = self.last_message.get(which)
                 if last is None or now - last < self.stale_after:
                     continue
-                loop, ws = getattr(stream, "_loop", None), getattr(stream, "_ws", None)
-                if loop is not None and ws is not None and loop.is_running():
+                if compat.close_socket(stream):
                     log.warning("%s stream silent for %.0fs: forcing a reconnect", which, now - last)
                     self.last_message[which] = now
-                    asyncio.run_coroutine_threadsafe(ws.close(), loop)
 
     def stop(self) -> None:
         """Stop both streams and wait briefly for their threads."""
         self._stopping.set()
+        self.stopper.set()
         import asyncio
 
         for _, stream in self._streams:
-            loop = getattr(stream, "_loop", None)
-            if loop is None or not loop.is_running():
+            loop = compat.running_loop(stream)
+            if loop is None:
                 continue
             try:
                 asyncio.run_coroutine_threadsafe(stream.stop_ws(), loop).result(timeout=2)
-                if getattr(stream, "_ws", None) is not None:  # wake the reader now, not at its 5 s poll
-                    asyncio.run_coroutine_threadsafe(stream._ws.close(), loop).result(timeout=2)
+                compat.close_socket(stream, wait=2)  # wake the reader now, not at its 5 s poll
             except Exception:
                 pass
         for t in self._threads:
@@ -461,4 +494,4 @@ def parse_timeframe(text: str) -> Any:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -77,7 +78,7 @@ class SessionThread:
         except BaseException as exc:  # surfaced by join()
             self.error = exc
 
-    def start(self, fake: Any, symbols: list[str], timeout: float = 15.0) -> "SessionThread":
+    def start(self, fake: Any, symbols: list[str], timeout: float = 15.0) -> SessionThread:
         self.thread.start()
         wait_until(lambda: self.session.started.is_set() or self.error is not None, timeout, "session start")
         if self.error is not None:
@@ -102,9 +103,9 @@ class SessionThread:
 
 # -- strategies used by the tests (referenced as tests.live.live_helpers:Name) -----------------
 
-import backtrader as bt  # noqa: E402
+import backtrader as bt
 
-from autostock.strategies.base import BaseStrategy  # noqa: E402
+from autostock.strategies.base import BaseStrategy
 
 
 class BuyEveryBar(BaseStrategy):
@@ -165,3 +166,21 @@ def push_day(fake: Any, run: SessionThread, bars: dict[str, pd.DataFrame], i: in
         push_daily(fake, s, df.index[i], df.iloc[i])
     if wait:
         run.wait_steps(i + 1)
+
+
+class BuyThenClose(BaseStrategy):
+    """Buys ``size`` shares of the first data on live bar ``buy_at`` (1-based count of bars
+    seen), closes the position on bar ``close_at``."""
+
+    params = (("size", 100.0), ("buy_at", 1), ("close_at", 3), ("allow_short", False))
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def next(self) -> None:
+        self.bars += 1
+        d = self.datas[0]
+        if self.bars == self.p.buy_at:
+            self.buy(data=d, size=self.p.size)
+        elif self.bars == self.p.close_at and self.getposition(d).size:
+            self.close(data=d)
