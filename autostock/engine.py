@@ -194,9 +194,16 @@ def market_for(spec: RunSpec, market: Market) -> Market:
     return market
 
 
+def before_run(spec: RunSpec, market: Market) -> RunSpec:
+    """``spec`` after its strategy's ``before_run(spec, market)`` hook (training that must happen
+    before ``cerebro.run``, e.g. ml_signal with a predictor name); ``spec`` when it has none."""
+    hook = getattr(resolve_strategy(spec.strategy), "before_run", None)
+    return hook(spec, market) if hook is not None else spec
+
+
 def run_backtest(spec: RunSpec, market: Market, pyfolio: bool = False) -> RunResult:
-    """Run ``spec`` over ``market`` with backtrader's simulated broker."""
+    """Run ``spec`` over ``market`` with backtrader's simulated broker (models train first)."""
     market = market_for(spec, market)
-    cerebro = build_cerebro(spec, market, pyfolio=pyfolio)
+    cerebro = build_cerebro(before_run(spec, market), market, pyfolio=pyfolio)
     strategy = cerebro.run()[0]
     return collect(spec, market, strategy, pyfolio=pyfolio)

@@ -171,7 +171,7 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
     from autostock.models.training import train as run_train
     from autostock.models.walkforward import parse_walk_forward
 
-    _check_early(target, feature_set)
+    tgt = _check_early(target, feature_set)
     cfg = parse_walk_forward(walk)
     model_params = _model_params(params, params_from)
     tracker = Tracker(track, "autostock-train", run_name=model)
@@ -180,7 +180,7 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
     progress = _Progress(not quiet)
     with tracker:
         try:
-            result = run_train(market, model, target, feature_set, cfg, model_params, index, index_sym, seed,
+            result = run_train(market, model, tgt, feature_set, cfg, model_params, index, index_sym, seed,
                                ensemble_method, folder, progress)
         finally:
             progress.close()
