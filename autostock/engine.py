@@ -7,6 +7,8 @@ slices for walk-forward, Alpaca's data and broker for paper / live.
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,4 +208,10 @@ def run_backtest(spec: RunSpec, market: Market, pyfolio: bool = False) -> RunRes
     market = market_for(spec, market)
     cerebro = build_cerebro(before_run(spec, market), market, pyfolio=pyfolio)
     strategy = cerebro.run()[0]
-    return collect(spec, market, strategy, pyfolio=pyfolio)
+    result = collect(spec, market, strategy, pyfolio=pyfolio)
+    hook = getattr(resolve_strategy(spec.strategy), "run_facts", None)
+    facts = hook(spec, market) if hook is not None else {}
+    if facts:  # e.g. ml_signal: tuned_on_overlap, with a warning note the reports print
+        result.metrics.update(facts.get("metrics", {}))
+        result.market = dataclasses.replace(result.market, notes=[*result.market.notes, *facts.get("notes", [])])
+    return result

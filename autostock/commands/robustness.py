@@ -112,6 +112,7 @@ def optimize(grid: tuple[str, ...], objective: str, method: str, trials: int | N
         click.echo(f"  best params: {best['params']}  {objective}={_fmt(best['objective'])}")
     click.echo(f"  deflated Sharpe of the best trial: {_fmt(dsr['dsr']) if dsr else 'n/a'}; "
                f"probability of backtest overfitting: {_fmt(pbo['pbo']) if pbo else 'n/a'}")
+    click.echo(f"  verdict: {result.verdict['text']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.table), len(result.table), "trials")
 
@@ -148,6 +149,10 @@ def walkforward(grid: tuple[str, ...], train: str, test: str, anchored: bool, ob
     click.echo(result.folds[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"  stitched OOS: CAGR={_fmt(result.metrics.get('cagr'))} Sharpe={_fmt(result.metrics.get('sharpe'))} "
                f"max drawdown={_fmt(result.metrics.get('max_drawdown'))}; walk-forward efficiency={_fmt(result.wfe)}")
+    stats = result.overfitting
+    click.echo(f"  deflated Sharpe of the stitched OOS: {_fmt((stats['deflated_sharpe'] or {}).get('dsr'))}; "
+               f"PBO of the in-sample search (median over folds): {_fmt(stats['pbo_median'])}")
+    click.echo(f"  verdict: {stats['verdict']['text']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.folds), len(result.folds), "folds")
 

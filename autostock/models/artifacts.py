@@ -203,6 +203,27 @@ class TrainedModel:
         return pd.Series(self.model(symbol).predict(X.to_numpy(dtype=float)), index=bars.index, name="prediction")
 
 
+TUNING_PERIOD_FILE = "tuning_period.json"
+TUNED_SCORE_NOTE = ("the best of {n} trial(s), selected on these same CV folds: biased upward (optimistic), "
+                    "not an out-of-sample estimate")
+
+
+def period_overlap(period: dict[str, Any] | None, first: Any, last: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The dates a tuning ``period`` (``{"first_bar", "last_bar"}``) shares with ``first..last``."""
+    if not period or not period.get("first_bar") or not period.get("last_bar"):
+        return None
+    lo = max(pd.Timestamp(period["first_bar"]), pd.Timestamp(first))
+    hi = min(pd.Timestamp(period["last_bar"]), pd.Timestamp(last))
+    return (lo, hi) if lo <= hi else None
+
+
+def tuned_overlap_warning(period: dict[str, Any], overlap: tuple[pd.Timestamp, pd.Timestamp], what: str) -> str:
+    """One line naming the overlap of a tuning period with ``what`` (training data, a backtest)."""
+    return (f"params tuned on {pd.Timestamp(period['first_bar']).date()}..{pd.Timestamp(period['last_bar']).date()} "
+            f"overlap {what} on {overlap[0].date()}..{overlap[1].date()}: results on those bars are in-sample for "
+            "the params (tune on an earlier period with `autostock tune --end`)")
+
+
 def prediction_kind(params: dict[str, Any]) -> str:
     """What a model directory's predictions are: ``return``, ``log_return`` or ``probability``.
 

@@ -107,6 +107,7 @@ def train(
     ensemble_method: str | None = None,
     out: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    tuned_on: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model`` walk-forward on every symbol of ``market``.
 
@@ -134,6 +135,11 @@ def train(
         Where to write the model directory.
     progress : callable, optional
         ``progress(label, done, total)`` after each fold.
+    tuned_on : dict, optional
+        The period the params were tuned on (``best_params.json``'s ``tuned_on``); when it
+        overlaps the training data, ``metrics["tuned_on_overlap"]`` is True and
+        ``metrics["warnings"]`` names the overlap (those out-of-sample figures are in-sample
+        for the params).
     """
     tgt = parse_target(target)
     walk = (walk or WalkForwardConfig()).resolved(tgt.horizon)
@@ -238,6 +244,15 @@ def train(
         "seed": seed,
         "synthetic": bool(getattr(market, "synthetic", False)),
     }
+    from autostock.models.artifacts import period_overlap, tuned_overlap_warning
+
+    first = min(b.index[0] for b in market.bars.values())
+    last = max(b.index[-1] for b in market.bars.values())
+    overlap = period_overlap(tuned_on, first, last)
+    params["tuned_on"] = tuned_on
+    metrics["tuned_on_overlap"] = overlap is not None
+    metrics["tuned_overlap"] = [overlap[0].isoformat(), overlap[1].isoformat()] if overlap else None
+    metrics["warnings"] = [tuned_overlap_warning(tuned_on, overlap, "the training data")] if overlap and tuned_on else []
     result = TrainResult(params, metrics, predictions, models, folds, windows)
     if out is not None:
         from autostock.models.artifacts import save_artifacts

@@ -118,6 +118,14 @@ class Ensemble(SignalStrategy):
     params = (("members", ""), ("method", "majority"), ("weights", ""), ("quorum", 0.5))
 
     @classmethod
+    def run_facts(cls, spec: Any, market: Any) -> dict[str, Any]:
+        """``tuned_on_overlap`` (and a warning note) for the ml_signal members' model directories."""
+        from autostock.strategies.ml_signal import tuned_facts
+
+        members = parse_members(spec.params.get("members", ""), spec.params.get("weights") or None)
+        return tuned_facts([dict(m.params) for m in members if m.name == "ml_signal"], market)
+
+    @classmethod
     def before_run(cls, spec: Any, market: Any) -> Any:
         """``spec`` with every ``ml_signal`` member naming a predictor trained walk-forward
         before the run (its out-of-sample predictions become the member's ``predictions``)."""

@@ -94,6 +94,26 @@ def trained_before_run(params: dict[str, Any], market: Any, symbols: list[str]) 
     return {k: v for k, v in params.items() if k != "model"} | {"predictions": preds}
 
 
+def tuned_facts(param_sets: list[dict[str, Any]], market: Any) -> dict[str, Any]:
+    """Facts a report must state about the models these ml_signal params serve: whether any
+    model's params were tuned on a period overlapping the run's bars (``tuned_on_overlap``)."""
+    from autostock.models.artifacts import load_artifacts, period_overlap, tuned_overlap_warning
+
+    dirs = [str(ps["model"]) for ps in param_sets
+            if ps.get("model") and ps.get("predictions") is None and Path(str(ps["model"])).expanduser().is_dir()]
+    if not dirs:
+        return {}
+    dates = market.dates()
+    notes, overlapping = [], False
+    for folder in dirs:
+        tuned_on = load_artifacts(folder).params.get("tuned_on")
+        overlap = period_overlap(tuned_on, dates[0], dates[-1]) if len(dates) else None
+        if overlap is not None and tuned_on:
+            overlapping = True
+            notes.append(f"WARNING: model {folder}: " + tuned_overlap_warning(tuned_on, overlap, "this backtest"))
+    return {"metrics": {"tuned_on_overlap": overlapping}, "notes": notes}
+
+
 def thresholds(p: Any, kind: str) -> tuple[float, float]:
     """(long, short) thresholds: the params, or 0/0 for returns and 0.5/0.5 for probabilities."""
     centre = 0.5 if kind == "probability" else 0.0  # a return or log return: its sign
@@ -166,6 +186,11 @@ class MLSignal(SignalStrategy):
         params = dict(spec.params)
         trained = trained_before_run(params, market, symbols)
         return spec if trained is params else spec.replace(params=trained)
+
+    @classmethod
+    def run_facts(cls, spec: Any, market: Any) -> dict[str, Any]:
+        """``tuned_on_overlap`` (and a warning note) for a model directory tuned on these bars."""
+        return tuned_facts([dict(spec.params)], market)
 
     @classmethod
     def predictions_for(cls, data: Any, p: Any) -> pd.Series:

@@ -8,21 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import autostock.models.sklearn_models  # noqa: F401  (registers ridge, ...)
 import autostock.models.keras_models  # noqa: F401  (registers lstm, ...; imports no Keras)
+import autostock.models.sklearn_models  # noqa: F401  (registers ridge, ...)
 import autostock.strategies.ensemble  # noqa: F401  (registers ensemble)
 import autostock.strategies.ml_signal  # noqa: F401  (registers ml_signal)
 from autostock.config import RunSpec
 from autostock.engine import before_run, build_cerebro, run_backtest
 from autostock.errors import ConfigError, UserError
 from autostock.feeds.synthetic import generate_market
-from autostock.models.artifacts import save_artifacts
-from autostock.strategies.ensemble import normalised_weights, parse_members
-from autostock.models.artifacts import load_artifacts, prediction_kind
+from autostock.models.artifacts import load_artifacts, prediction_kind, save_artifacts
 from autostock.models.training import train
 from autostock.models.walkforward import parse_walk_forward
 from autostock.robustness.executor import Executor
-
+from autostock.strategies.ensemble import normalised_weights, parse_members
 
 SHORT_FEATURES = "ret_1,ret_5,ret_20,ret_1_lag_1,ret_1_lag_2"  # 20-bar warm-up
 
