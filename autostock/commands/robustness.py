@@ -84,6 +84,10 @@ def montecarlo(paths: int, block: float, mode: str, trade_sampling: str, dd_limi
         click.echo(f"  {metric:<13} {line}  historical={_fmt(summary['historical'].get(metric))}")
     click.echo(f"  probability of loss: {_fmt(summary['probability_of_loss'])}; "
                f"P(max drawdown > {dd_limit:.0%}): {_fmt(summary['probability_drawdown_exceeds_limit'])}")
+    if mode == "trades":
+        click.echo(f"  trades mode books closed trades only: the backtest's mark-to-market max drawdown is "
+                   f"{_fmt(result.settings.get('mark_to_market_max_drawdown'))} (closed trades: "
+                   f"{_fmt(result.settings.get('closed_trade_max_drawdown'))})")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.table), paths, "paths")
 
