@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "autostock.commands.ml",
     "autostock.commands.robustness",
     "autostock.commands.live",
+    "autostock.commands.lookahead",
 )
 
 

@@ -113,6 +113,9 @@ class PredictorIndicator(bt.Indicator):
     """
 
     lines = ("prediction",)
+    # a walk-forward model's prediction depends on all the history it was trained on, by design
+    # (``autostock lookahead`` checks it for look-ahead, not for warm-up dependence)
+    history_dependent = True
     params = (("predictions", None), ("predictor", None), ("features", None), ("lookback", None),
               ("training_window", None))
     plotinfo = dict(subplot=True)
