@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autostock.engine import RunResult
 
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "alpha", "trade_win_rate"}
+PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "alpha", "daily_win_rate"}
 
 
 def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
@@ -25,7 +25,7 @@ def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
             text = "n/a"
         elif key in PERCENT:
             text = f"{value:.2%}"
-        elif key == "n_trades":
+        elif key in ("n_trades", "periods_per_year"):
             text = str(value)
         else:
             text = f"{value:.3f}"

@@ -229,7 +229,7 @@ def walk_forward(
     equity = spec.cash * (1.0 + oos).cumprod()
     bench = benchmark_returns(market, oos.index) if len(oos) else None
     metrics = compute_metrics(oos, bench) if len(oos) else {}
-    for key in ("n_trades", "trade_win_rate", "trade_profit_factor"):  # returns only: no trade list
+    for key in ("n_trades", "win_rate", "profit_factor"):  # returns only: no trade list
         metrics.pop(key, None)
     is_cagrs = pd.to_numeric(folds_table["is_cagr"], errors="coerce").dropna()
     wfe = _wfe(metrics.get("cagr"), float(is_cagrs.mean()) if len(is_cagrs) else None)
