@@ -8,7 +8,12 @@ import pytest
 import quantstats as qs
 
 from autostock.feeds.market import Market
-from autostock.reports.metrics import EQUAL_WEIGHT_NAME, benchmark_returns, compute_metrics, periods_per_year
+from autostock.reports.metrics import (
+    EQUAL_WEIGHT_NAME,
+    benchmark_returns,
+    compute_metrics,
+    periods_per_year,
+)
 
 
 def test_bar_frequency_is_detected_from_the_index():
@@ -59,3 +64,21 @@ def test_the_equal_weight_fallback_benchmark_is_named_what_it_is():
     np.testing.assert_allclose(bench.to_numpy(), expected.to_numpy())
     spy = pd.Series(np.linspace(300, 310, 10), index=idx)
     assert benchmark_returns(Market(bars, "test", spy, "SPY"), idx).name == "SPY"
+
+
+def test_a_folder_mixing_daily_and_five_minute_files_is_refused_naming_the_files(tmp_path):
+    from autostock.errors import DataError
+    from autostock.feeds import load_market
+
+    def write(name: str, index: pd.DatetimeIndex) -> None:
+        p = np.linspace(100, 110, len(index))
+        pd.DataFrame({"Date": index, "Open": p, "High": p + 1, "Low": p - 1, "Close": p, "Volume": 1000.0}) \
+            .to_csv(tmp_path / name, index=False)
+
+    write("DAY.csv", pd.bdate_range("2020-01-02", periods=40))
+    days = pd.bdate_range("2020-01-02", periods=3)
+    write("MIN.csv", pd.DatetimeIndex([d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k)
+                                       for d in days for k in range(78)]))
+    with pytest.raises(DataError, match=r"different frequencies.*DAY\.csv \(252 bars/year\).*MIN\.csv \(19656"):
+        load_market(str(tmp_path))
+    assert load_market(str(tmp_path), ["DAY"]).symbols == ["DAY"]  # one frequency per run is fine
