@@ -82,3 +82,19 @@ def test_a_folder_mixing_daily_and_five_minute_files_is_refused_naming_the_files
     with pytest.raises(DataError, match=r"different frequencies.*DAY\.csv \(252 bars/year\).*MIN\.csv \(19656"):
         load_market(str(tmp_path))
     assert load_market(str(tmp_path), ["DAY"]).symbols == ["DAY"]  # one frequency per run is fine
+
+
+def test_the_tearsheet_cagr_is_the_summary_cagr_even_when_the_first_trade_comes_late(tmp_path):
+    import re
+
+    from autostock.reports.tearsheet import quantstats_html
+
+    rng = np.random.default_rng(0)
+    idx = pd.bdate_range("2018-01-01", periods=600)
+    r = pd.Series(rng.normal(0.0004, 0.01, 600), index=idx)
+    r.iloc[:40] = 0.0  # flat until the first trade
+    bench = pd.Series(rng.normal(0.0003, 0.01, 600), index=idx)
+    html = quantstats_html(r, bench, tmp_path / "t.html", "t").read_text()
+    row = re.search(r"<td>CAGR[^<]*</td><td>([^<]+)</td><td>([^<]+)</td>", html)
+    strategy_cagr = float(row.group(2).rstrip("%")) / 100
+    assert strategy_cagr == pytest.approx(compute_metrics(r, bench)["cagr"], abs=5e-5)
