@@ -23,6 +23,8 @@ def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
     for key, value in result.metrics.items():
         if value is None:
             text = "n/a"
+        elif isinstance(value, bool):  # e.g. tuned_on_overlap
+            text = "YES" if value else "no"
         elif key in PERCENT:
             text = f"{value:.2%}"
         elif key in ("n_trades", "periods_per_year"):
