@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "autostock.commands.live",
     "autostock.commands.rl",
     "autostock.commands.dashboard",
+    "autostock.commands.lookahead",
 )
 
 

@@ -7,6 +7,7 @@ slices for walk-forward, Alpaca's data and broker for paper / live.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
@@ -205,9 +206,22 @@ def market_for(spec: RunSpec, market: Market) -> Market:
     return market
 
 
+def before_run(spec: RunSpec, market: Market) -> RunSpec:
+    """``spec`` after its strategy's ``before_run(spec, market)`` hook (training that must happen
+    before ``cerebro.run``, e.g. ml_signal with a predictor name); ``spec`` when it has none."""
+    hook = getattr(resolve_strategy(spec.strategy), "before_run", None)
+    return hook(spec, market) if hook is not None else spec
+
+
 def run_backtest(spec: RunSpec, market: Market, pyfolio: bool = False) -> RunResult:
-    """Run ``spec`` over ``market`` with backtrader's simulated broker."""
+    """Run ``spec`` over ``market`` with backtrader's simulated broker (models train first)."""
     market = market_for(spec, market)
-    cerebro, context = assemble(spec, market, pyfolio=pyfolio)
+    cerebro, context = assemble(before_run(spec, market), market, pyfolio=pyfolio)
     strategy = cerebro.run()[0]
-    return collect(spec, market, strategy, pyfolio=pyfolio, context=context)
+    result = collect(spec, market, strategy, pyfolio=pyfolio, context=context)
+    hook = getattr(spec.strategy_class(), "run_facts", None)
+    facts = hook(spec, market) if hook is not None else {}
+    if facts:  # e.g. ml_signal: tuned_on_overlap, with a warning note the reports print
+        result.metrics.update(facts.get("metrics", {}))
+        result.market = dataclasses.replace(result.market, notes=[*result.market.notes, *facts.get("notes", [])])
+    return result

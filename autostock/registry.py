@@ -82,6 +82,23 @@ class Registry:
         self._load()
         return name in self._items
 
+    def __len__(self) -> int:
+        self._load()
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        """Names in registration order (built-ins in the order their modules define them)."""
+        self._load()
+        return iter(list(self._items))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.get(name)
+
+    def values(self) -> list[Any]:
+        """Registered objects in registration order."""
+        self._load()
+        return list(self._items.values())
+
     def get(self, ref: str) -> Any:
         """Return the class for a registered name or a ``file.py:Class`` / ``module:Class`` ref."""
         self._load()
@@ -145,8 +162,10 @@ SIZERS = Registry("sizers", ("autostock.sizers.basic", "autostock.sizers.risk_si
 ANALYZERS = Registry("analyzers", ("autostock.risk.exposure",))
 # Keras predictors import keras lazily, so listing them does not start TensorFlow
 PREDICTORS = Registry("predictors", ("autostock.models.sklearn_models", "autostock.models.keras_models"))
+# named causal features (autostock.models.features.Feature objects), in definition order
+FEATURES = Registry("features", ("autostock.models.features",))
 # data sources from plugins: a callable (symbols, start, end, benchmark, seed) -> Market
 FEEDS = Registry("feeds", ())
 
-ALL: dict[str, Registry] = {r.kind: r for r in (STRATEGIES, SIZERS, ANALYZERS, PREDICTORS, FEEDS)}
+ALL: dict[str, Registry] = {r.kind: r for r in (STRATEGIES, SIZERS, ANALYZERS, PREDICTORS, FEATURES, FEEDS)}
 

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     from autostock.feeds.synthetic import generate_market
     from autostock.indicators.predictor import PredictorIndicator
     from autostock.models.features import compute_features
+    from autostock.models.artifacts import TrainingWindow
     from autostock.models.keras_models import LSTMPredictor
     from autostock.models.targets import make_target
 
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     X = features(bars)
     y = make_target(bars["close"], "fwd_return_5")
     model = LSTMPredictor(units=64, seq_len=20, epochs=1, seed=0).fit(X.iloc[:fit_rows], y.iloc[:fit_rows])
+    # the bars it learnt from (labels reach 5 bars past the last fitted row) get no prediction
+    model.training_window_ = TrainingWindow.from_rows(bars.index, 0, fit_rows - 1, 5)
     print(f"model: LSTM 64 units over 20 steps, {X.shape[1]} features ({args.features}); lookback {args.lookback} bars")
 
     # bare predictor call on one window (the newest 20 rows)
@@ -80,8 +83,14 @@ def main(argv: list[str] | None = None) -> None:
         def __init__(self) -> None:
             self.pred = TimedPredictor(self.data, predictor=model, features=features, lookback=args.lookback)
 
+    class LiveFrame(bt.feeds.PandasData):
+        """Replays history like a live feed: bars up to the training window's end get NaN."""
+
+        def islive(self) -> bool:
+            return True
+
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(bt.feeds.PandasData(dataname=bars))
+    cerebro.adddata(LiveFrame(dataname=bars))
     cerebro.addstrategy(Probe)
     t0 = time.perf_counter()
     strat = cerebro.run(runonce=False)[0]

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     from autostock.config import RunSpec
     from autostock.engine import build_cerebro, run_backtest
     from autostock.feeds.synthetic import generate_market
-    from autostock.models.artifacts import save_artifacts
+    from autostock.models.artifacts import TrainingWindow, save_artifacts
     from autostock.models.features import compute_features
     from autostock.models.keras_models import LSTMPredictor
     from autostock.models.targets import make_target
@@ -71,16 +71,23 @@ def main(argv: list[str] | None = None) -> None:
 
     # one small LSTM per symbol, fitted on the first 40% of bars (training cost is not measured)
     t0 = time.perf_counter()
-    models, preds = {}, {}
+    models, preds, windows = {}, {}, {}
     for sym, bars in market.bars.items():
         X = compute_features(bars, FEATURES)
         y = make_target(bars["close"], "fwd_return_5")
         cut = int(len(X) * 0.4)
         model = LSTMPredictor(seq_len=args.seq_len, units=args.units, epochs=2, seed=1).fit(X.iloc[:cut], y.iloc[:cut])
         models[sym] = model
+        windows[sym] = TrainingWindow.from_rows(bars.index, 0, cut - 1, 5)
         preds[sym] = pd.Series(model.predict(X), index=bars.index)
     folder = Path(tempfile.mkdtemp(prefix="bench_ml_signal_")) / "lstm"
-    save_artifacts(folder, {"model": "lstm", "target": "fwd_return_5", "features": list(X.columns)}, {}, preds, models)
+    save_artifacts(folder, {"model": "lstm", "target": "fwd_return_5", "features": list(X.columns)}, {}, preds, models,
+                   windows)
+    # the saved predictors may only serve the bars after their training window (in-sample is refused)
+    after = max(w.label_end for w in windows.values())
+    market = market.slice(market.dates()[market.dates() > after][0], None)
+    n_bars = len(market.dates())
+    print(f"timed on the {n_bars} bars after the models' training window")
     print(f"setup: fitted and saved {len(models)} LSTM(s) ({args.units} units, seq_len {args.seq_len}) "
           f"in {time.perf_counter() - t0:.1f}s (not part of any timing)")
 

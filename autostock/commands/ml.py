@@ -89,18 +89,22 @@ def _load(spec: Any, index_symbol: str | None) -> tuple[Any, Any, str | None, li
     return market, index, wanted, notes
 
 
-def _model_params(params: tuple[str, ...], params_from: str | None) -> dict[str, Any]:
+def _model_params(params: tuple[str, ...], params_from: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The model params (``--params-from`` then ``--param``) and the period they were tuned on."""
     out: dict[str, Any] = {}
+    tuned_on = None
     if params_from:
         p = Path(params_from)
         if not p.is_file():
             raise ConfigError(f"--params-from {params_from}: file not found")
         try:
-            out.update(json.loads(p.read_text()).get("params", {}))
+            saved = json.loads(p.read_text())
+            out.update(saved.get("params", {}))
+            tuned_on = saved.get("tuned_on")
         except (json.JSONDecodeError, AttributeError):
             raise ConfigError(f"--params-from {params_from}: not a best_params.json written by autostock tune") from None
     out.update(parse_pairs(params, "--param"))
-    return out
+    return out, tuned_on
 
 
 def _check_early(target: str, feature_set: str) -> Any:
@@ -181,17 +185,17 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
 
     spec = _settings(config_file, data, symbols, start, end, benchmark, seed)
     seed = spec.seed
-    _check_early(target, feature_set)
+    tgt = _check_early(target, feature_set)
     cfg = parse_walk_forward(walk)
-    model_params = _model_params(params, params_from)
+    model_params, tuned_on = _model_params(params, params_from)
     tracker = Tracker(track, "autostock-train", run_name=model)
     market, index, index_sym, notes = _load(spec, index_symbol)
     folder = Path(out) if out else Path("models") / model.replace(",", "+")
     progress = _Progress(not quiet)
     with tracker:
         try:
-            result = run_train(market, model, target, feature_set, cfg, model_params, index, index_sym, seed,
-                               ensemble_method, folder, progress)
+            result = run_train(market, model, tgt, feature_set, cfg, model_params, index, index_sym, seed,
+                               ensemble_method, folder, progress, tuned_on)
         finally:
             progress.close()
         tracker.log_params(result.params | {"features": len(result.params["features"])})
@@ -200,6 +204,8 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
     for note in notes + list(market.notes):
         click.echo(f"note: {note}")
     m = result.metrics
+    for warning in m["warnings"]:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"{model} -> {m['target']}: {m['n_features']} features, walk-forward {walk}; out-of-sample:")
     for sym, s in m["symbols"].items():
         mod, zero = s["model"], s["baselines"]["zero"]
@@ -267,7 +273,11 @@ def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: i
     for note in notes:
         click.echo(f"note: {note}")
     metric = "log loss" if tgt.is_classification else "RMSE"
-    click.echo(f"{len(table)} trial(s); best CV {metric} {table.iloc[0]['score']:.5f} with {best}")
+    click.echo(f"{len(table)} trial(s); best CV {metric} {table.iloc[0]['score']:.5f} with {best} "
+               f"(selected on the same folds it is scored on: biased upward, not out-of-sample)")
+    period = json.loads((folder / BEST_PARAMS_FILE).read_text())["tuned_on"]
+    click.echo(f"tuned on {period['first_bar'][:10]}..{period['last_bar'][:10]}: train and backtest on later bars "
+               "(an overlap is flagged as tuned_on_overlap)")
     click.echo(f"wrote {folder / RESULTS_FILE} and {folder / BEST_PARAMS_FILE} "
                f"(train with --params-from {folder / BEST_PARAMS_FILE})")
 

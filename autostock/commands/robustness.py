@@ -95,6 +95,10 @@ def montecarlo(paths: int, block: float, mode: str, trade_sampling: str, dd_limi
         click.echo(f"  {metric:<13} {line}  historical={_fmt(summary['historical'].get(metric))}")
     click.echo(f"  probability of loss: {_fmt(summary['probability_of_loss'])}; "
                f"P(max drawdown > {dd_limit:.0%}): {_fmt(summary['probability_drawdown_exceeds_limit'])}")
+    if mode == "trades":
+        click.echo(f"  trades mode books closed trades only: the backtest's mark-to-market max drawdown is "
+                   f"{_fmt(result.settings.get('mark_to_market_max_drawdown'))} (closed trades: "
+                   f"{_fmt(result.settings.get('closed_trade_max_drawdown'))})")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.table), paths, "paths")
 
@@ -125,6 +129,7 @@ def optimize(grid: tuple[str, ...], objective: str, method: str, trials: int | N
         click.echo(f"  best params: {best['params']}  {objective}={_fmt(best['objective'])}")
     click.echo(f"  deflated Sharpe of the best trial: {_fmt(dsr['dsr']) if dsr else 'n/a'}; "
                f"probability of backtest overfitting: {_fmt(pbo['pbo']) if pbo else 'n/a'}")
+    click.echo(f"  verdict: {result.verdict['text']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.table), len(result.table), "trials")
 
@@ -166,6 +171,10 @@ def walkforward(grid: tuple[str, ...], train: str, test: str, anchored: bool, ob
     click.echo(result.folds[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     click.echo(f"  stitched OOS: CAGR={_fmt(result.metrics.get('cagr'))} Sharpe={_fmt(result.metrics.get('sharpe'))} "
                f"max drawdown={_fmt(result.metrics.get('max_drawdown'))}; walk-forward efficiency={_fmt(result.wfe)}")
+    stats = result.overfitting
+    click.echo(f"  deflated Sharpe of the stitched OOS: {_fmt((stats['deflated_sharpe'] or {}).get('dsr'))}; "
+               f"PBO of the in-sample search (median over folds): {_fmt(stats['pbo_median'])}")
+    click.echo(f"  verdict: {stats['verdict']['text']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.folds), len(result.folds), "folds")
 

@@ -135,6 +135,17 @@ def read_ohlcv(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
     return bars[list(COLUMNS)].astype(float), notes
 
 
+def _refuse_mixed_frequencies(indexes: dict[str, tuple[Path, pd.DatetimeIndex]]) -> None:
+    """One line naming the files when a run would merge bars of different frequencies."""
+    from autostock.reports.metrics import periods_per_year
+
+    freq = {sym: periods_per_year(idx) for sym, (_, idx) in indexes.items()}
+    if len(set(freq.values())) > 1:
+        listed = ", ".join(f"{indexes[s][0].name} ({freq[s]} bars/year)" for s in sorted(freq))
+        raise DataError(f"bars of different frequencies cannot share one timeline: {listed}; "
+                        "load one frequency per run (resample or pick the files)")
+
+
 def load_path(source: str, symbols: list[str] | None, benchmark: str | None) -> Market:
     """Load a file (symbol = stem) or a folder of files; ``benchmark`` must be one of them."""
     path = Path(source).expanduser()
@@ -171,6 +182,7 @@ def load_path(source: str, symbols: list[str] | None, benchmark: str | None) -> 
         bars[sym] = df
         notes += n
         gaps += find_gaps(df.index, sym)
+    _refuse_mixed_frequencies({sym: (files[sym], bars[sym].index) for sym in wanted})
     bench_series, bench_symbol = None, None
     if benchmark:
         b = benchmark.upper()

@@ -11,6 +11,13 @@
 
 No look-ahead: the value at bar t depends only on bars <= t (the features must be causal, which
 ``autostock.models.features`` guarantees and tests).
+
+No in-sample serving: a fitted ``predictor`` must say which bars it learnt from (its
+``training_window_``, attached by walk-forward training and by
+:meth:`autostock.models.artifacts.TrainedModel.model`, or the ``training_window`` param). On a
+historical feed (backtest, Monte Carlo path, walk-forward fold) a feed holding any bar on or
+before the window's ``label_end`` is refused with one line (``ConfigError``); on a live feed
+those bars (the replayed history) get NaN and only later bars are predicted.
 """
 
 from __future__ import annotations
@@ -36,6 +43,28 @@ def nums_to_datetimes(nums: Any) -> pd.DatetimeIndex:
     days = np.asarray(nums, dtype="float64") - _EPOCH_ORDINAL
     index = pd.to_datetime(np.round(days * 86_400_000).astype("int64"), unit="ms")
     return pd.DatetimeIndex(index)
+
+
+def _label_end(window: Any) -> pd.Timestamp:
+    """The last bar a predictor's training labels reached: a TrainingWindow or a timestamp."""
+    value = getattr(window, "label_end", window)
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"training_window must be a TrainingWindow or a timestamp, got {window!r}") from None
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def in_sample_error(name: str, window: Any, first_bar: pd.Timestamp) -> ConfigError:
+    """The one-line refusal to serve a predictor on bars whose labels it was trained on."""
+    end = _label_end(window)
+    fitted = (f"fitted on bars {pd.Timestamp(window.first_bar).date()}..{pd.Timestamp(window.last_bar).date()} "
+              f"with {window.horizon}-bar labels, so it saw every bar up to {end}"
+              if hasattr(window, "last_bar") else f"trained on labels reaching {end}")
+    return ConfigError(
+        f"{name}: refusing to serve the saved predictor on bars from {first_bar} (in-sample): it was {fitted}; "
+        f"use the out-of-sample predictions of `autostock train` (ml_signal model=DIR without serve=model), "
+        f"or a model trained on an earlier period and data starting after {end}")
 
 
 class _SeriesLookup:
@@ -72,6 +101,10 @@ class PredictorIndicator(bt.Indicator):
     features : callable | None
         ``features(ohlcv_df) -> X`` (DataFrame or 2-D array, one row per bar, causal). ``None``
         feeds the raw OHLCV columns.
+    training_window : TrainingWindow | timestamp | None
+        The bars the ``predictor`` learnt from (default: its ``training_window_``); required
+        with ``predictor``. Historical bars on or before its ``label_end`` are refused (see the
+        module docstring).
     lookback : int | None
         Bars handed to ``features`` per live ``next()`` call; ``None`` hands all bars so far
         (exactly the batch values). A window should cover the features' warm-up plus the
@@ -80,7 +113,11 @@ class PredictorIndicator(bt.Indicator):
     """
 
     lines = ("prediction",)
-    params = (("predictions", None), ("predictor", None), ("features", None), ("lookback", None))
+    # a walk-forward model's prediction depends on all the history it was trained on, by design
+    # (``autostock lookahead`` checks it for look-ahead, not for warm-up dependence)
+    history_dependent = True
+    params = (("predictions", None), ("predictor", None), ("features", None), ("lookback", None),
+              ("training_window", None))
     plotinfo = dict(subplot=True)
 
     def __init__(self) -> None:
@@ -94,6 +131,28 @@ class PredictorIndicator(bt.Indicator):
         self._lookup = _SeriesLookup(p.predictions) if p.predictions is not None else None
         self._context = int(getattr(p.predictor, "context_rows", 1) or 1) if p.predictor is not None else 1
         self._lookback: int | None = None  # widened when a lookback window proves too short
+        self._window: Any = None
+        self._label_end: pd.Timestamp | None = None
+        if p.predictor is not None:
+            self._window = p.training_window if p.training_window is not None else getattr(
+                p.predictor, "training_window_", None)
+            if self._window is None:
+                raise ConfigError(
+                    f"{self._name()}: the predictor records no training window, so it cannot be shown not to "
+                    "predict bars it was trained on; load it with autostock.models.artifacts.load_artifacts "
+                    "(trained by `autostock train`) or pass training_window=<last bar its labels reached>")
+            self._label_end = _label_end(self._window)
+            if not self.data.islive():
+                nums = self.data.datetime.array
+                if len(nums):
+                    self._refuse_from(nums_to_datetimes(nums[:1])[0])
+
+    def _name(self) -> str:
+        return getattr(self.data, "_name", "") or "data"
+
+    def _refuse_from(self, first_bar: pd.Timestamp) -> None:
+        if self._label_end is not None and first_bar <= self._label_end:
+            raise in_sample_error(self._name(), self._window, first_bar)
 
     # -- helpers --------------------------------------------------------------------------
     def _frame(self, count: int, ago_end: bool) -> pd.DataFrame:
@@ -123,6 +182,7 @@ class PredictorIndicator(bt.Indicator):
         if self._lookup is not None:
             values = self._lookup.values(self.data.datetime.array[start:end])
         else:
+            self._refuse_from(nums_to_datetimes(self.data.datetime.array[start:start + 1])[0])
             values = self._predict_frame(self._frame(end, ago_end=False), None)[start:end]
         for i, v in zip(range(start, end), values):
             out[i] = v
@@ -130,6 +190,12 @@ class PredictorIndicator(bt.Indicator):
     def next(self) -> None:
         if self._lookup is not None:
             self.lines.prediction[0] = float(self._lookup.values([self.data.datetime[0]])[0])
+            return
+        now = nums_to_datetimes([self.data.datetime[0]])[0]
+        if self._label_end is not None and now <= self._label_end:
+            if not self.data.islive():
+                raise in_sample_error(self._name(), self._window, now)
+            self.lines.prediction[0] = float("nan")  # replayed history the predictor learnt from
             return
         seen = len(self.data)
         if seen < self._context:

@@ -37,6 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from autostock.errors import ConfigError, DataError
 from autostock.models.regime import RegimeRule, regime_codes
+from autostock.registry import FEATURES
 
 GROUPS: tuple[str, ...] = (
     "returns", "volatility", "trend", "momentum", "volume", "candles", "distribution",
@@ -64,14 +65,10 @@ class Feature:
     description: str
 
 
-FEATURES: dict[str, Feature] = {}
-
-
 def _add(name: str, group: str, description: str) -> Callable:
+    """Register ``fn`` as feature ``name`` in the one feature registry (a duplicate raises)."""
     def deco(fn: Callable) -> Callable:
-        if name in FEATURES:
-            raise RuntimeError(f"duplicate feature {name}")
-        FEATURES[name] = Feature(name, group, fn, description)
+        FEATURES.register(name, Feature(name, group, fn, description))
         return fn
     return deco
 

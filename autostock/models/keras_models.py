@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from autostock.extras import require
-from autostock.registry import PREDICTORS
+from autostock.models.base import Predictor, register_predictor
 
 TASKS = ("regression", "classification")
 MODEL_FILE = "model.keras"
@@ -65,7 +65,7 @@ def split_validation(n_windows: int, fraction: float, gap: int = 0) -> tuple[int
     return n_windows, 0
 
 
-class KerasPredictor:
+class KerasPredictor(Predictor):
     """Base of the Keras sequence predictors (not registered; use a subclass).
 
     Parameters
@@ -100,7 +100,6 @@ class KerasPredictor:
         Keras ``fit`` verbosity.
     """
 
-    name: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {
         "seq_len": 20,
         "units": 32,
@@ -119,22 +118,14 @@ class KerasPredictor:
     extra_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any) -> None:
-        allowed = self._all_defaults()
-        unknown = set(params) - set(allowed)
-        if unknown:
-            raise ValueError(
-                f"unknown param(s) {', '.join(sorted(unknown))} for predictor {self.name!r}; "
-                f"valid: {', '.join(sorted(allowed))}"
-            )
-        self.params: dict[str, Any] = {**allowed, **params}
-        self._check_params()
+        super().__init__(**params)
         self.model_: Any = None
         self.scaler_: dict[str, np.ndarray] | None = None
         self.history_: dict[str, list[float]] = {}
 
     # -- params ---------------------------------------------------------------------------
     @classmethod
-    def _all_defaults(cls) -> dict[str, Any]:
+    def all_defaults(cls) -> dict[str, Any]:
         return {**KerasPredictor.defaults, **cls.extra_defaults}
 
     def _check_params(self) -> None:
@@ -152,20 +143,6 @@ class KerasPredictor:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {p['task']!r}")
         if int(p["validation_gap"]) < 0 or int(p["patience"]) < 0:
             raise ValueError("validation_gap and patience must be >= 0")
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor params (scikit-learn convention)."""
-        return dict(self.params)
-
-    def set_params(self, **params: Any) -> "KerasPredictor":
-        """Change params (scikit-learn convention); the model must be refitted."""
-        merged = {**self.params, **params}
-        self.__init__(**merged)
-        return self
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.params.items() if self._all_defaults().get(k) != v}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
 
     @property
     def seq_len(self) -> int:
@@ -326,9 +303,7 @@ class KerasPredictor:
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self.model_.save(folder / MODEL_FILE)
-        meta = {"predictor": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "params": self.params, "history": self.history_}
-        (folder / PARAMS_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        (folder / PARAMS_FILE).write_text(json.dumps(self._meta(history=self.history_), indent=2, default=str))
         np.savez(folder / SCALER_FILE, **self.scaler_)
         return folder
 
@@ -343,12 +318,7 @@ class KerasPredictor:
         for f in (MODEL_FILE, PARAMS_FILE, SCALER_FILE):
             if not (folder / f).is_file():
                 raise FileNotFoundError(f"{folder / f} not found: not a saved Keras predictor directory")
-        meta = json.loads((folder / PARAMS_FILE).read_text())
-        klass = cls
-        if cls is KerasPredictor or cls.name != meta.get("predictor"):
-            klass = KERAS_PREDICTORS.get(meta.get("predictor", ""))
-            if klass is None:
-                raise ValueError(f"{folder / PARAMS_FILE}: unknown Keras predictor {meta.get('predictor')!r}")
+        klass, meta = cls.saved_class(folder, KerasPredictor)
         obj = klass(**meta["params"])
         with np.load(folder / SCALER_FILE) as npz:
             obj.scaler_ = {k: npz[k] for k in npz.files}
@@ -357,7 +327,7 @@ class KerasPredictor:
         return obj
 
 
-@PREDICTORS.register("lstm")
+@register_predictor("lstm")
 class LSTMPredictor(KerasPredictor):
     """LSTM over the window.
 
@@ -367,7 +337,6 @@ class LSTMPredictor(KerasPredictor):
     additive attention pooling).
     """
 
-    name = "lstm"
     extra_defaults = {"variant": "basic", "attention_units": 16}
     VARIANTS = ("basic", "stacked", "bidirectional", "attention")
 
@@ -395,12 +364,11 @@ class LSTMPredictor(KerasPredictor):
         return keras.layers.LSTM(units, name="lstm_last")(h)
 
 
-@PREDICTORS.register("gru")
+@register_predictor("gru")
 class GRUPredictor(KerasPredictor):
     """Stack of ``layers`` GRU residual blocks (GRU -> batch norm, plus a skip connection),
     then the last step."""
 
-    name = "gru"
 
     def build_body(self, inputs: Any) -> Any:
         from autostock.models.keras_layers import GRUResidualBlock, LastTimestep
@@ -412,13 +380,12 @@ class GRUPredictor(KerasPredictor):
         return LastTimestep(name="last")(h)
 
 
-@PREDICTORS.register("tcn")
+@register_predictor("tcn")
 class TCNPredictor(KerasPredictor):
     """Temporal convolutional network: for each kernel size in ``kernel_sizes`` (multi-scale), a
     stack of residual blocks of dilated causal convolutions with dilations ``dilations``; the
     branches' last steps are concatenated."""
 
-    name = "tcn"
     extra_defaults = {"kernel_sizes": [2, 3], "dilations": [1, 2, 4]}
 
     def _check_params(self) -> None:
@@ -445,12 +412,11 @@ class TCNPredictor(KerasPredictor):
         return branches[0] if len(branches) == 1 else keras.layers.Concatenate(name="scales")(branches)
 
 
-@PREDICTORS.register("transformer")
+@register_predictor("transformer")
 class TransformerPredictor(KerasPredictor):
     """Transformer encoder: Dense projection to ``units`` -> sinusoidal positional encoding ->
     ``layers`` causal self-attention blocks -> last step."""
 
-    name = "transformer"
     extra_defaults = {"num_heads": 2, "ff_dim": 64}
 
     def build_body(self, inputs: Any) -> Any:
@@ -468,11 +434,6 @@ class TransformerPredictor(KerasPredictor):
             h = CausalSelfAttentionBlock(num_heads=heads, key_dim=max(1, units // heads), ff_dim=int(p["ff_dim"]),
                                          dropout=float(p["dropout"]), name=f"attention_block_{i}")(h)
         return LastTimestep(name="last")(h)
-
-
-KERAS_PREDICTORS: dict[str, type[KerasPredictor]] = {
-    c.name: c for c in (LSTMPredictor, GRUPredictor, TCNPredictor, TransformerPredictor)
-}
 
 
 def load_keras_predictor(path: str | Path) -> KerasPredictor:

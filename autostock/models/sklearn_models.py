@@ -24,11 +24,11 @@ from typing import Any, ClassVar
 import joblib
 import numpy as np
 
-from autostock.registry import PREDICTORS
+from autostock.models.base import Predictor, register_predictor
 
 TASKS: tuple[str, ...] = ("regression", "classification")
 MODEL_FILE = "model.joblib"
-PARAMS_FILE = "params.json"
+PARAMS_FILE = "params.json"  # the same file name as autostock.models.base.PARAMS_FILE
 
 
 def _matrix(X: Any, name: str = "X") -> np.ndarray:
@@ -45,38 +45,22 @@ def _vector(y: Any, n: int) -> np.ndarray:
     return arr
 
 
-class SklearnPredictor:
+class SklearnPredictor(Predictor):
     """Base of the scikit-learn predictors; subclasses define ``DEFAULTS`` and ``_estimator``."""
 
-    name: ClassVar[str] = ""
-    DEFAULTS: ClassVar[dict[str, Any]] = {}
     ALLOWED_TASKS: ClassVar[tuple[str, ...]] = TASKS
     context_rows: ClassVar[int] = 1
 
     def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.DEFAULTS))
-        if unknown:
-            raise ValueError(
-                f"{self.name}: unknown param(s) {', '.join(unknown)}; valid: {', '.join(sorted(self.DEFAULTS))}")
-        self.params = {**self.DEFAULTS, **params}
-        if self.params.get("task") not in self.ALLOWED_TASKS:
-            raise ValueError(f"{self.name}: task must be one of {', '.join(self.ALLOWED_TASKS)}, "
-                             f"got {self.params.get('task')!r}")
+        super().__init__(**params)
         self.estimator_: Any = None
         self.constant_: float | None = None
         self.n_features_: int | None = None
 
-    # scikit-learn style parameter access
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return dict(self.params)
-
-    def set_params(self, **params: Any) -> "SklearnPredictor":
-        self.__init__(**{**self.params, **params})
-        return self
-
-    def __repr__(self) -> str:
-        changed = {k: v for k, v in self.params.items() if self.DEFAULTS.get(k) != v}
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    def _check_params(self) -> None:
+        if self.params.get("task") not in self.ALLOWED_TASKS:
+            raise ValueError(f"{self.name}: task must be one of {', '.join(self.ALLOWED_TASKS)}, "
+                             f"got {self.params.get('task')!r}")
 
     @property
     def is_classifier(self) -> bool:
@@ -158,9 +142,7 @@ class SklearnPredictor:
         folder.mkdir(parents=True, exist_ok=True)
         joblib.dump({"estimator": self.estimator_, "constant": self.constant_, "n_features": self.n_features_},
                     folder / MODEL_FILE)
-        meta = {"predictor": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "params": self.params}
-        (folder / PARAMS_FILE).write_text(json.dumps(meta, indent=2, default=str))
+        (folder / PARAMS_FILE).write_text(json.dumps(self._meta(), indent=2, default=str))
         return folder
 
     @classmethod
@@ -170,24 +152,20 @@ class SklearnPredictor:
         for f in (MODEL_FILE, PARAMS_FILE):
             if not (folder / f).is_file():
                 raise FileNotFoundError(f"{folder / f} not found: not a saved scikit-learn predictor directory")
-        meta = json.loads((folder / PARAMS_FILE).read_text())
-        klass = cls if cls.name == meta.get("predictor") else SKLEARN_PREDICTORS.get(meta.get("predictor", ""))
-        if klass is None:
-            raise ValueError(f"{folder / PARAMS_FILE}: unknown scikit-learn predictor {meta.get('predictor')!r}")
+        klass, meta = cls.saved_class(folder, SklearnPredictor)
         obj = klass(**meta["params"])
         state = joblib.load(folder / MODEL_FILE)
         obj.estimator_, obj.constant_, obj.n_features_ = state["estimator"], state["constant"], state["n_features"]
         return obj
 
 
-@PREDICTORS.register("random_forest")
+@register_predictor("random_forest")
 class RandomForestPredictor(SklearnPredictor):
     """Random forest (regressor or classifier by ``task``); shallow, leafy trees by default.
 
     Params: n_estimators, max_depth, min_samples_leaf, max_features, task, seed, n_jobs.
     """
 
-    name = "random_forest"
     DEFAULTS = {"n_estimators": 200, "max_depth": 6, "min_samples_leaf": 20, "max_features": 0.3,
                 "task": "regression", "seed": 42, "n_jobs": 1}
 
@@ -201,7 +179,7 @@ class RandomForestPredictor(SklearnPredictor):
                      random_state=int(p["seed"]), n_jobs=int(p["n_jobs"]))
 
 
-@PREDICTORS.register("gradient_boosting")
+@register_predictor("gradient_boosting")
 class GradientBoostingPredictor(SklearnPredictor):
     """Histogram gradient boosting; early stopping on ``validation_data`` when given.
 
@@ -209,7 +187,6 @@ class GradientBoostingPredictor(SklearnPredictor):
     patience (iterations without improvement on the validation data), task, seed.
     """
 
-    name = "gradient_boosting"
     DEFAULTS = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40,
                 "l2_regularization": 1.0, "patience": 10, "task": "regression", "seed": 42}
 
@@ -246,14 +223,13 @@ class GradientBoostingPredictor(SklearnPredictor):
         return self._estimator(early=True).fit(X, y, X_val=validation[0], y_val=validation[1])
 
 
-@PREDICTORS.register("ridge")
+@register_predictor("ridge")
 class RidgePredictor(SklearnPredictor):
     """Ridge regression on standard-scaled features (the linear regression baseline).
 
     Params: alpha, task (regression only).
     """
 
-    name = "ridge"
     DEFAULTS = {"alpha": 1000.0, "task": "regression"}
     ALLOWED_TASKS = ("regression",)
 
@@ -265,14 +241,13 @@ class RidgePredictor(SklearnPredictor):
         return make_pipeline(StandardScaler(), Ridge(alpha=float(self.params["alpha"])))
 
 
-@PREDICTORS.register("logistic")
+@register_predictor("logistic")
 class LogisticPredictor(SklearnPredictor):
     """L2 logistic regression on standard-scaled features (the linear classification baseline).
 
     Params: C, max_iter, task (classification only).
     """
 
-    name = "logistic"
     DEFAULTS = {"C": 0.1, "max_iter": 500, "task": "classification"}
     ALLOWED_TASKS = ("classification",)
 
@@ -283,8 +258,3 @@ class LogisticPredictor(SklearnPredictor):
 
         return make_pipeline(StandardScaler(), LogisticRegression(C=float(self.params["C"]),
                                                                   max_iter=int(self.params["max_iter"])))
-
-
-SKLEARN_PREDICTORS: dict[str, type[SklearnPredictor]] = {
-    c.name: c for c in (RandomForestPredictor, GradientBoostingPredictor, RidgePredictor, LogisticPredictor)
-}

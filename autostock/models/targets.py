@@ -21,6 +21,8 @@ from autostock.errors import ConfigError
 
 _PATTERN = re.compile(r"^(fwd_return|fwd_logreturn|direction)_(\d+)$")
 KINDS: tuple[str, ...] = ("fwd_return", "fwd_logreturn", "direction")
+# what a model's prediction is: its sign or its distance from 0.5 is the signal
+PREDICTION_KINDS: tuple[str, ...] = ("return", "log_return", "probability")
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,16 @@ class Target:
     def is_classification(self) -> bool:
         return self.kind == "direction"
 
+    @property
+    def prediction_kind(self) -> str:
+        """``probability`` (of an up move), ``return`` or ``log_return``: what a model predicts."""
+        return {"fwd_return": "return", "fwd_logreturn": "log_return", "direction": "probability"}[self.kind]
 
-def parse_target(name: str) -> Target:
-    """Parse ``fwd_return_5``, ``fwd_logreturn_5`` or ``direction_5``."""
+
+def parse_target(name: str | Target) -> Target:
+    """Parse ``fwd_return_5``, ``fwd_logreturn_5`` or ``direction_5`` (a Target is returned as is)."""
+    if isinstance(name, Target):
+        return name
     m = _PATTERN.match(str(name).strip())
     if not m or int(m.group(2)) < 1:
         raise ConfigError(
@@ -53,7 +62,7 @@ def forward_return(close: pd.Series, horizon: int) -> pd.Series:
 
 def make_target(close: pd.Series, target: str | Target) -> pd.Series:
     """The label series for ``target`` on ``close`` (NaN where the future is unknown)."""
-    t = parse_target(target) if isinstance(target, str) else target
+    t = parse_target(target)
     fwd = forward_return(close, t.horizon)
     if t.kind == "fwd_return":
         out = fwd

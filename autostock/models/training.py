@@ -90,13 +90,14 @@ class TrainResult:
     predictions: dict[str, pd.Series]
     models: dict[str, Any]
     folds: dict[str, list[Fold]] = field(default_factory=dict)
+    windows: dict[str, Any] = field(default_factory=dict)
     out: Path | None = None
 
 
 def train(
     market: Any,
     model: str,
-    target: str = "fwd_return_5",
+    target: str | Target = "fwd_return_5",
     feature_set: str = "full",
     walk: WalkForwardConfig | None = None,
     model_params: dict[str, Any] | None = None,
@@ -106,6 +107,7 @@ def train(
     ensemble_method: str | None = None,
     out: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    tuned_on: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model`` walk-forward on every symbol of ``market``.
 
@@ -115,8 +117,8 @@ def train(
         Bars per symbol and the benchmark (its close feeds the ``bm_*`` features).
     model : str
         A PREDICTORS name or reference; a comma list of names makes an ensemble.
-    target : str
-        ``fwd_return_K``, ``fwd_logreturn_K`` or ``direction_K``.
+    target : str | Target
+        ``fwd_return_K``, ``fwd_logreturn_K`` or ``direction_K`` (parsed once, by the caller or here).
     feature_set : str
         ``basic``, ``technical``, ``full`` or a comma list of names and groups.
     walk : WalkForwardConfig
@@ -133,6 +135,11 @@ def train(
         Where to write the model directory.
     progress : callable, optional
         ``progress(label, done, total)`` after each fold.
+    tuned_on : dict, optional
+        The period the params were tuned on (``best_params.json``'s ``tuned_on``); when it
+        overlaps the training data, ``metrics["tuned_on_overlap"]`` is True and
+        ``metrics["warnings"]`` names the overlap (those out-of-sample figures are in-sample
+        for the params).
     """
     tgt = parse_target(target)
     walk = (walk or WalkForwardConfig()).resolved(tgt.horizon)
@@ -149,6 +156,7 @@ def train(
 
     predictions: dict[str, pd.Series] = {}
     models: dict[str, Any] = {}
+    windows: dict[str, Any] = {}
     folds: dict[str, list[Fold]] = {}
     per_symbol: dict[str, Any] = {}
     frames: list[pd.DataFrame] = []
@@ -171,6 +179,7 @@ def train(
             folds[symbol if len(members) == 1 else f"{symbol}:{name}"] = res.folds
             if len(members) == 1:
                 models[symbol] = res.model
+                windows[symbol] = res.training_window()
         sym_metrics: dict[str, Any]
         if ensemble_method:
             preds = pd.DataFrame(member_preds)
@@ -223,6 +232,7 @@ def train(
         "ensemble": ensemble_method,
         "model_params": factories[members[0]][1] if len(members) == 1 else {m: f[1] for m, f in factories.items()},
         "target": tgt.name,
+        "prediction_kind": tgt.prediction_kind,
         "feature_set": feature_set,
         "features": feature_names,
         "features_omitted": omitted,
@@ -234,9 +244,18 @@ def train(
         "seed": seed,
         "synthetic": bool(getattr(market, "synthetic", False)),
     }
-    result = TrainResult(params, metrics, predictions, models, folds)
+    from autostock.models.artifacts import period_overlap, tuned_overlap_warning
+
+    first = min(b.index[0] for b in market.bars.values())
+    last = max(b.index[-1] for b in market.bars.values())
+    overlap = period_overlap(tuned_on, first, last)
+    params["tuned_on"] = tuned_on
+    metrics["tuned_on_overlap"] = overlap is not None
+    metrics["tuned_overlap"] = [overlap[0].isoformat(), overlap[1].isoformat()] if overlap else None
+    metrics["warnings"] = [tuned_overlap_warning(tuned_on, overlap, "the training data")] if overlap and tuned_on else []
+    result = TrainResult(params, metrics, predictions, models, folds, windows)
     if out is not None:
         from autostock.models.artifacts import save_artifacts
 
-        result.out = save_artifacts(out, params, metrics, predictions, models)
+        result.out = save_artifacts(out, params, metrics, predictions, models, windows)
     return result

@@ -246,13 +246,19 @@ def tune(
     best = {d.name: _typed(d, table[d.name].iloc[0]) for d in dims}  # per column: a row upcasts ints
     best_all = {**fixed, **best}
     if out is not None:
+        from autostock.models.artifacts import TUNED_SCORE_NOTE, TUNING_PERIOD_FILE
+
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / RESULTS_FILE, index=False)
+        period = tuning_period(data, target, n_splits, embargo)
+        write_json(folder / TUNING_PERIOD_FILE, period)
         write_json(folder / BEST_PARAMS_FILE, {"model": model, "method": method, "target": target.name,
                                                "params": best_all, "score": float(best_row["score"]),
+                                               "score_selected_on_same_folds": True,
+                                               "score_note": TUNED_SCORE_NOTE.format(n=len(table)),
                                                "metric": "log_loss" if target.is_classification else "rmse",
-                                               "n_trials": len(table)})
+                                               "n_trials": len(table), "tuned_on": period})
     return table, best_all
 
 
@@ -264,6 +270,25 @@ def _typed(dim: Dimension, value: Any) -> Any:
     if dim.integer:
         return int(value)
     return value
+
+
+def tuning_period(data: dict[str, tuple[pd.DataFrame, pd.Series]], target: Target, n_splits: int = 4,
+                  embargo: int = 0) -> dict[str, Any]:
+    """The bars a search looked at: first and last bar overall and per symbol, and every CV fold's
+    training and validation bars (what ``train --params-from`` and backtests check for overlap)."""
+    symbols: dict[str, Any] = {}
+    for symbol, (X, _) in data.items():
+        Xa = X.to_numpy(dtype=float)
+        finite = np.isfinite(Xa).all(axis=1)
+        first_row = int(np.argmax(finite)) if finite.any() else len(Xa)
+        idx = X.index
+        folds = [{"train_first": idx[tr.start].isoformat(), "train_last": idx[tr.stop - 1].isoformat(),
+                  "validation_first": idx[va.start].isoformat(), "validation_last": idx[va.stop - 1].isoformat()}
+                 for tr, va in purged_splits(len(Xa), target.horizon, n_splits, embargo=embargo, first_row=first_row)]
+        symbols[symbol] = {"first_bar": idx[0].isoformat(), "last_bar": idx[-1].isoformat(), "folds": folds}
+    return {"first_bar": min(v["first_bar"] for v in symbols.values()),
+            "last_bar": max(v["last_bar"] for v in symbols.values()),
+            "n_splits": n_splits, "embargo": embargo, "symbols": symbols}
 
 
 def _plain(value: Any) -> Any:

@@ -196,6 +196,17 @@ class WalkForwardResult:
     def first_test_bar(self) -> int:
         return self.folds[0].test_start if self.folds else len(self.predictions)
 
+    def training_window(self) -> Any:
+        """The :class:`~autostock.models.artifacts.TrainingWindow` of ``model`` (the last fit)."""
+        from autostock.models.artifacts import TrainingWindow
+
+        fitted = [f for f in self.folds if f.refit]
+        if not fitted:
+            raise ValueError("walk-forward fitted no model")
+        last = fitted[-1]
+        end = last.val_end if last.val_end is not None else last.fit_end
+        return TrainingWindow.from_rows(self.predictions.index, last.fit_start, end - 1, self.horizon)
+
 
 def walk_forward(
     make_predictor: Callable[[], Any],
@@ -264,4 +275,11 @@ def walk_forward(
         if progress is not None:
             progress(i + 1, len(folds))
     series = pd.Series(out, index=X.index, name="prediction")
-    return WalkForwardResult(series, folds, model, cfg, horizon, fit_seconds)
+    result = WalkForwardResult(series, folds, model, cfg, horizon, fit_seconds)
+    if model is not None:
+        # the last fitted predictor carries the bars it learnt from, so serving it on them is refused
+        try:
+            model.training_window_ = result.training_window()
+        except AttributeError:
+            pass
+    return result

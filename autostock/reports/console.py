@@ -6,7 +6,7 @@ from pathlib import Path
 
 from autostock.result import RunResult
 
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "alpha", "trade_win_rate"}
+PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "win_rate", "exposure", "alpha", "daily_win_rate"}
 
 
 def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
@@ -23,9 +23,11 @@ def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
     for key, value in result.metrics.items():
         if value is None:
             text = "n/a"
+        elif isinstance(value, bool):  # e.g. tuned_on_overlap
+            text = "YES" if value else "no"
         elif key in PERCENT:
             text = f"{value:.2%}"
-        elif key == "n_trades":
+        elif key in ("n_trades", "periods_per_year"):
             text = str(value)
         else:
             text = f"{value:.3f}"

@@ -21,11 +21,16 @@ def quantstats_html(returns: pd.Series, benchmark: pd.Series | None, path: str |
     """
     import quantstats as qs
 
+    from autostock.reports.metrics import periods_per_year
+
     _pyplot()
     path = Path(path)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
-        qs.reports.html(returns, benchmark=benchmark, output=str(path), title=title, download_filename=path.name)
+        # the bar frequency of the data, and every bar (no trimming to the first trade), so the
+        # tearsheet's CAGR and annualised figures are the summary's
+        qs.reports.html(returns, benchmark=benchmark, output=str(path), title=title, download_filename=path.name,
+                        periods_per_year=periods_per_year(returns.index), match_dates=False)
     html = path.read_text(encoding="utf-8")
     html = re.sub(r'<link[^>]*rel="shortcut icon"[^>]*>', "", html)
     path.write_text(html, encoding="utf-8")

@@ -234,7 +234,15 @@ def run_montecarlo(
         hist_curve = trade_curve(ctx.pnl, exit_pos, len(dates), spec.cash)
         hist_metrics = dict(_curve_metrics(hist_curve, ctx), final_value=float(hist_curve[-1]))
         settings["trade_method"] = trade_method
-        settings["notes"].append("trades mode: equity steps at trade exits (closed trades only, no mark-to-market)")
+        mtm = historical.metrics.get("max_drawdown")
+        settings["measures"] = "closed trades only"
+        settings["closed_trade_max_drawdown"] = hist_metrics.get("max_drawdown")
+        settings["mark_to_market_max_drawdown"] = mtm
+        settings["notes"].append(
+            "trades mode: equity steps at trade exits (closed trades only, no mark-to-market), so its drawdowns "
+            "understate the real one: the backtest's mark-to-market max drawdown is "
+            + (f"{mtm:.1%}" if mtm is not None else "n/a")
+            + f" vs {hist_metrics.get('max_drawdown', float('nan')):.1%} on closed trades")
         func = trades_path
     try:
         done = executor.map(func, ctx, range(paths), desc=f"montecarlo {mode}")
@@ -264,6 +272,10 @@ def write_montecarlo(result: MonteCarloResult, out: str | Path, dd_limit: float 
     files["json"].write_text(json.dumps(summary, indent=2, default=str))
     result.table.to_csv(files["paths"], index=False, float_format="%.10g")
     title = f"{result.settings['strategy']} - {len(result.table)} paths ({result.settings['mode']})"
+    if result.settings["mode"] == "trades":
+        mtm = result.settings.get("mark_to_market_max_drawdown")
+        title += (" - closed trades only; real backtest mark-to-market max drawdown "
+                  + (f"{mtm:.1%}" if mtm is not None else "n/a"))
     charts.histograms(result.table, result.historical, files["histograms"], title)
     charts.fan_chart(result.dates, result.curves, result.historical_curve, files["fan"], title)
     charts.montecarlo_html(summary, [files["histograms"], files["fan"]], files["html"])

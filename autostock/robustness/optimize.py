@@ -161,9 +161,24 @@ class OptimizeResult:
     settings: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
 
+    @property
+    def verdict(self) -> dict[str, Any]:
+        """One plain verdict from DSR and PBO together (:func:`~autostock.robustness.stats.overfitting_verdict`)."""
+        from autostock.robustness.stats import overfitting_verdict
+
+        n = len(self.returns)
+        return overfitting_verdict((self.deflated_sharpe or {}).get("dsr"), (self.pbo or {}).get("pbo"), n).to_dict()
+
+    def trial_returns(self) -> pd.DataFrame:
+        """The periods x trials matrix of daily returns behind DSR and PBO (missing days are 0)."""
+        return trial_matrix(self.returns)
+
     def summary(self) -> dict[str, Any]:
         valid = self.table[self.table["status"] == "ok"] if len(self.table) else self.table
         return {
+            "verdict": self.verdict,
+            "n_trials_in_statistics": len(self.returns),
+            "trial_returns_file": TRIAL_RETURNS_FILE,
             "settings": self.settings,
             "objective": self.objective,
             "method": self.method,
@@ -199,6 +214,16 @@ def plain_value(value: Any) -> Any:
     return value
 
 
+TRIAL_RETURNS_FILE = "trial_returns.csv"
+
+
+def trial_matrix(returns: dict[int, pd.Series]) -> pd.DataFrame:
+    """Trials' daily returns as one periods x trials frame (column = trial id; missing days 0)."""
+    if not returns:
+        return pd.DataFrame()
+    return pd.DataFrame({k: v for k, v in sorted(returns.items())}).dropna(how="all").fillna(0.0)
+
+
 def overfitting_stats(returns: dict[int, pd.Series], best: int | None, n_splits: int = 16) -> tuple[dict | None, dict | None]:
     """Deflated Sharpe of trial ``best`` against all trials, and PBO over the trials' returns."""
     from autostock.robustness.stats import (deflated_sharpe_from_returns, probability_of_backtest_overfitting,
@@ -206,7 +231,7 @@ def overfitting_stats(returns: dict[int, pd.Series], best: int | None, n_splits:
 
     if best is None or best not in returns:
         return None, None
-    frame = pd.DataFrame({k: v for k, v in sorted(returns.items())}).dropna(how="all").fillna(0.0)
+    frame = trial_matrix(returns)
     sharpes = np.array([sharpe_per_period(frame[c].to_numpy()) for c in frame.columns])
     dsr = deflated_sharpe_from_returns(frame[best].to_numpy(), sharpes).to_dict()
     pbo = None
@@ -329,13 +354,20 @@ def _optuna_search(executor: Executor, ctx: TrialContext, grid: dict[str, list[A
 
 
 def write_optimize(result: OptimizeResult, out: str | Path) -> dict[str, Path]:
-    """Write ``optimize.csv``, ``optimize.json`` and, for two-parameter grids, ``heatmap.png``."""
+    """Write ``optimize.csv``, ``optimize.json``, ``trial_returns.csv`` (the periods x trials
+    returns matrix behind DSR and PBO, so anyone can recompute them) and, for two-parameter
+    grids, ``heatmap.png``."""
     from autostock.robustness import charts
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"csv": out_dir / "optimize.csv", "json": out_dir / "optimize.json"}
+    files = {"csv": out_dir / "optimize.csv", "json": out_dir / "optimize.json",
+             "trial_returns": out_dir / TRIAL_RETURNS_FILE}
     result.table.to_csv(files["csv"], index=False, float_format="%.10g")
+    matrix = result.trial_returns()
+    matrix.columns = [f"trial_{c}" for c in matrix.columns]
+    matrix.index.name = "date"
+    matrix.to_csv(files["trial_returns"], float_format="%.12g")
     files["json"].write_text(json.dumps(result.summary(), indent=2, default=_json_default))
     names = [n for n, v in result.grid.items() if len(v) > 1]
     valid = result.table[result.table["status"] == "ok"]

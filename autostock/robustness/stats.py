@@ -23,6 +23,11 @@ The ``T x N`` matrix of trial returns is cut into ``S`` (even) row blocks. For e
 in-sample gets its out-of-sample relative rank ``w = rank / (N + 1)`` (rank 1 = worst), and the
 logit ``l = ln(w / (1 - w))``. PBO is the share of combinations with ``l <= 0``: the in-sample
 winner ranked at or below the out-of-sample median.
+
+Verdict
+-------
+:func:`overfitting_verdict` reads both at once: skill needs DSR >= 0.95 AND PBO < 0.5. A low
+PBO alone is not evidence of skill (a consistent ranking of skill-less trials has a low PBO).
 """
 
 from __future__ import annotations
@@ -199,3 +204,68 @@ def probability_of_backtest_overfitting(returns: np.ndarray, n_splits: int = 16,
     w = ranks[np.arange(len(best)), best] / (n + 1)
     logits = np.log(w / (1 - w))
     return PBOResult(float(np.mean(logits <= 0)), logits, n_splits, n, len(combos), metric)
+
+
+# -- one plain verdict from both statistics ---------------------------------------------------
+DSR_THRESHOLD = 0.95
+PBO_THRESHOLD = 0.5
+
+
+@dataclass
+class Verdict:
+    """One plain reading of the deflated Sharpe ratio and PBO together.
+
+    ``skill`` is True only when DSR >= ``DSR_THRESHOLD`` (the selected Sharpe beats the best
+    that ``n_trials`` skill-less trials would reach by luck, at 95 %) AND PBO < ``PBO_THRESHOLD``
+    (the in-sample winner usually stays above the out-of-sample median); with one trial there is
+    no selection, and DSR alone decides. A low PBO never rescues a low DSR: PBO measures how
+    stable the ranking of the trials is, not whether the best of them has any skill (on a
+    random walk every trial may rank consistently and still have none).
+    """
+
+    skill: bool
+    text: str
+    dsr: float | None
+    pbo: float | None
+    n_trials: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def overfitting_verdict(dsr: float | None, pbo: float | None, n_trials: int,
+                        dsr_threshold: float = DSR_THRESHOLD, pbo_threshold: float = PBO_THRESHOLD) -> Verdict:
+    """The verdict of a search over ``n_trials`` trials from its DSR and PBO (either may be None).
+
+    Examples: ``no evidence of skill: DSR 0.38 < 0.95 (PBO 0.10 is low, but a stable ranking is
+    not skill; 24 trials)``; ``evidence of skill: DSR 0.97 >= 0.95 and PBO 0.20 < 0.50 (24 trials)``.
+    """
+    d, p = _finite_or_none(dsr), _finite_or_none(pbo)
+    trials = f"{n_trials} trial{'s' if n_trials != 1 else ''}"
+    if d is None:
+        return Verdict(False, f"no verdict: the deflated Sharpe ratio could not be computed ({trials}); "
+                              "treat the result as unproven", d, p, n_trials)
+    if d < dsr_threshold:
+        if p is None:
+            note = "PBO not computed"
+        elif p < pbo_threshold:
+            note = f"PBO {p:.2f} is low, but a stable ranking is not skill"
+        else:
+            note = f"and PBO {p:.2f} >= {pbo_threshold:.2f}: likely overfit"
+        return Verdict(False, f"no evidence of skill: DSR {d:.2f} < {dsr_threshold:.2f} ({note}; {trials})",
+                       d, p, n_trials)
+    if p is None:
+        if n_trials <= 1:
+            return Verdict(True, f"evidence of skill: DSR {d:.2f} >= {dsr_threshold:.2f} (1 trial, no selection)",
+                           d, p, n_trials)
+        return Verdict(False, f"inconclusive: DSR {d:.2f} >= {dsr_threshold:.2f} but PBO could not be computed "
+                              f"(too few periods or trials; {trials})", d, p, n_trials)
+    if p >= pbo_threshold:
+        return Verdict(False, f"likely overfit: PBO {p:.2f} >= {pbo_threshold:.2f} although DSR {d:.2f} "
+                              f">= {dsr_threshold:.2f} ({trials})", d, p, n_trials)
+    return Verdict(True, f"evidence of skill: DSR {d:.2f} >= {dsr_threshold:.2f} and PBO {p:.2f} < "
+                         f"{pbo_threshold:.2f} ({trials})", d, p, n_trials)

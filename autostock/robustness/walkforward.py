@@ -29,8 +29,19 @@ from autostock.config import RunSpec
 from autostock.errors import ConfigError
 from autostock.feeds.market import Market
 from autostock.robustness.executor import Executor
-from autostock.robustness.optimize import (OBJECTIVES, TRIAL_METRICS, TrialContext, TrialJob, best_trial,
-                                           evaluate_trials, grid_trials, plain_value, random_trials)
+from autostock.robustness.optimize import (
+    OBJECTIVES,
+    TRIAL_METRICS,
+    TRIAL_RETURNS_FILE,
+    TrialContext,
+    TrialJob,
+    best_trial,
+    evaluate_trials,
+    grid_trials,
+    plain_value,
+    random_trials,
+    trial_matrix,
+)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dwmy])\s*$", re.IGNORECASE)
 _UNITS = {"d": "days", "w": "weeks", "m": "months", "y": "years"}
@@ -99,9 +110,21 @@ class WalkForwardResult:
     wfe: float | None
     settings: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    overfitting: dict[str, Any] = field(default_factory=dict)
+    is_returns: dict[int, pd.Series] = field(default_factory=dict, repr=False)
+
+    def trial_returns(self) -> pd.DataFrame:
+        """Every in-sample trial's daily returns, long: date, fold, trial, return."""
+        n = max(1, int(self.settings.get("candidates_per_fold", 1)))
+        rows = [pd.DataFrame({"date": r.index, "fold": trial // n, "trial": trial, "return": r.to_numpy()})
+                for trial, r in sorted(self.is_returns.items())]
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["date", "fold", "trial", "return"])
 
     def summary(self) -> dict[str, Any]:
         return {
+            "verdict": self.overfitting.get("verdict"),
+            "overfitting": self.overfitting,
+            "trial_returns_file": TRIAL_RETURNS_FILE,
             "settings": self.settings,
             "walk_forward_efficiency": self.wfe,
             "oos_metrics": self.metrics,
@@ -151,7 +174,9 @@ def walk_forward(
     train_off = train if isinstance(train, pd.DateOffset) else parse_duration(train, "--train")
     test_off = test if isinstance(test, pd.DateOffset) else parse_duration(test, "--test")
     seed = spec.seed if seed is None else seed
-    from autostock.engine import market_for  # lazy: backtrader loads only when a run starts
+    from autostock.engine import (
+        market_for,  # lazy: backtrader loads only when a run starts
+    )
 
     market = market_for(spec, market)
     folds = make_folds(market.dates(), train_off, test_off, anchored)
@@ -162,7 +187,7 @@ def walk_forward(
     try:
         is_jobs = [TrialJob(f.index * len(candidates) + i, p, str(f.train_start.date()), str(f.train_end.date()))
                    for f in folds for i, p in enumerate(candidates)]
-        done, is_rows, _ = evaluate_trials(executor, ctx, is_jobs, "walk-forward in-sample")
+        done, is_rows, is_returns = evaluate_trials(executor, ctx, is_jobs, "walk-forward in-sample")
         trials_table = pd.DataFrame(is_rows, columns=["trial", *grid, *TRIAL_METRICS, "final_value", "objective", "status"])
         trials_table.insert(0, "fold", trials_table["trial"] // len(candidates))
         chosen: dict[int, dict[str, Any]] = {}
@@ -204,7 +229,7 @@ def walk_forward(
     equity = spec.cash * (1.0 + oos).cumprod()
     bench = benchmark_returns(market, oos.index) if len(oos) else None
     metrics = compute_metrics(oos, bench) if len(oos) else {}
-    for key in ("n_trades", "trade_win_rate", "trade_profit_factor"):  # returns only: no trade list
+    for key in ("n_trades", "win_rate", "profit_factor"):  # returns only: no trade list
         metrics.pop(key, None)
     is_cagrs = pd.to_numeric(folds_table["is_cagr"], errors="coerce").dropna()
     wfe = _wfe(metrics.get("cagr"), float(is_cagrs.mean()) if len(is_cagrs) else None)
@@ -212,13 +237,62 @@ def walk_forward(
                 "test": str(test), "anchored": anchored, "objective": objective, "method": method,
                 "seed": seed, "executor": executor.name, "data": market.label, "symbols": market.symbols,
                 "candidates_per_fold": len(candidates), "notes": list(market.notes)}
+    stats = overfitting(oos, is_returns, folds, len(candidates))
     return WalkForwardResult(folds_table, trials_table, oos, equity, bench, metrics, wfe, settings,
-                             done.interrupted or done_oos.interrupted)
+                             done.interrupted or done_oos.interrupted, stats, is_returns)
+
+
+def overfitting(oos: pd.Series, is_returns: dict[int, pd.Series], folds: list[Fold], n_candidates: int,
+                n_splits: int = 16) -> dict[str, Any]:
+    """DSR of the stitched out-of-sample returns, PBO of each fold's in-sample search, one verdict.
+
+    The DSR deflates the out-of-sample Sharpe by the ``n_candidates`` tried in each window and
+    the mean variance of their in-sample Sharpe ratios (conservative: the out-of-sample
+    returns were not themselves selected). PBO is computed per fold over its candidates'
+    in-sample returns; the verdict uses the median.
+    """
+    from scipy import stats as sps
+
+    from autostock.robustness.stats import (
+        deflated_sharpe_ratio,
+        overfitting_verdict,
+        probability_of_backtest_overfitting,
+        sharpe_per_period,
+    )
+
+    pbos: dict[int, float | None] = {}
+    variances = []
+    for f in folds:
+        ids = [f.index * n_candidates + i for i in range(n_candidates)]
+        frame = trial_matrix({i: is_returns[i] for i in ids if i in is_returns})
+        if frame.shape[1] >= 2:
+            sharpes = [sharpe_per_period(frame[c].to_numpy()) for c in frame.columns]
+            finite = [x for x in sharpes if np.isfinite(x)]
+            if len(finite) >= 2:
+                variances.append(float(np.var(finite, ddof=1)))
+        splits = min(n_splits, (len(frame) // 4) // 2 * 2)
+        pbos[f.index] = (probability_of_backtest_overfitting(frame.to_numpy(), splits).pbo
+                         if frame.shape[1] >= 2 and splits >= 2 else None)
+    known = [v for v in pbos.values() if v is not None]
+    pbo_median = float(np.median(known)) if known else None
+    r = oos.to_numpy(dtype=float)
+    r = r[np.isfinite(r)]
+    dsr = None
+    if len(r) > 2:
+        dsr = deflated_sharpe_ratio(sharpe_per_period(r), len(r), float(sps.skew(r)),
+                                    float(sps.kurtosis(r, fisher=True) + 3.0), max(1, n_candidates),
+                                    float(np.mean(variances)) if variances else 0.0).to_dict()
+    verdict = overfitting_verdict((dsr or {}).get("dsr"), pbo_median, max(1, n_candidates)).to_dict()
+    return {"deflated_sharpe": dsr, "pbo_per_fold": pbos, "pbo_median": pbo_median,
+            "n_trials": max(1, n_candidates), "n_trials_total": len(is_returns), "verdict": verdict,
+            "note": "DSR of the stitched out-of-sample returns, deflated by the candidates tried per window; "
+                    "PBO of each window's in-sample search (median across windows)"}
 
 
 def write_walkforward(result: WalkForwardResult, out: str | Path, tearsheet: bool = True) -> dict[str, Path]:
     """Write ``walkforward.csv`` (per fold), ``walkforward.json``, ``walkforward_trials.csv``,
-    ``oos_equity.csv`` and the stitched QuantStats ``tearsheet.html``."""
+    ``oos_equity.csv``, ``trial_returns.csv`` (every in-sample trial's daily returns: date, fold,
+    trial, return) and the stitched QuantStats ``tearsheet.html``."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
@@ -226,7 +300,9 @@ def write_walkforward(result: WalkForwardResult, out: str | Path, tearsheet: boo
         "json": out_dir / "walkforward.json",
         "trials": out_dir / "walkforward_trials.csv",
         "equity": out_dir / "oos_equity.csv",
+        "trial_returns": out_dir / TRIAL_RETURNS_FILE,
     }
+    result.trial_returns().to_csv(files["trial_returns"], index=False, float_format="%.12g")
     result.folds.to_csv(files["folds"], index=False, float_format="%.10g")
     result.trials.to_csv(files["trials"], index=False, float_format="%.10g")
     pd.DataFrame({"value": result.oos_equity, "returns": result.oos_returns}).to_csv(files["equity"], index_label="date")

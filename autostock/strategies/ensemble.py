@@ -111,10 +111,40 @@ class Ensemble(SignalStrategy):
     Params: ``members`` (``"sma_cross:fast=10,slow=30;rsi;ml_signal:model=models/x"`` or a JSON
     list/dict), ``method`` (``majority`` | ``weighted``), ``weights`` (``"2,1,1"``, for
     ``weighted``), ``quorum`` (0.5: a strict majority of the weight), ``allow_short`` (False).
-    Members vote with their own signal lines, so their indicators all run inside this strategy.
+    Members vote with their own signal lines, so their indicators all run inside this strategy;
+    an ``ml_signal`` member naming a predictor is trained before the run (:meth:`before_run`).
     """
 
     params = (("members", ""), ("method", "majority"), ("weights", ""), ("quorum", 0.5))
+
+    @classmethod
+    def run_facts(cls, spec: Any, market: Any) -> dict[str, Any]:
+        """``tuned_on_overlap`` (and a warning note) for the ml_signal members' model directories."""
+        from autostock.strategies.ml_signal import tuned_facts
+
+        members = parse_members(spec.params.get("members", ""), spec.params.get("weights") or None)
+        return tuned_facts([dict(m.params) for m in members if m.name == "ml_signal"], market)
+
+    @classmethod
+    def before_run(cls, spec: Any, market: Any) -> Any:
+        """``spec`` with every ``ml_signal`` member naming a predictor trained walk-forward
+        before the run (its out-of-sample predictions become the member's ``predictions``)."""
+        from autostock.strategies.ml_signal import trained_before_run
+
+        members = parse_members(spec.params.get("members", ""), spec.params.get("weights") or None)
+        symbols = list(spec.symbols or market.symbols)
+        changed = False
+        rebuilt = []
+        for m in members:
+            params = dict(m.params)
+            if m.name == "ml_signal":
+                trained = trained_before_run(params, market, symbols)
+                changed = changed or trained is not params
+                params = trained
+            rebuilt.append({"name": m.name, "params": params, "weight": m.weight})
+        if not changed:
+            return spec
+        return spec.replace(params={**spec.params, "members": rebuilt, "weights": ""})
 
     @classmethod
     def signal(cls, data: Any, p: Any) -> Any:

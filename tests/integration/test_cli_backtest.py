@@ -72,10 +72,14 @@ def test_summary_metrics_equal_quantstats_on_equity_csv(full_run: Path) -> None:
     assert s["sortino"] == pytest.approx(qs.stats.sortino(r, periods=252), rel=1e-9)
     assert s["max_drawdown"] == pytest.approx(qs.stats.max_drawdown(r), rel=1e-9)
     assert s["calmar"] == pytest.approx(qs.stats.calmar(r, periods=252), rel=1e-9)
-    assert s["win_rate"] == pytest.approx(qs.stats.win_rate(r), rel=1e-9)
-    assert s["profit_factor"] == pytest.approx(qs.stats.profit_factor(r), rel=1e-9)
-    assert s["exposure"] == pytest.approx(qs.stats.exposure(r), rel=1e-9)
+    assert s["daily_win_rate"] == pytest.approx(qs.stats.win_rate(r), rel=1e-9)
+    assert s["daily_profit_factor"] == pytest.approx(qs.stats.profit_factor(r), rel=1e-9)
+    assert s["exposure"] == pytest.approx((r != 0).mean(), rel=1e-9)  # QuantStats' exposure, not rounded up
+    assert s["periods_per_year"] == 252
     trades = pd.read_csv(full_run / "trades.csv")
+    pnl = trades["pnl_after_costs"]
+    assert s["win_rate"] == pytest.approx((pnl > 0).mean(), rel=1e-9)  # per closed trade
+    assert s["profit_factor"] == pytest.approx(pnl[pnl > 0].sum() / -pnl[pnl < 0].sum(), rel=1e-9)
     assert s["n_trades"] == len(trades)
     # alpha and beta against the synthetic benchmark (SPY), with empyrical as a second opinion
     import empyrical

@@ -12,7 +12,6 @@ import pytest
 pytest.importorskip("keras")
 
 from autostock.models.keras_models import (  # noqa: E402
-    KERAS_PREDICTORS,
     KerasPredictor,
     LSTMPredictor,
     load_keras_predictor,
@@ -56,9 +55,13 @@ def fitted(data, tmp_path_factory) -> dict[str, tuple[KerasPredictor, np.ndarray
     return out
 
 
-def test_each_family_is_registered_under_its_name():
+def test_each_family_is_registered_once_under_the_name_it_carries():
+    from autostock.models.base import Predictor
+
     for name in ("lstm", "gru", "tcn", "transformer"):
-        assert PREDICTORS.get(name) is KERAS_PREDICTORS[name]
+        cls = PREDICTORS.get(name)
+        assert cls.name == name
+        assert issubclass(cls, KerasPredictor) and issubclass(cls, Predictor)
 
 
 @pytest.mark.parametrize("key", list(CONFIGS))

@@ -140,6 +140,50 @@ def test_tune_cli_writes_results_csv_and_best_params_next_to_the_model(tmp_path)
     assert used == json.loads(best.read_text())["params"]["alpha"]
 
 
+def test_tuning_period_is_recorded_and_an_overlap_is_flagged_in_train_and_backtest(tmp_path):
+    tuned = ["--data", "synthetic", "--symbols", "AAPL", "--start", "2015-01-01", "--end", "2016-06-30",
+             "--seed", "7", "-q", "--features", "ret_1,ret_5,ret_20"]
+    res = invoke("tune", "--model", "ridge", *tuned, "--space", "alpha=1|100", "--splits", "2",
+                 "--out", str(tmp_path / "t"))
+    assert res.exit_code == 0, res.output
+    assert "biased upward" in res.output and "tuned on 2015-01-01..2016-06-30" in res.output
+    best = json.loads((tmp_path / "t" / "best_params.json").read_text())
+    period = json.loads((tmp_path / "t" / "tuning_period.json").read_text())
+    assert best["tuned_on"] == period and best["score_selected_on_same_folds"] is True
+    assert "biased upward" in best["score_note"]
+    assert period["first_bar"][:10] == "2015-01-01" and period["last_bar"][:10] == "2016-06-30"
+    folds = period["symbols"]["AAPL"]["folds"]
+    assert len(folds) == 2 and all(f["train_last"] < f["validation_first"] for f in folds)
+
+    def train_on(start: str, end: str, out: str):
+        args = ["--data", "synthetic", "--symbols", "AAPL", "--start", start, "--end", end, "--seed", "7", "-q",
+                "--features", "ret_1,ret_5,ret_20", "--walk-forward", "train=200,test=100"]
+        res = CliRunner().invoke(cli, ["train", "--model", "ridge", *args, "--params-from",
+                                       str(tmp_path / "t" / "best_params.json"), "--out", str(tmp_path / out)])
+        assert res.exit_code == 0, res.output
+        return res, json.loads((tmp_path / out / "metrics.json").read_text())
+
+    res, metrics = train_on("2016-01-01", "2017-12-31", "overlap")
+    assert metrics["tuned_on_overlap"] is True
+    assert metrics["tuned_overlap"][0][:10] == "2016-01-01" and metrics["tuned_overlap"][1][:10] == "2016-06-30"
+    assert "warning: params tuned on 2015-01-01..2016-06-30 overlap the training data on 2016-01-01..2016-06-30" \
+        in res.output
+    res, metrics = train_on("2016-07-01", "2018-06-30", "later")
+    assert metrics["tuned_on_overlap"] is False and "warning" not in res.output
+    # a backtest of a model whose params were tuned on its bars says so in summary.json
+    for model, start, flag in (("overlap", "2016-01-01", True), ("later", "2016-07-01", False)):
+        out = tmp_path / f"bt-{model}"
+        res = CliRunner().invoke(cli, ["backtest", "--strategy", "ml_signal", "--param", f"model={tmp_path / model}",
+                                       "--data", "synthetic", "--symbols", "AAPL", "--start", start,
+                                       "--end", "2018-06-30", "--seed", "7", "--no-tearsheet", "--no-pyfolio",
+                                       "--out", str(out)])
+        assert res.exit_code == 0, res.output
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["metrics"]["tuned_on_overlap"] is flag
+        warned = [n for n in summary["data"]["notes"] if n.startswith("WARNING")]
+        assert bool(warned) is flag and (not flag or "overlap this backtest on 2016-01-01..2016-06-30" in warned[0])
+
+
 @pytest.mark.skipif(not ORCL.is_file(), reason="real data ../shared/data/orcl-1995-2014.csv not present")
 def test_train_on_real_orcl_reports_model_and_naive_price_level_rmse(tmp_path):
     res = invoke("train", "--model", "ridge", "--data", str(ORCL), "--symbols", "ORCL", "--end", "2002-12-31",

@@ -97,3 +97,19 @@ def test_unknown_param_and_wrong_task_fail_fast_naming_them():
     with pytest.raises(ValueError, match="3 feature columns"):
         X, y = learnable()
         LogisticPredictor().fit(X, (y > 0).astype(float)).predict(X.iloc[:, :3])
+
+
+def test_sklearn_and_keras_predictors_share_one_base_and_one_registry():
+    from autostock.models.base import Predictor
+    from autostock.models.keras_models import KerasPredictor
+
+    for name in ("random_forest", "gradient_boosting", "ridge", "logistic"):
+        cls = PREDICTORS.get(name)
+        assert cls.name == name and issubclass(cls, SklearnPredictor) and issubclass(cls, Predictor)
+    assert issubclass(KerasPredictor, Predictor)
+    import autostock.models.keras_models as km
+    import autostock.models.sklearn_models as sm
+
+    assert not hasattr(km, "KERAS_PREDICTORS") and not hasattr(sm, "SKLEARN_PREDICTORS")
+    with pytest.raises(ValueError, match="ridge: unknown param"):
+        PREDICTORS.get("ridge")(depth=3)

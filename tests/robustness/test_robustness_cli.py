@@ -37,6 +37,8 @@ def test_optimize_and_walkforward_commands_write_their_outputs(runner, tmp_path)
     saved = json.loads((tmp_path / "opt" / "optimize.json").read_text())
     assert saved["objective"] == "calmar" and set(saved["best"]["params"]) == {"fast", "slow"}
     assert (tmp_path / "opt" / "heatmap.png").exists() and "deflated Sharpe" in res.output
+    assert f"verdict: {saved['verdict']['text']}" in res.output
+    assert (tmp_path / "opt" / "trial_returns.csv").exists()
     res = runner.invoke(cli, ["walkforward", *BASE, "--grid", "fast=5,10", "--grid", "slow=20",
                               "--train", "6m", "--test", "6m", "--anchored", "--no-tearsheet",
                               "--workers", "1", "--out", str(tmp_path / "wf")])
@@ -44,6 +46,8 @@ def test_optimize_and_walkforward_commands_write_their_outputs(runner, tmp_path)
     folds = pd.read_csv(tmp_path / "wf" / "walkforward.csv")
     assert len(folds) == 2 and (folds["train_start"] == "2018-01-01").all()
     assert "walk-forward efficiency" in res.output
+    wf = json.loads((tmp_path / "wf" / "walkforward.json").read_text())
+    assert f"verdict: {wf['verdict']['text']}" in res.output and (tmp_path / "wf" / "trial_returns.csv").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -93,6 +93,22 @@ def test_trade_shuffle_keeps_final_value_and_changes_drawdown(two_symbol_market,
     assert boot.table["final_value"].nunique() > 1
 
 
+def test_trades_mode_states_it_books_closed_trades_and_reports_the_mark_to_market_drawdown(two_symbol_market, sma_spec,
+                                                                                           tmp_path):
+    result = run_montecarlo(sma_spec, two_symbol_market, paths=3, seed=2, mode="trades", trade_method="shuffle",
+                            executor=Executor(1, progress=False))
+    real = run_backtest(sma_spec, two_symbol_market).metrics["max_drawdown"]
+    assert result.settings["measures"] == "closed trades only"
+    assert result.settings["mark_to_market_max_drawdown"] == pytest.approx(real, rel=1e-12)
+    assert result.settings["closed_trade_max_drawdown"] == pytest.approx(result.historical["max_drawdown"])
+    # booking closed trades only can only hide the dips inside open trades
+    assert result.settings["mark_to_market_max_drawdown"] <= result.settings["closed_trade_max_drawdown"]
+    files = write_montecarlo(result, tmp_path)
+    saved = json.loads(files["json"].read_text())
+    assert saved["settings"]["mark_to_market_max_drawdown"] == pytest.approx(real, rel=1e-12)
+    assert any(f"mark-to-market max drawdown is {real:.1%}" in n for n in saved["settings"]["notes"])
+
+
 def test_bad_monte_carlo_settings_are_user_errors(two_symbol_market, sma_spec):
     for kwargs, match in (({"paths": 0}, "^paths must be >= 1"), ({"mode": "prices"}, "mode"),
                           ({"block": 0}, "^block must be >= 1")):

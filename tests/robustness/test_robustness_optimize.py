@@ -10,7 +10,13 @@ import pytest
 from autostock.engine import run_backtest
 from autostock.errors import ConfigError
 from autostock.robustness.executor import Executor
-from autostock.robustness.optimize import grid_trials, optimize, parse_grid, random_trials, write_optimize
+from autostock.robustness.optimize import (
+    grid_trials,
+    optimize,
+    parse_grid,
+    random_trials,
+    write_optimize,
+)
 
 
 def test_parse_grid_ranges_lists_and_types():
@@ -78,3 +84,46 @@ def test_unknown_objective_and_all_invalid_trials_are_user_errors(two_symbol_mar
         optimize(sma_spec, two_symbol_market, {"fast": [50]}, executor=Executor(1, progress=False))
     with pytest.raises(ConfigError, match="every trial was rejected; first: unknown strategy 'sma_cross' param\(s\) nope"):
         optimize(sma_spec, two_symbol_market, {"nope": [1]}, executor=Executor(1, progress=False))
+
+
+def test_optimize_saves_the_trial_returns_so_dsr_pbo_and_the_verdict_can_be_recomputed(two_symbol_market, sma_spec, tmp_path):
+    import numpy as np
+
+    from autostock.robustness.stats import (
+        deflated_sharpe_from_returns,
+        overfitting_verdict,
+        probability_of_backtest_overfitting,
+        sharpe_per_period,
+    )
+
+    grid = parse_grid(["fast=3,5,8", "slow=20,30"])
+    with Executor(1, progress=False) as ex:
+        result = optimize(sma_spec, two_symbol_market, grid, objective="sharpe", executor=ex, n_splits=8)
+    files = write_optimize(result, tmp_path)
+    saved = json.loads(files["json"].read_text())
+    matrix = pd.read_csv(files["trial_returns"], index_col="date", parse_dates=True)
+    assert list(matrix.columns) == [f"trial_{i}" for i in range(6)]
+    assert saved["n_trials_in_statistics"] == 6 and saved["trial_returns_file"] == "trial_returns.csv"
+    sharpes = np.array([sharpe_per_period(matrix[c].to_numpy()) for c in matrix.columns])
+    best = f"trial_{result.best['trial']}"
+    dsr = deflated_sharpe_from_returns(matrix[best].to_numpy(), sharpes)
+    pbo = probability_of_backtest_overfitting(matrix.to_numpy(), 8)
+    assert dsr.dsr == pytest.approx(saved["deflated_sharpe"]["dsr"], rel=1e-8)
+    assert pbo.pbo == pytest.approx(saved["pbo"]["pbo"], rel=1e-12)
+    again = overfitting_verdict(dsr.dsr, pbo.pbo, 6)
+    assert (saved["verdict"]["text"], saved["verdict"]["skill"]) == (again.text, again.skill)
+    assert saved["verdict"]["text"].split(":")[0] in ("no evidence of skill", "evidence of skill", "likely overfit")
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_optimizing_a_strategy_on_a_pure_random_walk_never_reads_as_skill(seed):
+    from autostock.config import RunSpec
+    from tests.null_markets import walk_market
+
+    market = walk_market(seed, n=600)
+    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20})
+    grid = parse_grid(["fast=3,5,8,12", "slow=20,40,60"])
+    with Executor(1, progress=False) as ex:
+        result = optimize(spec, market, grid, objective="sharpe", executor=ex)
+    assert result.deflated_sharpe["n_trials"] == 12
+    assert result.verdict["skill"] is False, result.verdict["text"]

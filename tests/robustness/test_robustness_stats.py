@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from autostock.errors import ConfigError
-from autostock.robustness.stats import (deflated_sharpe_from_returns, deflated_sharpe_ratio, expected_max_sharpe,
-                                        probability_of_backtest_overfitting, sharpe_per_period)
+from autostock.robustness.stats import (
+    deflated_sharpe_from_returns,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    overfitting_verdict,
+    probability_of_backtest_overfitting,
+    sharpe_per_period,
+)
 
 
 def test_deflated_sharpe_matches_the_papers_worked_example():
@@ -94,3 +100,41 @@ def test_sharpe_per_period_ignores_nan_and_needs_two_returns():
     r = np.array([0.01, np.nan, -0.005, 0.02])
     clean = r[np.isfinite(r)]
     assert sharpe_per_period(r) == pytest.approx(clean.mean() / clean.std(ddof=1))
+
+
+# -- the verdict ---------------------------------------------------------------------------------
+def test_a_low_dsr_reads_no_evidence_of_skill_even_when_pbo_is_low():
+    v = overfitting_verdict(0.38, 0.05, 24)
+    assert v.skill is False
+    assert v.text.startswith("no evidence of skill: DSR 0.38 < 0.95")
+    assert "PBO 0.05 is low, but a stable ranking is not skill" in v.text and "24 trials" in v.text
+
+
+@pytest.mark.parametrize("dsr, pbo, n, skill, start", [
+    (0.97, 0.20, 24, True, "evidence of skill: DSR 0.97 >= 0.95 and PBO 0.20 < 0.50"),
+    (0.97, 0.70, 24, False, "likely overfit: PBO 0.70 >= 0.50 although DSR 0.97"),
+    (0.97, None, 24, False, "inconclusive: DSR 0.97 >= 0.95 but PBO could not be computed"),
+    (0.97, None, 1, True, "evidence of skill: DSR 0.97 >= 0.95 (1 trial, no selection)"),
+    (0.60, 0.80, 24, False, "no evidence of skill: DSR 0.60 < 0.95 (and PBO 0.80 >= 0.50: likely overfit"),
+    (None, 0.10, 24, False, "no verdict: the deflated Sharpe ratio could not be computed"),
+    (float("nan"), 0.10, 24, False, "no verdict"),
+])
+def test_the_verdict_needs_both_a_high_dsr_and_a_low_pbo(dsr, pbo, n, skill, start):
+    v = overfitting_verdict(dsr, pbo, n)
+    assert v.skill is skill
+    assert v.text.startswith(start)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_search_over_skill_less_trials_never_reads_as_skill(seed):
+    # 40 "strategies" that are pure noise over 1000 days; the best one is selected as a search would
+    rng = np.random.default_rng(seed)
+    returns = rng.normal(0.0, 0.01, (1000, 40))
+    sharpes = np.array([sharpe_per_period(returns[:, j]) for j in range(40)])
+    best = int(np.argmax(sharpes))
+    dsr = deflated_sharpe_from_returns(returns[:, best], sharpes)
+    pbo = probability_of_backtest_overfitting(returns, 16)
+    assert sharpes[best] * math.sqrt(252) > 0.5  # the naive best trial looks good...
+    v = overfitting_verdict(dsr.dsr, pbo.pbo, 40)
+    assert v.skill is False  # ...but the verdict does not call it skill
+    assert dsr.dsr < 0.95

@@ -89,3 +89,25 @@ def test_walk_forward_stitches_the_chosen_params_out_of_sample_returns(two_symbo
         else:
             assert fold["wfe"] is None
     assert defined >= 1
+
+
+def test_walk_forward_reports_dsr_pbo_one_verdict_and_saves_the_trial_returns(two_symbol_market, sma_spec, tmp_path):
+    from autostock.robustness.stats import overfitting_verdict
+
+    grid = parse_grid(["fast=3,5,8", "slow=20,30"])
+    with Executor(1, progress=False) as ex:
+        result = walk_forward(sma_spec, two_symbol_market, grid, "9m", "6m", executor=ex)
+    stats = result.overfitting
+    assert stats["n_trials"] == 6
+    assert set(stats["pbo_per_fold"]) == set(result.folds["fold"])
+    assert stats["verdict"] == overfitting_verdict(stats["deflated_sharpe"]["dsr"], stats["pbo_median"], 6).to_dict()
+    files = write_walkforward(result, tmp_path, tearsheet=False)
+    saved = json.loads(files["json"].read_text())
+    assert saved["verdict"]["text"] == stats["verdict"]["text"]
+    trials = pd.read_csv(files["trial_returns"], parse_dates=["date"])
+    assert list(trials.columns) == ["date", "fold", "trial", "return"]
+    assert trials.groupby("fold")["trial"].nunique().eq(6).all()
+    # each fold's in-sample returns stay inside its training window
+    for f in result.folds.itertuples():
+        rows = trials[trials["fold"] == f.fold]
+        assert rows["date"].min() >= pd.Timestamp(f.train_start) and rows["date"].max() <= pd.Timestamp(f.train_end)

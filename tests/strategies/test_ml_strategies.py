@@ -8,18 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import autostock.models.sklearn_models  # noqa: F401  (registers ridge, ...)
 import autostock.models.keras_models  # noqa: F401  (registers lstm, ...; imports no Keras)
+import autostock.models.sklearn_models  # noqa: F401  (registers ridge, ...)
 import autostock.strategies.ensemble  # noqa: F401  (registers ensemble)
 import autostock.strategies.ml_signal  # noqa: F401  (registers ml_signal)
 from autostock.config import RunSpec
-from autostock.engine import build_cerebro, run_backtest
-from autostock.errors import ConfigError
+from autostock.engine import before_run, build_cerebro, run_backtest
+from autostock.errors import ConfigError, UserError
 from autostock.feeds.synthetic import generate_market
-from autostock.models.artifacts import save_artifacts
+from autostock.models.artifacts import load_artifacts, prediction_kind, save_artifacts
+from autostock.models.training import train
+from autostock.models.walkforward import parse_walk_forward
+from autostock.robustness.executor import Executor
 from autostock.strategies.ensemble import normalised_weights, parse_members
-from autostock.strategies.ml_signal import infer_kind
-
 
 SHORT_FEATURES = "ret_1,ret_5,ret_20,ret_1_lag_1,ret_1_lag_2"  # 20-bar warm-up
 
@@ -30,7 +31,7 @@ def market():
 
 
 def completed_orders(spec: RunSpec, market, runonce: bool = True) -> pd.DataFrame:
-    strat = build_cerebro(spec, market).run(runonce=runonce)[0]
+    strat = build_cerebro(before_run(spec, market), market).run(runonce=runonce)[0]
     frame = pd.DataFrame(strat.analyzers.recorder.orders,
                          columns=["created", "symbol", "side", "size", "status"] if not strat.analyzers.recorder.orders else None)
     frame = frame[frame.status == "Completed"]
@@ -97,6 +98,25 @@ def test_ml_signal_trains_a_registered_predictor_walk_forward_without_look_ahead
     pd.testing.assert_frame_equal(before(orders), before(part))
 
 
+def test_ml_signal_with_a_predictor_name_trains_before_the_run_and_the_strategy_never_trains(market):
+    spec = RunSpec(strategy="ml_signal", symbols=["AAA"],
+                   params={"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES})
+    prepared = before_run(spec, market)
+    preds = prepared.params["predictions"]["AAA"]
+    assert "model" not in prepared.params
+    assert preds.iloc[:200].isna().all() and preds.iloc[200:].notna().all()
+    assert preds.attrs["prediction_kind"] == "return"
+    with pytest.raises(ConfigError, match="names a predictor, and a strategy never trains"):
+        build_cerebro(spec, market).run()
+    # an ensemble member naming a predictor is trained before the run too
+    ens = RunSpec(strategy="ensemble", symbols=["AAA"], params={"members": json.dumps([
+        {"name": "ml_signal", "params": {"model": "ridge", "walk_forward": "train=200,test=50",
+                                         "features": SHORT_FEATURES}}])})
+    member = before_run(ens, market).params["members"][0]["params"]
+    pd.testing.assert_series_equal(member["predictions"]["AAA"], preds)
+    pd.testing.assert_frame_equal(completed_orders(ens, market), completed_orders(spec, market))
+
+
 def test_ml_signal_with_a_keras_lstm_trained_walk_forward_trades(market):
     pytest.importorskip("keras")
     spec = RunSpec(strategy="ml_signal", symbols=["AAA"], params={
@@ -107,21 +127,69 @@ def test_ml_signal_with_a_keras_lstm_trained_walk_forward_trades(market):
     assert result.orders.created.min() >= market.bars["AAA"].index[250].isoformat()
 
 
-def test_ml_signal_serving_the_saved_model_equals_its_batch_predictions(market, tmp_path):
-    from autostock.models.artifacts import load_artifacts
-    from autostock.models.training import train
-    from autostock.models.walkforward import parse_walk_forward
+@pytest.fixture(scope="module")
+def trained_2019(market, tmp_path_factory):
+    """ridge trained walk-forward on AAA's 2019 bars only; its saved predictor last saw 2019."""
+    folder = tmp_path_factory.mktemp("models") / "r"
+    train(market.select(["AAA"]).slice(None, "2019-12-31"), "ridge", "fwd_return_5", SHORT_FEATURES,
+          parse_walk_forward("train=150,test=50"), out=folder)
+    return folder
 
-    train(market.select(["AAA"]), "ridge", "fwd_return_5", SHORT_FEATURES, parse_walk_forward("train=200,test=100"),
-          out=tmp_path / "r")
-    trained = load_artifacts(tmp_path / "r")
+
+def test_a_trained_model_records_the_window_of_its_saved_predictor(market, trained_2019):
+    trained = load_artifacts(trained_2019)
+    window = trained.training_window("AAA")
+    bars = market.bars["AAA"].loc[:"2019-12-31"]
+    assert window.horizon == 5
+    assert window.first_bar >= bars.index[0]
+    # the last fit of a 150/50 walk-forward ends purge=5 bars before its test block
+    last_test_start = 150 + 50 * ((len(bars) - 151) // 50)
+    assert window.last_bar == bars.index[last_test_start - 5 - 1]
+    assert window.label_end == bars.index[last_test_start - 1]
+    assert trained.model("AAA").training_window_ == window
+    assert trained.params["training_window"]["AAA"]["label_end"] == window.label_end.isoformat()
+
+
+def test_ml_signal_serving_the_saved_model_after_its_training_window_equals_its_batch_predictions(market, trained_2019):
+    trained = load_artifacts(trained_2019)
+    later = market.slice("2020-01-01", None)
     served = completed_orders(RunSpec(strategy="ml_signal", symbols=["AAA"],
-                                      params={"model": str(tmp_path / "r"), "serve": "model"}), market)
-    batch = trained.predict_bars("AAA", market.bars["AAA"])
+                                      params={"model": str(trained_2019), "serve": "model"}), later)
+    batch = trained.predict_bars("AAA", later.bars["AAA"])
     precomputed = completed_orders(RunSpec(strategy="ml_signal", symbols=["AAA"],
-                                           params={"predictions": {"AAA": batch}}), market)
+                                           params={"predictions": {"AAA": batch}}), later)
     assert len(served) > 0
     pd.testing.assert_frame_equal(served, precomputed)
+
+
+def test_serving_the_saved_model_on_its_training_bars_is_refused_in_backtest_ensemble_montecarlo_and_folds(
+        market, trained_2019):
+    from autostock.robustness.montecarlo import run_montecarlo
+    from autostock.robustness.walkforward import walk_forward
+
+    label_end = load_artifacts(trained_2019).training_window("AAA").label_end
+    serve = {"model": str(trained_2019), "serve": "model"}
+    spec = RunSpec(strategy="ml_signal", symbols=["AAA"], params=serve)
+    message = rf"AAA: refusing to serve the saved predictor on bars from .*in-sample.*labels.*{label_end}"
+    with pytest.raises(ConfigError, match=message):
+        run_backtest(spec, market)
+    with pytest.raises(ConfigError, match=message):  # any bar on or before label_end is refused
+        run_backtest(spec, market.slice(label_end, None))
+    member = RunSpec(strategy="ensemble", symbols=["AAA"], params={
+        "members": f"sma_cross:fast=5,slow=20;ml_signal:model={trained_2019},serve=model"})
+    with pytest.raises(ConfigError, match=message):
+        run_backtest(member, market)
+    with pytest.raises(ConfigError, match=message):
+        run_montecarlo(spec, market.select(["AAA"]), paths=2, executor=Executor(workers=1, progress=False))
+    # walk-forward folds: each in-sample window holding a bar the predictor learnt from is refused
+    wf = walk_forward(spec, market.select(["AAA"]), {"lookback": [300]}, train="6m", test="3m",
+                      executor=Executor(workers=1, progress=False))
+    starts = pd.to_datetime(wf.folds["train_start"])
+    refused = wf.trials.set_index("fold")["status"]
+    early = wf.folds["fold"][starts <= label_end]
+    assert len(early) > 0
+    assert all("refusing to serve the saved predictor" in refused[f] for f in early)
+    assert all(refused[f] == "ok" for f in wf.folds["fold"][starts > label_end])
 
 
 @pytest.mark.parametrize("sizer", ["fixed", "fixed_fraction", "kelly", "percent", "vol_target", "equal_weight"])
@@ -141,9 +209,18 @@ def test_ml_signal_rejects_bad_settings_naming_the_value(market):
             run_backtest(RunSpec(strategy="ml_signal", params=params), market)
 
 
-def test_prediction_kind_is_inferred_from_the_values():
-    assert infer_kind(pd.Series([0.4, 0.6, 0.55])) == "probability"
-    assert infer_kind(pd.Series([0.01, -0.02, 0.003])) == "return"
+def test_prediction_kind_is_metadata_recorded_by_training_and_read_by_one_function(market, trained_2019, tmp_path):
+    assert load_artifacts(trained_2019).params["prediction_kind"] == "return"
+    assert prediction_kind({"prediction_kind": "probability"}) == "probability"
+    assert prediction_kind({"target": "direction_3"}) == "probability"  # a directory written before the record
+    assert prediction_kind({"target": "fwd_logreturn_5"}) == "log_return"
+    with pytest.raises(UserError, match="neither prediction_kind nor target"):
+        prediction_kind({"model": "ridge"})
+    # values that look like probabilities are not guessed to be probabilities: the record decides
+    preds = block_predictions(market, 0.7, 0.45)
+    save_artifacts(tmp_path / "ret", {"model": "ridge", "target": "fwd_return_5", "prediction_kind": "return"}, {}, preds)
+    assert list(completed_orders(RunSpec(strategy="ml_signal", params={"model": str(tmp_path / "ret")}),
+                                 market).side) == ["buy", "buy"]  # 0.45 > 0: still long
 
 
 def test_ensemble_of_one_member_trades_exactly_like_that_member(market):
