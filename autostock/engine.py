@@ -20,6 +20,7 @@ from autostock.errors import ConfigError, PluginError
 from autostock.feeds.btfeed import FrameFeed
 from autostock.feeds.market import Market
 from autostock.registry import ANALYZERS, SIZERS, STRATEGIES
+from autostock.sizers.fill import FillSizingBroker
 
 
 def resolve_strategy(name: str) -> type[bt.Strategy]:
@@ -105,6 +106,7 @@ def build_cerebro(
     if broker is not None:
         cerebro.setbroker(broker)
     else:
+        cerebro.setbroker(FillSizingBroker())  # percent entries sized at their fill price
         cerebro.broker.setcash(spec.cash)
         apply_costs(cerebro.broker, spec.commission, spec.commission_per_share, spec.commission_min,
                     spec.slippage, spec.spread_bps)
