@@ -71,7 +71,7 @@ def compute_metrics(returns: pd.Series, bench: pd.Series | None, trades: pd.Data
             if greeks is not None:
                 m["alpha"], m["beta"] = greeks["alpha"], greeks["beta"]
         pnl = trades["pnl_after_costs"] if trades is not None and len(trades) else pd.Series(dtype=float)
-        m["n_trades"] = int(len(pnl))
+        m["n_trades"] = len(pnl)
         m["trade_win_rate"] = _safe(stats.win_rate, pnl, prepare_returns=False) if len(pnl) else None
         m["trade_profit_factor"] = _safe(stats.profit_factor, pnl, prepare_returns=False) if len(pnl) else None
     return {k: (v if k == "n_trades" else _clean(v)) for k, v in m.items()}
