@@ -6,7 +6,7 @@ Each ``bt.Sizer`` is a thin wrapper over a pure function below (no backtrader in
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import backtrader as bt
 
@@ -82,8 +82,8 @@ class PercentSizer(bt.Sizer):
         def commission(size: float, price: float) -> float:
             return comminfo.getcommission(size, price)
 
-        size = percent_shares(self.broker.getvalue(), cash, data.close[0], weight, slip, commission,
-                              self.p.cash_buffer)
+        size = percent_shares(self.broker.getvalue(), self._free_cash(cash, commission), data.close[0], weight,
+                              slip, commission, self.p.cash_buffer)
         offer = getattr(self.broker, "offer_fill_sizing", None)
         if offer is not None and size > 0:
             cap = size if getattr(self.strategy.env, "autostock_guard", None) is not None else None
@@ -94,6 +94,19 @@ class PercentSizer(bt.Sizer):
 
             offer(data, size, resize)
         return size
+
+
+    def _free_cash(self, cash: float, commission: Callable[[float, float], float]) -> float:
+        """Cash left after the orders sent earlier on this bar, as backtrader's submission check
+        counts it (each order at its creation close, commission included, in sending order)."""
+        for order in getattr(self.broker, "submitted", ()):
+            size, price = abs(order.size), order.created.price
+            if order.isbuy():
+                cash -= size * price
+            else:
+                cash += size * price
+            cash -= commission(size, price)
+        return cash
 
 
 @SIZERS.register("fixed")
