@@ -46,9 +46,13 @@ class FillSizingBroker(bt.brokers.BackBroker):
             if self.p.checksubmit:
                 self.check_submitted()
             pending = list(self.pending)
-            self.pending.clear()
-            self.pending.extend(o for o in pending if o.ref not in self._resize)
-            self.pending.extend(o for o in pending if o.ref in self._resize)
+            live = {o.ref for o in pending}
+            for ref in [r for r in self._resize if r not in live]:  # rejected at submission
+                del self._resize[ref]
+            if self._resize:
+                self.pending.clear()
+                self.pending.extend(o for o in pending if o.ref not in self._resize)
+                self.pending.extend(o for o in pending if o.ref in self._resize)
         super().next()
 
     def _try_exec_market(self, order: bt.Order, popen: float, phigh: float, plow: float) -> None:
