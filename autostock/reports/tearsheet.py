@@ -94,6 +94,7 @@ def fast_pyfolio() -> Iterator[None]:
         _ORIGINAL_ROLLING_BETA.pop("fn", None)
 
 
+
 def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:
     """Returns, positions and transactions in pyfolio's format (from backtrader's PyFolio
     analyzer) as CSV, and pyfolio's returns tear sheet as PNG."""
