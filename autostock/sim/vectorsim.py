@@ -69,6 +69,8 @@ def why_not(spec: RunSpec, market: Market) -> str | None:
         return "short selling"
     if spec.sizer not in ("percent", "fixed"):
         return f"sizer {spec.sizer!r}"
+    if spec.sizer == "percent" and str(spec.sizer_params.get("at_fill", True)).lower() in ("false", "0"):
+        return "percent sizer with at_fill=False"
     if spec.risk or getattr(cls, "risk_defaults", None):
         return "risk settings"
     if spec.analyzers:
@@ -200,21 +202,19 @@ def simulate(spec: RunSpec, market: Market) -> Any:
                     equity = cash + sum(pos[k] * opens[t, k] for k in range(m) if pos[k])
                     size = percent_shares(equity, cash, price, weight, 0.0, comm)
                     if size <= 0:
-                        orders.append(_order_row((j, 0, kind, order[3], pclose), symbols, dates, "Canceled",
-                                                 None, 0, 0.0, 0.0))
+                        orders.append(_order_row(order, symbols, dates, "Canceled", None, 0, 0.0, 0.0))
                         continue
                 c = comm(size, price)
                 if cash - size * price - c < 0.0:
-                    orders.append(_order_row((j, size, kind, order[3], pclose), symbols, dates, "Margin",
-                                             dates[t], 0, 0.0, 0.0))
+                    orders.append(_order_row(order, symbols, dates, "Margin", dates[t], 0, 0.0, 0.0))
                     continue
                 cash -= size * price
                 cash -= c
                 pos[j], entry[j] = size, price
                 slip_cost = round(abs(price - popen) * size, 8)
                 entry_info[j] = {"bar": t, "comm": c, "slip": slip_cost}
-                orders.append(_order_row((j, size, kind, order[3], pclose), symbols, dates, "Completed", dates[t],
-                                         size, price, c, slip_cost, exec_price=price))
+                orders.append(_order_row(order, symbols, dates, "Completed", dates[t], size, price, c, slip_cost,
+                                         exec_price=price))
             submitted = []
         held[t] = pos
         cash_after[t] = cash

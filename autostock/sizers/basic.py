@@ -64,10 +64,14 @@ class PercentSizer(bt.Sizer):
     the last close plus slippage with ``cash_buffer`` of the cash held back when cash is the
     limit; an order that a larger gap makes unaffordable is rejected by the broker.
 
-    Params: ``percent`` (None = equal weight), ``cash_buffer`` (0.0025, only when sized at the close).
+    ``at_fill=False`` keeps the close-sized order on the simulated broker too (what a live
+    broker receives; e.g. to compare a backtest's orders with a paper session's).
+
+    Params: ``percent`` (None = equal weight), ``cash_buffer`` (0.0025, only when sized at the close),
+    ``at_fill`` (True).
     """
 
-    params = (("percent", None), ("cash_buffer", 0.0025))
+    params = (("percent", None), ("cash_buffer", 0.0025), ("at_fill", True))
 
     def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.AbstractDataBase, isbuy: bool) -> int:
         if self.p.percent is not None:
@@ -85,7 +89,7 @@ class PercentSizer(bt.Sizer):
         size = percent_shares(self.broker.getvalue(), self._free_cash(cash, commission), data.close[0], weight,
                               slip, commission, self.p.cash_buffer)
         offer = getattr(self.broker, "offer_fill_sizing", None)
-        if offer is not None and size > 0:
+        if offer is not None and size > 0 and self.p.at_fill:
             cap = size if getattr(self.strategy.env, "autostock_guard", None) is not None else None
 
             def resize(price: float, cash_now: float, equity: float) -> int:

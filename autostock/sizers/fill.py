@@ -74,7 +74,6 @@ class FillSizingBroker(bt.brokers.BackBroker):
                     self.notify(order)
                     return
                 signed = size if order.isbuy() else -size
-                order.size = signed
-                order.created.size = signed
+                order.size = signed  # order.created keeps what the strategy sent (orders.csv "size")
                 order.executed.remsize = signed
         super()._try_exec_market(order, popen, phigh, plow)

@@ -30,7 +30,7 @@ def assert_same_run(a, b):
         assert a.trades[col].tolist() == b.trades[col].tolist()
     np.testing.assert_allclose(b.trades[TRADE_NUMBERS].to_numpy(float), a.trades[TRADE_NUMBERS].to_numpy(float),
                                rtol=1e-9, atol=1e-9)
-    cols = ["created", "symbol", "side", "status", "executed", "exec_size"]
+    cols = ["created", "symbol", "side", "size", "status", "executed", "exec_size"]
     pd.testing.assert_frame_equal(a.orders[cols].reset_index(drop=True), b.orders[cols].reset_index(drop=True),
                                   check_dtype=False)
     assert a.metrics.keys() == b.metrics.keys()
