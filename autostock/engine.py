@@ -29,6 +29,7 @@ from autostock.result import (
     TRADE_COLUMNS,
     RunResult,
 )
+from autostock.sizers.fill import FillSizingBroker
 
 __all__ = ["RunResult", "build_cerebro", "check_params", "collect", "market_for", "run_backtest"]
 
@@ -139,6 +140,8 @@ def assemble(
         quoted = feeds is None and any(has_quotes(market.bars[s]) for s in symbols)
         if quoted:  # fills at the next quote's bid / ask replace the flat --spread
             cerebro.setbroker(QuoteBroker())
+        else:
+            cerebro.setbroker(FillSizingBroker())  # percent entries sized at their fill price
         cerebro.broker.setcash(spec.cash)
         apply_costs(cerebro.broker, replace(spec.costs, spread_bps=0.0) if quoted else spec.costs)
     is_base = issubclass(strategy_cls, BaseStrategy)

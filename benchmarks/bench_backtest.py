@@ -1,27 +1,37 @@
-"""Overhead of `autostock backtest` over a bare backtrader script running the same strategy.
+"""Overhead of autostock over a bare backtrader script on the same feed (``FrameFeed``).
 
-sma_cross (10/30) on 20 synthetic symbols x 10 years of daily bars, equal weight, no costs.
-Both run in this process, interleaved, ``--repeat`` times; the medians are compared.
+    python benchmarks/bench_backtest.py [--symbols 20] [--years 10] [--repeat 3] [--orcl PATH] [--skip-process]
 
-    python benchmarks/bench_backtest.py [--symbols 20] [--years 10] [--repeat 5]
+Prints, each from interleaved runs and their medians (``--repeat``, at least 3):
 
-A first untimed run pays the one-off imports. Prints the wall-time ratio of the engine's run (``run_backtest``: Cerebro builder, recorder,
-QuantStats metrics) over the bare script, and separately the cost of writing the reports.
+1. engine only: ``run_backtest`` (Cerebro builder, fill-sized percent sizer, recorder, metrics)
+   vs a bare backtrader script, both in this process, on the same ``FrameFeed`` (CPU seconds);
+2. whole process, default outputs (summary, CSVs, equity chart, QuantStats tearsheet, pyfolio
+   files): ``python -m autostock.cli backtest`` vs ``python benchmarks/bench_backtest.py --bare``
+   (a script that reads the same CSVs with pandas and runs backtrader), on 20 symbols x 10
+   years and on ORCL 1 symbol x 20 years; wall seconds and CPU seconds (the process and its
+   workers). sma_cross 10/30 everywhere; the synthetic CSVs are written to a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import backtrader as bt
+import pandas as pd
 
-from autostock.config import RunSpec
-from autostock.engine import run_backtest
 from autostock.feeds.btfeed import FrameFeed
-from autostock.feeds.synthetic import generate_market
+
+HERE = Path(__file__).resolve()
+ORCL = HERE.parents[2] / "shared" / "data" / "orcl-1995-2014.csv"
 
 
 class BareSmaCross(bt.Strategy):
@@ -42,63 +52,113 @@ class BareSmaCross(bt.Strategy):
                 continue
             pos = self.getposition(d).size
             if self.sig[d][0] and not pos:
-                size = int(min(self.broker.getvalue() / len(self.datas), self.broker.getcash()) // d.close[0])
+                size = int(min(self.broker.getvalue() / len(self.datas), self.broker.getcash()) * 0.99 // d.close[0])
                 if size > 0:
                     self.orders[d] = self.buy(data=d, size=size)
             elif not self.sig[d][0] and pos:
                 self.orders[d] = self.close(data=d)
 
 
-def bare(market, frame_feed: bool = False) -> float:
+def bare(bars: dict[str, pd.DataFrame], commission: float = 0.0) -> float:
     cerebro = bt.Cerebro(stdstats=False)
-    for sym, df in market.bars.items():
-        if frame_feed:
-            cerebro.adddata(FrameFeed(dataname=df, name=sym))
-        else:
-            cerebro.adddata(bt.feeds.PandasData(dataname=df, name=sym, openinterest=None))
+    for sym, df in bars.items():
+        cerebro.adddata(FrameFeed(dataname=df, name=sym))
     cerebro.addstrategy(BareSmaCross)
     cerebro.broker.setcash(100_000.0)
+    cerebro.broker.setcommission(commission=commission / 100)
     cerebro.run()
     return cerebro.broker.getvalue()
+
+
+def bare_script(path: str, commission: float) -> None:
+    """What a user's bare backtrader script does: read the CSVs, run, print the final value."""
+    files = sorted(Path(path).glob("*.csv")) if Path(path).is_dir() else [Path(path)]
+    bars = {}
+    for f in files:
+        df = pd.read_csv(f, index_col=0, parse_dates=True)
+        df.columns = [c.lower().replace(" ", "_") for c in df.columns]
+        bars[f.stem] = df
+    print(bare(bars, commission))
+
+
+def child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    c0, w0 = child_cpu(), time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "MPLBACKEND": "Agg"})
+    return time.perf_counter() - w0, child_cpu() - c0
+
+
+def engine_ratio(market, repeat: int) -> None:
+    from autostock.config import RunSpec
+    from autostock.engine import run_backtest
+
+    spec = RunSpec(strategy="sma_cross", symbols=market.symbols)
+    run_backtest(spec, market)  # first-use imports are not part of a run
+    tb, te = [], []
+    for i in range(repeat):
+        c = time.process_time()
+        bare(market.bars)
+        tb.append(time.process_time() - c)
+        c = time.process_time()
+        run_backtest(spec, market)
+        te.append(time.process_time() - c)
+        print(f"  engine run {i + 1}: bare {tb[-1]:.2f}s  run_backtest {te[-1]:.2f}s  ({te[-1] / tb[-1]:.3f}x)")
+    ratios = [e / b for e, b in zip(te, tb)]
+    print(f"ENGINE ONLY  run_backtest / bare backtrader (same FrameFeed, CPU s): median {statistics.median(te):.2f}s / "
+          f"{statistics.median(tb):.2f}s = {statistics.median(te) / statistics.median(tb):.3f}x  "
+          f"(per-pair ratios {min(ratios):.3f}..{max(ratios):.3f}; target <= 1.10x)")
+
+
+def process_ratio(label: str, data: str, repeat: int, commission: float, target: float) -> None:
+    with tempfile.TemporaryDirectory() as out:
+        auto = [sys.executable, "-m", "autostock.cli", "backtest", "--data", data, "--commission", str(commission),
+                "-o", out]
+        base = [sys.executable, str(HERE), "--bare", data, "--commission", str(commission)]
+        rows = []
+        for i in range(repeat):
+            wb, cb = timed(base)
+            wa, ca = timed(auto)
+            rows.append((wb, cb, wa, ca))
+            print(f"  {label} run {i + 1}: bare {wb:.2f}s wall / {cb:.2f}s cpu   autostock {wa:.2f}s wall / {ca:.2f}s cpu")
+    wb, cb, wa, ca = (statistics.median(r[k] for r in rows) for k in range(4))
+    print(f"WHOLE PROCESS {label}, default outputs: wall {wa:.2f}s / {wb:.2f}s = {wa / wb:.2f}x, "
+          f"cpu {ca:.2f}s / {cb:.2f}s = {ca / cb:.2f}x (target <= {target}x)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=20)
     ap.add_argument("--years", type=int, default=10)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--orcl", default=str(ORCL))
+    ap.add_argument("--skip-process", action="store_true")
+    ap.add_argument("--bare", help=argparse.SUPPRESS)
+    ap.add_argument("--commission", type=float, default=0.0)
     args = ap.parse_args()
+    if args.bare:
+        bare_script(args.bare, args.commission)
+        return
+    from autostock.feeds.synthetic import generate_market
+
     symbols = [f"S{i:02d}" for i in range(args.symbols)]
     market = generate_market(symbols, "2010-01-01", f"{2010 + args.years - 1}-12-31", seed=1)
-    spec = RunSpec(strategy="sma_cross", symbols=symbols)
-    print(f"{args.symbols} symbols x {len(market.dates())} bars, repeat {args.repeat}")
-    run_backtest(spec, market)  # warm-up: first-use imports (QuantStats) are not part of a run
-    t_bare, t_frame, t_engine = [], [], []
-    for i in range(args.repeat):
-        t0 = time.perf_counter()
-        bare(market)
-        t1 = time.perf_counter()
-        result = run_backtest(spec, market)
-        t2 = time.perf_counter()
-        bare(market, frame_feed=True)
-        t3 = time.perf_counter()
-        t_bare.append(t1 - t0)
-        t_engine.append(t2 - t1)
-        t_frame.append(t3 - t2)
-        print(f"  run {i + 1}: bare(PandasData) {t1 - t0:.2f}s  autostock {t2 - t1:.2f}s  bare(FrameFeed) {t3 - t2:.2f}s")
-    from autostock.reports.writer import write_outputs
-
-    with tempfile.TemporaryDirectory() as tmp:
-        t3 = time.perf_counter()
-        write_outputs(result, tmp, tearsheet=True)
-        t_reports = time.perf_counter() - t3
-    mb, me = statistics.median(t_bare), statistics.median(t_engine)
-    print(f"median bare backtrader: {mb:.2f}s")
-    print(f"median autostock run_backtest: {me:.2f}s")
-    mf = statistics.median(t_frame)
-    print(f"ratio autostock / bare backtrader script (PandasData): {me / mb:.3f}x (target <= 1.15x)")
-    print(f"ratio autostock / bare script on autostock's FrameFeed (engine overhead alone): {me / mf:.3f}x")
-    print(f"writing reports (summary, CSVs, chart, QuantStats tearsheet): {t_reports:.2f}s once per run")
+    print(f"{args.symbols} symbols x {len(market.dates())} bars, repeat {args.repeat}, {os.cpu_count()} cores")
+    engine_ratio(market, args.repeat)
+    if args.skip_process:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        for sym, df in market.bars.items():
+            df.to_csv(Path(folder) / f"{sym}.csv", index_label="date")
+        process_ratio(f"{args.symbols} symbols x {args.years} years", folder, args.repeat, 0.0, 1.5)
+    if Path(args.orcl).exists():
+        process_ratio("ORCL 1 symbol x 20 years", args.orcl, args.repeat, 0.1, 2.5)
+    else:
+        print(f"ORCL case skipped: {args.orcl} not found")
 
 
 if __name__ == "__main__":

@@ -177,20 +177,25 @@ def default_out(strategy: str) -> Path:
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Output folder. [default: reports/<strategy>-<timestamp>/]")
 @click.option("--tearsheet/--no-tearsheet", default=True, show_default=True, help="Write the QuantStats HTML tearsheet.")
 @click.option("--pyfolio/--no-pyfolio", default=True, show_default=True, help="Write the pyfolio/ folder.")
+@click.option("--outputs", "outputs_text", metavar="LIST",
+              help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all). [default: all]")
 @click.option("--track", is_flag=True, help="Log params, metrics and outputs to MLflow (needs the 'tracking' extra).")
-def backtest(out: str | None, tearsheet: bool, pyfolio: bool, track: bool, **kw: Any) -> None:
+def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str | None, track: bool,
+             **kw: Any) -> None:
     """Run a backtest and write summary.json, CSVs, equity.png and the tearsheet."""
     from autostock.engine import run_backtest
     from autostock.models.tracking import Tracker
     from autostock.reports.console import print_summary
-    from autostock.reports.writer import write_outputs
+    from autostock.reports.writer import parse_outputs, write_outputs
 
+    outputs = parse_outputs(outputs_text)
+    pyfolio = pyfolio and "pyfolio" in outputs
     spec, market = spec_from_options(out=out, **kw)
     tracker = Tracker(track, "autostock-backtest", run_name=spec.strategy)
     with tracker:
         result = run_backtest(spec, market, pyfolio=pyfolio)
         folder = Path(spec.out) if spec.out else default_out(spec.strategy)
-        paths = write_outputs(result, folder, tearsheet=tearsheet)
+        paths = write_outputs(result, folder, tearsheet=tearsheet, outputs=outputs)
         tracker.log_params({"strategy": spec.strategy, "sizer": spec.sizer, "data": market.source,
                             **{f"param.{k}": v for k, v in result.params.items()}})
         tracker.log_metrics({k: v for k, v in result.metrics.items() if v is not None})

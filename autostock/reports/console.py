@@ -39,6 +39,7 @@ def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
         console.print(f"note: {note}")
     if result.market.gaps:
         console.print(f"note: {len(result.market.gaps)} gap(s) in the data beyond weekends/holidays (see summary.json)")
-    console.print(f"outputs: {paths['summary'].parent}")
+    if paths:
+        console.print(f"outputs: {next(iter(paths.values())).parent}")
     if "tearsheet" in paths:
         console.print(f"tearsheet: {paths['tearsheet']}")

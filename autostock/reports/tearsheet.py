@@ -6,9 +6,11 @@ import contextlib
 import io
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from autostock.reports.charts import _pyplot
@@ -37,6 +39,67 @@ def quantstats_html(returns: pd.Series, benchmark: pd.Series | None, path: str |
     return path
 
 
+def rolling_beta(returns: pd.Series, factor_returns: pd.Series | pd.DataFrame, rolling_window: int = 126) -> Any:
+    """What ``pyfolio.timeseries.rolling_beta`` computes, without its Python loop.
+
+    pyfolio calls ``empyrical.beta`` once per bar (with a ``pd.concat`` each time) over the label
+    slice ``index[i] .. index[i + rolling_window]`` (``rolling_window + 1`` returns) and stores it
+    at ``index[i + rolling_window]``. Here every window is a row of one strided view and the same
+    formula as ``empyrical.beta_aligned`` is applied to all rows at once: ``mean(x_res * y) /
+    mean(x_res ** 2)`` with ``x`` the factor where the strategy's return is not NaN and
+    ``x_res = x - mean(x)`` (NaN-aware means; variances below 1e-30 give NaN).
+    """
+    if isinstance(factor_returns, pd.DataFrame):
+        return factor_returns.apply(lambda col: rolling_beta(returns, col, rolling_window=rolling_window))
+    out = pd.Series(np.nan, index=returns.index, dtype="float64")
+    n = len(returns)
+    if n <= rolling_window:
+        return out
+    if not returns.index.is_unique or not factor_returns.index.equals(returns.index):
+        return _pyfolio_rolling_beta(returns, factor_returns, rolling_window)  # pyfolio aligns per window
+    y = returns.to_numpy(dtype="float64")
+    x = factor_returns.to_numpy(dtype="float64")
+    width = rolling_window + 1
+    wy = np.lib.stride_tricks.sliding_window_view(y, width)[: n - rolling_window]
+    wx = np.lib.stride_tricks.sliding_window_view(x, width)[: n - rolling_window]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ind = np.where(np.isnan(wy), np.nan, wx)
+        res = ind - np.nanmean(ind, axis=1, keepdims=True)
+        cov = np.nanmean(res * wy, axis=1)
+        var = np.nanmean(res * res, axis=1)
+        var[var < 1.0e-30] = np.nan
+        beta = cov / var
+    out.iloc[rolling_window:] = beta
+    return out
+
+
+def _pyfolio_rolling_beta(returns: pd.Series, factor_returns: Any, rolling_window: int) -> Any:
+    import pyfolio.timeseries
+
+    return _ORIGINAL_ROLLING_BETA.get("fn", pyfolio.timeseries.rolling_beta)(returns, factor_returns,
+                                                                             rolling_window=rolling_window)
+
+
+_ORIGINAL_ROLLING_BETA: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def fast_pyfolio() -> Iterator[None]:
+    """Inside the block, pyfolio's plots use :func:`rolling_beta` (same values, vectorised)."""
+    import pyfolio.timeseries
+
+    original = pyfolio.timeseries.rolling_beta
+    _ORIGINAL_ROLLING_BETA["fn"] = original
+    pyfolio.timeseries.rolling_beta = rolling_beta
+    try:
+        yield
+    finally:
+        pyfolio.timeseries.rolling_beta = original
+        _ORIGINAL_ROLLING_BETA.pop("fn", None)
+
+
+
 def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:
     """Returns, positions and transactions in pyfolio's format (from backtrader's PyFolio
     analyzer) as CSV, and pyfolio's returns tear sheet as PNG."""
@@ -59,7 +122,8 @@ def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str
             bench = benchmark.copy()
             bench.index = pd.DatetimeIndex(bench.index).tz_localize("UTC") if bench.index.tz is None else bench.index
             bench = bench.reindex(rets.index).fillna(0.0)
-        fig = pyfolio.create_returns_tear_sheet(rets, benchmark_rets=bench, return_fig=True)
+        with fast_pyfolio():
+            fig = pyfolio.create_returns_tear_sheet(rets, benchmark_rets=bench, return_fig=True)
         target = folder / "returns_tear_sheet.png"
         fig.savefig(target, dpi=60)
         plt.close(fig)

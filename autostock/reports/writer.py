@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,9 @@ import pandas as pd
 
 from autostock import __version__
 from autostock.result import RunResult
+from autostock.errors import ConfigError
+
+OUTPUTS = ("summary", "csv", "chart", "tearsheet", "pyfolio")
 
 
 def _jsonable(value: Any) -> Any:
@@ -47,7 +53,7 @@ def summary(result: RunResult) -> dict[str, Any]:
         "symbols": list(result.market.symbols if not spec.symbols else spec.symbols),
         "start": eq.index[0].date().isoformat(),
         "end": eq.index[-1].date().isoformat(),
-        "n_bars": int(len(eq)),
+        "n_bars": len(eq),
         "initial_cash": spec.cash,
         "final_value": result.final_value,
         "benchmark": result.benchmark_returns.name if result.benchmark_returns is not None else None,
@@ -79,34 +85,99 @@ def summary(result: RunResult) -> dict[str, Any]:
     return _jsonable(out)
 
 
-def write_outputs(result: RunResult, out_dir: str | Path, tearsheet: bool = True) -> dict[str, Path]:
-    """Write every output file of a run into ``out_dir``; return name -> path."""
-    from autostock.reports.charts import equity_chart
-    from autostock.reports.tearsheet import pyfolio_outputs, quantstats_html
+def parse_outputs(text: str | None) -> tuple[str, ...]:
+    """``summary,csv,chart`` -> the selected outputs; ``all`` or None -> every output."""
+    if text is None or text.strip().lower() == "all":
+        return OUTPUTS
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in OUTPUTS]
+    if bad or not names:
+        raise ConfigError(f"--outputs {text!r}: unknown {', '.join(bad) or 'empty list'}; choose from {','.join(OUTPUTS)} or all")
+    return tuple(n for n in OUTPUTS if n in names)
 
+
+def _chart_task(equity: pd.DataFrame, trades: pd.DataFrame, path: Path, title: str,
+                bench: pd.Series | None, events: list) -> Path:
+    from autostock.reports.charts import equity_chart
+
+    return equity_chart(equity, trades, path, title, bench, events)
+
+
+def _tearsheet_task(returns: pd.Series, bench: pd.Series | None, path: Path, title: str) -> Path:
+    from autostock.reports.tearsheet import quantstats_html
+
+    return quantstats_html(returns, bench, path, title)
+
+
+def _pyfolio_task(pf: dict[str, Any], bench: pd.Series | None, folder: Path) -> Path:
+    from autostock.reports.tearsheet import pyfolio_outputs
+
+    pyfolio_outputs(pf, bench, folder)
+    return folder
+
+
+def _pool(tasks: int, parallel: bool | None) -> ProcessPoolExecutor | None:
+    """A forked process pool for the figures, when more than one core and more than one figure."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if parallel is False or tasks < 1 or (parallel is None and (cores < 2 or tasks < 2)):
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None  # a spawned worker re-imports everything: slower than drawing here
+    return ProcessPoolExecutor(max_workers=min(tasks, cores), mp_context=multiprocessing.get_context("fork"))
+
+
+def write_outputs(result: RunResult, out_dir: str | Path, tearsheet: bool = True,
+                  outputs: tuple[str, ...] | None = None, parallel: bool | None = None) -> dict[str, Path]:
+    """Write a run's outputs into ``out_dir``; return name -> path.
+
+    ``outputs`` selects among :data:`OUTPUTS` (default: all; ``tearsheet=False`` drops the
+    QuantStats HTML; pyfolio files need the run's pyfolio analyzer). The figures (equity chart,
+    QuantStats HTML, pyfolio tear sheet) are drawn in forked worker processes while this one
+    writes the summary and CSVs, when the machine has more than one core (``parallel`` forces
+    it on or off). Nothing is cached between runs.
+    """
+    selected = set(OUTPUTS if outputs is None else outputs)
+    if not tearsheet:
+        selected.discard("tearsheet")
+    if result.pyfolio is None:
+        selected.discard("pyfolio")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    paths["summary"] = out / "summary.json"
-    paths["summary"].write_text(json.dumps(summary(result), indent=2, sort_keys=False) + "\n")
-    eq = result.equity.copy()
-    eq.index = eq.index.strftime("%Y-%m-%d") if _daily(eq.index) else eq.index.map(pd.Timestamp.isoformat)
-    eq.to_csv(out / "equity.csv", index_label="date")
-    result.trades.to_csv(out / "trades.csv", index=False)
-    result.orders.to_csv(out / "orders.csv", index=False)
-    result.positions.to_csv(out / "positions.csv", index=False)
-    paths.update({k: out / f"{k}.csv" for k in ("equity", "trades", "orders", "positions")})
-    from autostock.risk.report import write_risk_files
-
-    paths.update(write_risk_files(result.analyses, out))
     title = f"{result.spec.strategy} on {result.market.label}"
-    paths["chart"] = equity_chart(result.equity, result.trades, out / "equity.png", title,
-                                  result.benchmark_returns, result.events)
-    if tearsheet:
-        paths["tearsheet"] = quantstats_html(result.returns, result.benchmark_returns, out / "tearsheet.html", title)
-    if result.pyfolio is not None:
-        pyfolio_outputs(result.pyfolio, result.benchmark_returns, out / "pyfolio")
-        paths["pyfolio"] = out / "pyfolio"
+    jobs: list[tuple[str, Any, tuple]] = []
+    if "chart" in selected:
+        jobs.append(("chart", _chart_task, (result.equity, result.trades, out / "equity.png", title,
+                                             result.benchmark_returns, result.events)))
+    if "pyfolio" in selected:
+        jobs.append(("pyfolio", _pyfolio_task, (result.pyfolio, result.benchmark_returns, out / "pyfolio")))
+    if "tearsheet" in selected:
+        jobs.append(("tearsheet", _tearsheet_task, (result.returns, result.benchmark_returns,
+                                                     out / "tearsheet.html", title)))
+    pool = _pool(len(jobs), parallel)
+    futures: dict[str, Future] = {}
+    paths: dict[str, Path] = {}
+    try:
+        if pool is not None:
+            futures = {name: pool.submit(fn, *args) for name, fn, args in jobs}
+        if "summary" in selected:
+            paths["summary"] = out / "summary.json"
+            paths["summary"].write_text(json.dumps(summary(result), indent=2, sort_keys=False) + "\n")
+        if "csv" in selected:
+            eq = result.equity.copy()
+            eq.index = eq.index.strftime("%Y-%m-%d") if _daily(eq.index) else eq.index.map(pd.Timestamp.isoformat)
+            eq.to_csv(out / "equity.csv", index_label="date")
+            result.trades.to_csv(out / "trades.csv", index=False)
+            result.orders.to_csv(out / "orders.csv", index=False)
+            result.positions.to_csv(out / "positions.csv", index=False)
+            paths.update({k: out / f"{k}.csv" for k in ("equity", "trades", "orders", "positions")})
+            from autostock.risk.report import write_risk_files
+
+            paths.update(write_risk_files(result.analyses, out))
+        for name, fn, args in jobs:
+            paths[name] = futures[name].result() if pool is not None else fn(*args)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return paths
 
 

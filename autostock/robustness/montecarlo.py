@@ -75,10 +75,10 @@ def _row(path: int, metrics: dict[str, Any], final_value: float) -> dict[str, An
 
 def bars_path(ctx: BarsContext, path: int) -> tuple[dict[str, Any], np.ndarray | None]:
     """Run the spec over Monte Carlo path ``path``: (metrics row, equity curve or None)."""
-    from autostock.engine import run_backtest
+    from autostock.sim.vectorsim import run as run_fast  # vectorised where it applies, else backtrader
 
     market = resample_market(ctx.relative(), ctx.block, ctx.seed, path)
-    result = run_backtest(ctx.spec, market)
+    result, _ = run_fast(ctx.spec, market)
     curve = result.equity["value"].to_numpy(dtype=np.float64) if path < ctx.sample else None
     return _row(path, result.metrics, result.final_value), curve
 
@@ -221,6 +221,9 @@ def run_montecarlo(
         hist_metrics = dict(historical.metrics, final_value=historical.final_value)
         hist_curve = historical.equity["value"].to_numpy(dtype=float)
         settings["block"] = block
+        from autostock.sim.vectorsim import engine_note
+
+        settings["engine"] = engine_note(spec, market)
         func: Any = bars_path
     else:
         trades = historical.trades

@@ -127,7 +127,7 @@ def objective_value(metrics: dict[str, Any], objective: str) -> float:
 
 def run_trial(ctx: TrialContext, job: TrialJob) -> tuple[dict[str, Any], pd.Series | None]:
     """Run one trial: (row with params, metrics, objective and status; daily returns or None)."""
-    from autostock.engine import run_backtest
+    from autostock.sim.vectorsim import run as run_fast  # vectorised where it applies, else backtrader
 
     spec = ctx.spec.replace(
         params={**ctx.spec.params, **job.params},
@@ -135,7 +135,7 @@ def run_trial(ctx: TrialContext, job: TrialJob) -> tuple[dict[str, Any], pd.Seri
     )
     row: dict[str, Any] = {"trial": job.trial, **job.params}
     try:
-        result = run_backtest(spec, ctx.market)
+        result, _ = run_fast(spec, ctx.market)
     except UserError as exc:  # the strategy rejects this combination
         row.update({k: None for k in TRIAL_METRICS}, objective=float("nan"), status=f"invalid: {exc}")
         return row, None
@@ -310,6 +310,9 @@ def optimize(
     settings = {"strategy": spec.strategy, "base_params": spec.params, "grid": grid, "seed": seed,
                 "executor": executor.name, "data": market.label, "symbols": market.symbols,
                 "start": spec.start, "end": spec.end, "notes": list(market.notes)}
+    from autostock.sim.vectorsim import engine_note
+
+    settings["engine"] = engine_note(spec, market)
     return OptimizeResult(table, returns, grid, objective, method, best, dsr, pbo, settings, interrupted)
 
 

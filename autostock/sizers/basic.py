@@ -6,7 +6,7 @@ Each ``bt.Sizer`` is a thin wrapper over a pure function below (no backtrader in
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import backtrader as bt
 
@@ -52,19 +52,26 @@ def fixed_shares(stake: float) -> int:
 
 @SIZERS.register("percent")
 class PercentSizer(bt.Sizer):
-    """Buy ``percent`` of current equity per position.
+    """Buy ``percent`` of current equity per position, sized at the price the order fills at.
 
     Default (``percent`` unset): equal weight, ``1 / slots`` where ``slots`` is the strategy's
     number of concurrent positions (``strategy.slots()`` when it defines one, else the number
-    of symbols). The order is sized at the last close plus the broker's slippage, with the
-    commission reserved, and ``cash_buffer`` of the cash held back when cash is the limit; an
-    order that a larger gap makes unaffordable is rejected by the broker (Margin), shows in
-    ``orders.csv``, and the strategy tries again on the next bar.
+    of symbols). On the project's simulated broker (:class:`~autostock.sizers.fill.FillSizingBroker`)
+    an entry is sized when it fills: ``weight`` of the equity marked at the fill bar's open,
+    within the cash at that moment, at the open plus slippage, with the commission reserved, so
+    a gap up never makes it unaffordable. With a risk guard installed the fill never buys more
+    than the guard allowed at the close. On other brokers (paper / live) the order is sized at
+    the last close plus slippage with ``cash_buffer`` of the cash held back when cash is the
+    limit; an order that a larger gap makes unaffordable is rejected by the broker.
 
-    Params: ``percent`` (None = equal weight), ``cash_buffer`` (0.0025).
+    ``at_fill=False`` keeps the close-sized order on the simulated broker too (what a live
+    broker receives; e.g. to compare a backtest's orders with a paper session's).
+
+    Params: ``percent`` (None = equal weight), ``cash_buffer`` (0.0025, only when sized at the close),
+    ``at_fill`` (True).
     """
 
-    params = (("percent", None), ("cash_buffer", 0.0025))
+    params = (("percent", None), ("cash_buffer", 0.0025), ("at_fill", True))
 
     def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.AbstractDataBase, isbuy: bool) -> int:
         if self.p.percent is not None:
@@ -75,10 +82,35 @@ class PercentSizer(bt.Sizer):
             slots = getattr(self.strategy, "slots", None)
             weight = 1.0 / (slots() if callable(slots) else len(self.strategy.datas))
         slip = float(getattr(self.broker.p, "slip_perc", 0.0) or 0.0)
-        return percent_shares(
-            self.broker.getvalue(), cash, data.close[0], weight, slip,
-            lambda size, price: comminfo.getcommission(size, price), self.p.cash_buffer,
-        )
+
+        def commission(size: float, price: float) -> float:
+            return comminfo.getcommission(size, price)
+
+        size = percent_shares(self.broker.getvalue(), self._free_cash(cash, commission), data.close[0], weight,
+                              slip, commission, self.p.cash_buffer)
+        offer = getattr(self.broker, "offer_fill_sizing", None)
+        if offer is not None and size > 0 and self.p.at_fill:
+            cap = size if getattr(self.strategy.env, "autostock_guard", None) is not None else None
+
+            def resize(price: float, cash_now: float, equity: float) -> int:
+                shares = percent_shares(equity, cash_now, price, weight, 0.0, commission)
+                return shares if cap is None else min(shares, cap)
+
+            offer(data, size, resize)
+        return size
+
+
+    def _free_cash(self, cash: float, commission: Callable[[float, float], float]) -> float:
+        """Cash left after the orders sent earlier on this bar, as backtrader's submission check
+        counts it (each order at its creation close, commission included, in sending order)."""
+        for order in getattr(self.broker, "submitted", ()):
+            size, price = abs(order.size), order.created.price
+            if order.isbuy():
+                cash -= size * price
+            else:
+                cash += size * price
+            cash -= commission(size, price)
+        return cash
 
 
 @SIZERS.register("fixed")

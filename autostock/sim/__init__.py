@@ -1,0 +1,1 @@
+"""Fast simulators that reproduce backtrader runs for the strategies they cover."""

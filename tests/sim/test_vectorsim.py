@@ -1,0 +1,112 @@
+"""The vectorised simulator gives backtrader's trades and equity; sweeps use it where it applies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autostock.config import RunSpec
+from autostock.engine import run_backtest
+from autostock.errors import ConfigError
+from autostock.feeds.synthetic import generate_market
+from autostock.sim.vectorsim import run, simulate, why_not
+
+SYMBOLS = ["AAPL", "MSFT", "JPM"]
+TRADE_NUMBERS = ["entry_price", "exit_price", "size", "bars", "pnl", "commission", "slippage_cost", "pnl_after_costs"]
+
+
+@pytest.fixture(scope="module")
+def market():
+    return generate_market(SYMBOLS, "2016-01-01", "2018-12-31", seed=5)
+
+
+def assert_same_run(a, b):
+    np.testing.assert_allclose(b.equity["value"].to_numpy(), a.equity["value"].to_numpy(), rtol=1e-9, atol=0)
+    np.testing.assert_allclose(b.equity["cash"].to_numpy(), a.equity["cash"].to_numpy(), rtol=1e-9, atol=1e-7)
+    assert b.equity.index.equals(a.equity.index)
+    assert len(a.trades) == len(b.trades)
+    for col in ("symbol", "entry_date", "exit_date"):
+        assert a.trades[col].tolist() == b.trades[col].tolist()
+    np.testing.assert_allclose(b.trades[TRADE_NUMBERS].to_numpy(float), a.trades[TRADE_NUMBERS].to_numpy(float),
+                               rtol=1e-9, atol=1e-9)
+    cols = ["created", "symbol", "side", "size", "status", "executed", "exec_size"]
+    pd.testing.assert_frame_equal(a.orders[cols].reset_index(drop=True), b.orders[cols].reset_index(drop=True),
+                                  check_dtype=False)
+    assert a.metrics.keys() == b.metrics.keys()
+    for key, value in a.metrics.items():
+        assert b.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12) if value is not None else b.metrics[key] is None
+
+
+COSTS = [
+    {},
+    {"commission": 0.1},
+    {"commission": 0.1, "slippage": 0.05, "spread_bps": 4.0},
+    {"commission_per_share": 0.005, "commission_min": 1.0},
+]
+
+
+@pytest.mark.parametrize("costs", COSTS, ids=["no-costs", "pct", "pct+slip+spread", "per-share"])
+@pytest.mark.parametrize(("strategy", "params"), [("sma_cross", {"fast": 5, "slow": 20}), ("buy_hold", {})])
+def test_vectorsim_equals_backtrader_with_the_percent_sizer(market, strategy, params, costs):
+    spec = RunSpec(strategy=strategy, params=params, symbols=SYMBOLS, **costs)
+    assert why_not(spec, market) is None
+    expected = run_backtest(spec, market)
+    assert_same_run(expected, simulate(spec, market))
+    if strategy == "sma_cross":
+        assert len(expected.trades) > 10
+
+
+@pytest.mark.parametrize("sizer_params", [{"stake": 150}, {"stake": 2000}])
+def test_vectorsim_equals_backtrader_with_the_fixed_sizer_including_margin_rejections(market, sizer_params):
+    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=SYMBOLS, sizer="fixed",
+                   sizer_params=sizer_params, commission=0.1)
+    expected = run_backtest(spec, market)
+    assert_same_run(expected, simulate(spec, market))
+
+
+def test_vectorsim_equals_backtrader_with_a_percent_weight(market):
+    spec = RunSpec(strategy="sma_cross", params={"fast": 8, "slow": 40}, symbols=SYMBOLS,
+                   sizer_params={"percent": 45}, commission=0.1)
+    assert_same_run(run_backtest(spec, market), simulate(spec, market))
+
+
+@pytest.mark.parametrize(("spec_kw", "reason"), [
+    ({"strategy": "rsi"}, "no vectorised signal"),
+    ({"strategy": "mean_reversion"}, "no vectorised signal"),
+    ({"strategy": "sma_cross", "params": {"allow_short": True}}, "short"),
+    ({"strategy": "sma_cross", "sizer": "kelly"}, "sizer"),
+    ({"strategy": "sma_cross", "risk": {"stop_loss": 0.05}}, "risk"),
+])
+def test_unsupported_runs_fall_back_to_backtrader_with_the_reason(market, spec_kw, reason):
+    import autostock.sizers.risk_sizers  # noqa: F401  (registers kelly)
+
+    spec = RunSpec(symbols=SYMBOLS, **spec_kw)
+    assert reason in why_not(spec, market)
+    result, engine = run(spec, market)
+    assert engine == "backtrader"
+    assert_same_run(run_backtest(spec, market), result)
+
+
+def test_invalid_params_raise_the_same_config_error_as_backtrader(market):
+    spec = RunSpec(strategy="sma_cross", params={"fast": 30, "slow": 10}, symbols=SYMBOLS)
+    with pytest.raises(ConfigError, match="fast < slow"):
+        simulate(spec, market)
+
+
+def test_optimize_uses_the_simulator_and_matches_backtrader_trial_for_trial(market, monkeypatch):
+    from autostock.robustness import optimize as opt
+    from autostock.robustness.executor import Executor
+
+    spec = RunSpec(strategy="sma_cross", symbols=SYMBOLS, commission=0.1)
+    grid = {"fast": [5, 10], "slow": [20, 40]}
+    fast = opt.optimize(spec, market, grid, method="grid", executor=Executor(workers=1))
+    assert fast.settings["engine"].startswith("vectorsim")
+
+    def backtrader_only(s, m):
+        return run_backtest(s, m), "backtrader"
+
+    monkeypatch.setattr("autostock.sim.vectorsim.run", backtrader_only)
+    slow = opt.optimize(spec, market, grid, method="grid", executor=Executor(workers=1))
+    cols = ["trial", "fast", "slow", "final_value", "objective", "status"]
+    pd.testing.assert_frame_equal(fast.table[cols], slow.table[cols], rtol=1e-9)
