@@ -49,9 +49,15 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 @click.group(cls=AutostockGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="autostock")
-@click.option("--log-level", "log_level", envvar="AUTOSTOCK_LOG_LEVEL", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-              help="Below 'debug', TensorFlow/Keras start-up, CUDA, oneDNN and retracing messages are hidden.")
+@click.option(
+    "--log-level",
+    "log_level",
+    envvar="AUTOSTOCK_LOG_LEVEL",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="Below 'debug', TensorFlow/Keras start-up, CUDA, oneDNN and retracing messages are hidden.",
+)
 def cli(log_level: str = "warning") -> None:
     """autostock: backtest-first trading for US equities, built on backtrader."""
     # as with `python -m`, the current folder is importable: `--strategy mypkg.mod:Class` finds

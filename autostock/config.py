@@ -86,6 +86,7 @@ def parse_commission(value: Any, what: str = "commission") -> dict[str, float]:
     ``0.1`` / ``"0.1%"`` -> percent of traded value; ``"0.005/share"`` or
     ``"0.005/share,min=1"`` -> per share with a minimum per order.
     """
+
     def bad() -> ConfigError:
         return ConfigError(f"{what}={value!r}: expected a percent like 0.1 or per share like 0.005/share,min=1")
 
@@ -102,8 +103,11 @@ def parse_commission(value: Any, what: str = "commission") -> dict[str, float]:
             extra = parse_mapping(m.group(2) or "", what)
             if set(extra) - {"min"}:
                 raise bad()
-            return {"commission": 0.0, "commission_per_share": float(m.group(1)),
-                    "commission_min": float(extra.get("min", 0.0))}
+            return {
+                "commission": 0.0,
+                "commission_per_share": float(m.group(1)),
+                "commission_min": float(extra.get("min", 0.0)),
+            }
         return {"commission": float(raw.removesuffix("%")), "commission_per_share": 0.0, "commission_min": 0.0}
     except (TypeError, ValueError):
         raise bad() from None
@@ -307,8 +311,9 @@ def coerce_settings(raw: Mapping[str, Any], where: str = "") -> dict[str, Any]:
     for key, value in raw.items():
         label = f"{where}: {key}" if where else key
         if key == "commission":
-            out.update(parse_commission(parse_value(value) if isinstance(value, str) and "/" not in value else value,
-                                        label))
+            out.update(
+                parse_commission(parse_value(value) if isinstance(value, str) and "/" not in value else value, label)
+            )
         elif key == "universe":
             if "symbols" in raw:
                 raise ConfigError(f"{where + ': ' if where else ''}give either symbols or universe, not both")
@@ -333,8 +338,10 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         hint = ""
         if "overwrite" in str(exc).lower():
-            hint = (" (a key set twice, e.g. `sector_caps = true` beside a [risk.sector_caps] table: "
-                    "the table alone turns the caps on)")
+            hint = (
+                " (a key set twice, e.g. `sector_caps = true` beside a [risk.sector_caps] table: "
+                "the table alone turns the caps on)"
+            )
         raise ConfigError(f"{path}: invalid TOML: {exc}{hint}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file") from None
@@ -376,8 +383,11 @@ def build_spec(config_file: str | None = None, **cli: Any) -> RunSpec:
     settings are validated once here (:meth:`RunSpec.risk_settings`), and kept.
     """
     merged: dict[str, Any] = {}
-    layers = [load_toml(config_file) if config_file else {}, env_settings(),
-              coerce_settings({k: v for k, v in cli.items() if v is not None})]
+    layers = [
+        load_toml(config_file) if config_file else {},
+        env_settings(),
+        coerce_settings({k: v for k, v in cli.items() if v is not None}),
+    ]
     for layer in layers:
         for key, value in layer.items():
             if isinstance(value, dict) and isinstance(merged.get(key), dict):

@@ -165,8 +165,9 @@ def assemble(
     return cerebro, context
 
 
-def collect(spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool = False,
-            context: RunContext | None = None) -> RunResult:
+def collect(
+    spec: RunSpec, market: Market, strategy: bt.Strategy, pyfolio: bool = False, context: RunContext | None = None
+) -> RunResult:
     """Turn a finished strategy's analyzers into a :class:`RunResult` with metrics.
 
     ``context`` (default: the strategy's own) supplies the run's event log.

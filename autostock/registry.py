@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from autostock.errors import PluginError
 
@@ -42,8 +43,7 @@ class Registry:
             raise PluginError(f"invalid {self.kind} name {name!r}: use letters, digits, _ or -")
         if name in self._items and self._items[name] is not obj:
             raise PluginError(
-                f"{self.kind} name clash: {name!r} from {source} is already registered "
-                f"by {self._sources[name]}"
+                f"{self.kind} name clash: {name!r} from {source} is already registered by {self._sources[name]}"
             )
         self._items[name] = obj
         self._sources[name] = source
@@ -168,4 +168,3 @@ FEATURES = Registry("features", ("autostock.models.features",))
 FEEDS = Registry("feeds", ())
 
 ALL: dict[str, Registry] = {r.kind: r for r in (STRATEGIES, SIZERS, ANALYZERS, PREDICTORS, FEATURES, FEEDS)}
-

@@ -15,11 +15,35 @@ if TYPE_CHECKING:  # pragma: no cover
     from autostock.feeds.market import Market
 
 #: columns of :attr:`RunResult.trades` (one row per closed trade)
-TRADE_COLUMNS = ["symbol", "direction", "entry_date", "entry_price", "exit_date", "exit_price", "size", "bars",
-                 "pnl", "commission", "slippage_cost", "pnl_after_costs"]
+TRADE_COLUMNS = [
+    "symbol",
+    "direction",
+    "entry_date",
+    "entry_price",
+    "exit_date",
+    "exit_price",
+    "size",
+    "bars",
+    "pnl",
+    "commission",
+    "slippage_cost",
+    "pnl_after_costs",
+]
 #: columns of :attr:`RunResult.orders` (one row per order reaching a final state)
-ORDER_COLUMNS = ["ref", "created", "symbol", "side", "type", "size", "status", "executed", "exec_price",
-                 "exec_size", "commission", "slippage_cost"]
+ORDER_COLUMNS = [
+    "ref",
+    "created",
+    "symbol",
+    "side",
+    "type",
+    "size",
+    "status",
+    "executed",
+    "exec_price",
+    "exec_size",
+    "commission",
+    "slippage_cost",
+]
 #: columns of :attr:`RunResult.positions` (one row per held symbol per bar)
 POSITION_COLUMNS = ["date", "symbol", "size", "value"]
 #: columns of the recorder's equity rows, before ``returns`` is added

@@ -16,10 +16,10 @@ short list stays diversified. Per-sector allocation caps (fractions of equity) d
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable, Mapping
 
 from autostock.errors import ConfigError
 
@@ -55,8 +55,13 @@ def load_universe() -> tuple[Asset, ...]:
     assets: list[Asset] = []
     seen: set[str] = set()
     for row_no, row in enumerate(csv.DictReader(text.splitlines()), start=2):
-        asset = Asset(row["symbol"].strip().upper(), row["name"].strip(), row["sector"].strip(),
-                      row["volatility"].strip(), row["risk_tier"].strip())
+        asset = Asset(
+            row["symbol"].strip().upper(),
+            row["name"].strip(),
+            row["sector"].strip(),
+            row["volatility"].strip(),
+            row["risk_tier"].strip(),
+        )
         if asset.volatility not in VOLATILITY_TIERS or asset.risk_tier not in RISK_TIERS:
             raise ConfigError(f"universe.csv row {row_no}: bad tier in {row}")
         if asset.symbol in seen:
@@ -101,6 +106,7 @@ def filter_universe(
     max_count
         At most this many assets, taken round-robin across sectors so the list stays diversified.
     """
+
     def wanted(values: str | Iterable[str] | None, choices: Iterable[str], what: str) -> set[str] | None:
         if values is None:
             return None
@@ -110,9 +116,13 @@ def filter_universe(
     sec = wanted(sector, sectors(), "sector")
     tie = wanted(tier, RISK_TIERS, "risk tier")
     vo = wanted(vol, VOLATILITY_TIERS, "volatility tier")
-    picked = [a for a in load_universe()
-              if (sec is None or a.sector in sec) and (tie is None or a.risk_tier in tie)
-              and (vo is None or a.volatility in vo)]
+    picked = [
+        a
+        for a in load_universe()
+        if (sec is None or a.sector in sec)
+        and (tie is None or a.risk_tier in tie)
+        and (vo is None or a.volatility in vo)
+    ]
     if max_count is None or max_count >= len(picked):
         return picked
     if max_count < 1:

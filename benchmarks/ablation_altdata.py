@@ -40,8 +40,14 @@ def run(source: str, groups: tuple[str, ...], target: str, walk: str) -> dict:
             res = train(market, "ridge", target, features, parse_walk_forward(walk), {}, None, None, 42, None, tmp)
         pooled = res.metrics["pooled"]
         m, zero = pooled["model"], pooled["baselines"]["zero"]
-        out[label] = {"features": res.metrics["n_features"], "n": m["n"], "ic": m["ic"],
-                      "directional_accuracy": m["directional_accuracy"], "rmse": m["rmse"], "rmse_zero": zero["rmse"]}
+        out[label] = {
+            "features": res.metrics["n_features"],
+            "n": m["n"],
+            "ic": m["ic"],
+            "directional_accuracy": m["directional_accuracy"],
+            "rmse": m["rmse"],
+            "rmse_zero": zero["rmse"],
+        }
     return out
 
 
@@ -52,8 +58,10 @@ def main() -> None:
     ap.add_argument("--walk", default="train=756,test=63")
     args = ap.parse_args()
     report: dict = {"target": args.target, "walk_forward": args.walk, "model": "ridge", "datasets": {}}
-    datasets = {"micro-synthetic (planted)": ("micro-synthetic", GROUPS),
-                "micro-synthetic-null (control)": ("micro-synthetic-null", GROUPS)}
+    datasets = {
+        "micro-synthetic (planted)": ("micro-synthetic", GROUPS),
+        "micro-synthetic-null (control)": ("micro-synthetic-null", GROUPS),
+    }
     if FIXTURE.is_file():
         datasets["fixture 2006-min-005.csv"] = (str(FIXTURE), ("volume_profile",))
     for name, (source, groups) in datasets.items():
@@ -64,7 +72,9 @@ def main() -> None:
         print(f"  {'features':<16}{'n_feat':>7}{'n':>7}{'IC':>9}{'dir.acc':>9}{'RMSE/zero':>11}")
         for label, r in rows.items():
             ratio = r["rmse"] / r["rmse_zero"] if r["rmse_zero"] else float("nan")
-            print(f"  {label:<16}{r['features']:>7}{r['n']:>7}{r['ic']:>9.3f}{r['directional_accuracy']:>9.3f}{ratio:>11.4f}")
+            print(
+                f"  {label:<16}{r['features']:>7}{r['n']:>7}{r['ic']:>9.3f}{r['directional_accuracy']:>9.3f}{ratio:>11.4f}"
+            )
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")
 

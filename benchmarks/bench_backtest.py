@@ -38,8 +38,10 @@ class BareSmaCross(bt.Strategy):
     params = (("fast", 10), ("slow", 30))
 
     def __init__(self) -> None:
-        self.sig = {d: bt.indicators.SMA(d.close, period=self.p.fast) > bt.indicators.SMA(d.close, period=self.p.slow)
-                    for d in self.datas}
+        self.sig = {
+            d: bt.indicators.SMA(d.close, period=self.p.fast) > bt.indicators.SMA(d.close, period=self.p.slow)
+            for d in self.datas
+        }
         self.orders = {}
 
     def notify_order(self, order) -> None:
@@ -88,8 +90,9 @@ def child_cpu() -> float:
 
 def timed(cmd: list[str]) -> tuple[float, float]:
     c0, w0 = child_cpu(), time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env={**os.environ, "MPLBACKEND": "Agg"})
+    subprocess.run(
+        cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "MPLBACKEND": "Agg"}
+    )
     return time.perf_counter() - w0, child_cpu() - c0
 
 
@@ -109,25 +112,41 @@ def engine_ratio(market, repeat: int) -> None:
         te.append(time.process_time() - c)
         print(f"  engine run {i + 1}: bare {tb[-1]:.2f}s  run_backtest {te[-1]:.2f}s  ({te[-1] / tb[-1]:.3f}x)")
     ratios = [e / b for e, b in zip(te, tb)]
-    print(f"ENGINE ONLY  run_backtest / bare backtrader (same FrameFeed, CPU s): median {statistics.median(te):.2f}s / "
-          f"{statistics.median(tb):.2f}s = {statistics.median(te) / statistics.median(tb):.3f}x  "
-          f"(per-pair ratios {min(ratios):.3f}..{max(ratios):.3f}; target <= 1.10x)")
+    print(
+        f"ENGINE ONLY  run_backtest / bare backtrader (same FrameFeed, CPU s): median {statistics.median(te):.2f}s / "
+        f"{statistics.median(tb):.2f}s = {statistics.median(te) / statistics.median(tb):.3f}x  "
+        f"(per-pair ratios {min(ratios):.3f}..{max(ratios):.3f}; target <= 1.10x)"
+    )
 
 
 def process_ratio(label: str, data: str, repeat: int, commission: float, target: float) -> None:
     with tempfile.TemporaryDirectory() as out:
-        auto = [sys.executable, "-m", "autostock.cli", "backtest", "--data", data, "--commission", str(commission),
-                "-o", out]
+        auto = [
+            sys.executable,
+            "-m",
+            "autostock.cli",
+            "backtest",
+            "--data",
+            data,
+            "--commission",
+            str(commission),
+            "-o",
+            out,
+        ]
         base = [sys.executable, str(HERE), "--bare", data, "--commission", str(commission)]
         rows = []
         for i in range(repeat):
             wb, cb = timed(base)
             wa, ca = timed(auto)
             rows.append((wb, cb, wa, ca))
-            print(f"  {label} run {i + 1}: bare {wb:.2f}s wall / {cb:.2f}s cpu   autostock {wa:.2f}s wall / {ca:.2f}s cpu")
+            print(
+                f"  {label} run {i + 1}: bare {wb:.2f}s wall / {cb:.2f}s cpu   autostock {wa:.2f}s wall / {ca:.2f}s cpu"
+            )
     wb, cb, wa, ca = (statistics.median(r[k] for r in rows) for k in range(4))
-    print(f"WHOLE PROCESS {label}, default outputs: wall {wa:.2f}s / {wb:.2f}s = {wa / wb:.2f}x, "
-          f"cpu {ca:.2f}s / {cb:.2f}s = {ca / cb:.2f}x (target <= {target}x)")
+    print(
+        f"WHOLE PROCESS {label}, default outputs: wall {wa:.2f}s / {wb:.2f}s = {wa / wb:.2f}x, "
+        f"cpu {ca:.2f}s / {cb:.2f}s = {ca / cb:.2f}x (target <= {target}x)"
+    )
 
 
 def main() -> None:

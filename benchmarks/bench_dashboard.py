@@ -38,8 +38,9 @@ def build(path: Path, minutes: int) -> Path:
     ts = time.time() - 60.0 * minutes + 60.0 * np.arange(minutes)
     with db._tx() as c:  # bulk fixture rows (the trader writes one per bar)
         c.execute("DELETE FROM equity")
-        c.executemany("INSERT INTO equity (ts, equity, cash) VALUES (?,?,?)",
-                      zip(ts.tolist(), eq.tolist(), [50_000.0] * minutes))
+        c.executemany(
+            "INSERT INTO equity (ts, equity, cash) VALUES (?,?,?)", zip(ts.tolist(), eq.tolist(), [50_000.0] * minutes)
+        )
     db.close()
     return path
 
@@ -80,8 +81,9 @@ def main() -> None:
     year = build(tmp / "year.sqlite", args.minutes)
     day = build(tmp / "day.sqlite", 390)
     render(day)  # warm imports (streamlit, plotly)
-    times: dict[str, dict[str, list[float]]] = {n: {"page": [], "refresh": [], "apptest": [], "load": []}
-                                                for n in ("year", "day")}
+    times: dict[str, dict[str, list[float]]] = {
+        n: {"page": [], "refresh": [], "apptest": [], "load": []} for n in ("year", "day")
+    }
     for _ in range(args.repeats):
         for name, path in (("year", year), ("day", day)):
             page, refresh, whole = render(path)
@@ -91,16 +93,24 @@ def main() -> None:
             times[name]["load"].append(load(path))
     med = {n: {k: statistics.median(v) for k, v in d.items()} for n, d in times.items()}
     shown = len(data.downsample(data.load_live(year).equity))
-    print(f"state DB: {args.minutes:,} minute equity snapshots ({year.stat().st_size / 1e6:.1f} MB); "
-          f"chart draws {shown:,} points")
+    print(
+        f"state DB: {args.minutes:,} minute equity snapshots ({year.stat().st_size / 1e6:.1f} MB); "
+        f"chart draws {shown:,} points"
+    )
     y, d = med["year"], med["day"]
-    print(f"live page draw, in the app (median of {args.repeats}): 1 year {y['page']:.3f} s, 1 session "
-          f"{d['page']:.3f} s, ratio {y['page'] / d['page']:.2f}x (target < 2 s: {'met' if y['page'] < 2 else 'MISSED'})")
+    print(
+        f"live page draw, in the app (median of {args.repeats}): 1 year {y['page']:.3f} s, 1 session "
+        f"{d['page']:.3f} s, ratio {y['page'] / d['page']:.2f}x (target < 2 s: {'met' if y['page'] < 2 else 'MISSED'})"
+    )
     print(f"live page refresh (cached equity, median): 1 year {y['refresh']:.3f} s, 1 session {d['refresh']:.3f} s")
-    print(f"whole AppTest run incl. its own overhead (median): 1 year {y['apptest']:.3f} s, 1 session "
-          f"{d['apptest']:.3f} s")
-    print(f"read layer (load_live + downsample, median): 1 year {med['year']['load'] * 1000:.0f} ms, "
-          f"1 session {med['day']['load'] * 1000:.0f} ms")
+    print(
+        f"whole AppTest run incl. its own overhead (median): 1 year {y['apptest']:.3f} s, 1 session "
+        f"{d['apptest']:.3f} s"
+    )
+    print(
+        f"read layer (load_live + downsample, median): 1 year {med['year']['load'] * 1000:.0f} ms, "
+        f"1 session {med['day']['load'] * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

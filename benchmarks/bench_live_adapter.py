@@ -43,8 +43,9 @@ def main() -> None:
     n, open_n = args.orders, args.open
 
     def req(cid: str) -> MarketOrderRequest:
-        return MarketOrderRequest(symbol="AAA", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                                  client_order_id=cid)
+        return MarketOrderRequest(
+            symbol="AAA", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid
+        )
 
     from autostock.live.broker import AlpacaBroker
     from autostock.live.lock import account_lock, state_lock
@@ -98,8 +99,10 @@ def main() -> None:
     fake = FakeAlpaca(cash=1e12).start()
     poll_t, poll_req = [], []
     try:
-        store = AlpacaStore(Credentials("PKTESTKEY", "SECRETCANARY", fake.base_url, fake.data_url),
-                            limiter=TokenBucket(limit=10**9, period=1.0, burst=10**6))
+        store = AlpacaStore(
+            Credentials("PKTESTKEY", "SECRETCANARY", fake.base_url, fake.data_url),
+            limiter=TokenBucket(limit=10**9, period=1.0, burst=10**6),
+        )
         with tempfile.TemporaryDirectory() as tmp:
             db = StateDB(Path(tmp) / "poll.sqlite")
             broker = AlpacaBroker(store, db)
@@ -122,14 +125,19 @@ def main() -> None:
     print(f"autostock safe submit:     {1000 / safe_ms:8.1f} orders/s ({safe_ms:.2f} ms each)")
     print(f"overhead ratio (safe/raw): {safe_ms / raw_ms:.2f}x")
     print("(Alpaca allows 200 requests/minute, i.e. 3.3/s: both are far above what an account may send)")
-    print(f"of which the projected-position query (kill switch), {open_rows} open rows: "
-          f"{1000 * statistics.median(pend_t):.3f} ms per order")
-    print(f"process locks (state + account), take and release: {1000 * statistics.median(lock_t):.3f} ms "
-          "once per session")
-    print(f"one REST poll with {open_n} open orders: {1000 * statistics.median(poll_t):.1f} ms, "
-          f"{statistics.median(poll_req):.0f} requests (positions + open-orders list); at the defaults "
-          f"(poll every 30 s, every 10 s while an order is open) that is {6 * statistics.median(poll_req):.0f} "
-          "requests/minute with orders open and 2 without, of Alpaca's 200")
+    print(
+        f"of which the projected-position query (kill switch), {open_rows} open rows: "
+        f"{1000 * statistics.median(pend_t):.3f} ms per order"
+    )
+    print(
+        f"process locks (state + account), take and release: {1000 * statistics.median(lock_t):.3f} ms once per session"
+    )
+    print(
+        f"one REST poll with {open_n} open orders: {1000 * statistics.median(poll_t):.1f} ms, "
+        f"{statistics.median(poll_req):.0f} requests (positions + open-orders list); at the defaults "
+        f"(poll every 30 s, every 10 s while an order is open) that is {6 * statistics.median(poll_req):.0f} "
+        "requests/minute with orders open and 2 without, of Alpaca's 200"
+    )
 
 
 if __name__ == "__main__":

@@ -34,9 +34,14 @@ def summary(label: str, seconds: list[float]) -> str:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bars", type=int, default=300, help="bars run through next() after the fit window")
-    ap.add_argument("--features", default="ret_1,ret_5,ret_20,ret_1_lag_1,ret_1_lag_2",
-                    help="feature set or names (autostock.models.features)")
-    ap.add_argument("--lookback", type=int, default=60, help="bars handed to the features per next() (cover warm-up + 20)")
+    ap.add_argument(
+        "--features",
+        default="ret_1,ret_5,ret_20,ret_1_lag_1,ret_1_lag_2",
+        help="feature set or names (autostock.models.features)",
+    )
+    ap.add_argument(
+        "--lookback", type=int, default=60, help="bars handed to the features per next() (cover warm-up + 20)"
+    )
     ap.add_argument("--warmup", type=int, default=10)
     args = ap.parse_args(argv)
 
@@ -45,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from autostock.feeds.synthetic import generate_market
     from autostock.indicators.predictor import PredictorIndicator
-    from autostock.models.features import compute_features
     from autostock.models.artifacts import TrainingWindow
+    from autostock.models.features import compute_features
     from autostock.models.keras_models import LSTMPredictor
     from autostock.models.targets import make_target
 
@@ -62,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"model: LSTM 64 units over 20 steps, {X.shape[1]} features ({args.features}); lookback {args.lookback} bars")
 
     # bare predictor call on one window (the newest 20 rows)
-    windows = [X.iloc[i - 20 + 1: i + 1] for i in range(fit_rows, len(X))]
+    windows = [X.iloc[i - 20 + 1 : i + 1] for i in range(fit_rows, len(X))]
     bare = []
     for i, w in enumerate(windows):
         t0 = time.perf_counter()
@@ -99,8 +104,10 @@ def main(argv: list[str] | None = None) -> None:
 
     print(summary("predictor.predict(one 20-row window)", bare))
     print(summary("PredictorIndicator.next() (features + predict)", calls))
-    print(f"whole runonce=False backtest of {len(bars)} bars: {total:.2f}s; "
-          f"finite live predictions: {int(np.isfinite(live).sum())}/{len(live)}")
+    print(
+        f"whole runonce=False backtest of {len(bars)} bars: {total:.2f}s; "
+        f"finite live predictions: {int(np.isfinite(live).sum())}/{len(live)}"
+    )
     print(f"target: median next() < 20 ms -> {'met' if statistics.median(calls) < 0.020 else 'NOT met'}")
 
 

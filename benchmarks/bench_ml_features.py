@@ -32,14 +32,18 @@ def main() -> None:
         X = compute_features(bars, "full", index, m.benchmark)
         times.append(time.perf_counter() - t0)
     best = min(times)
-    print(f"features: {X.shape[1]} x {len(bars)} bars in {best:.3f}s (best of {args.repeat}); "
-          f"{1e6 * best / len(bars):.1f} us per bar, {1e9 * best / X.size:.1f} ns per value")
+    print(
+        f"features: {X.shape[1]} x {len(bars)} bars in {best:.3f}s (best of {args.repeat}); "
+        f"{1e6 * best / len(bars):.1f} us per bar, {1e9 * best / X.size:.1f} ns per value"
+    )
     y = make_target(bars["close"], "fwd_return_5")
     t0 = time.perf_counter()
     res = walk_forward(RidgePredictor, X, y, 5, parse_walk_forward("train=756,test=63"))
     wall = time.perf_counter() - t0
-    print(f"walk-forward ridge: {len(res.folds)} folds in {wall:.2f}s; fitting {res.fit_seconds:.2f}s "
-          f"({100 * res.fit_seconds / wall:.0f}% of the walk-forward)")
+    print(
+        f"walk-forward ridge: {len(res.folds)} folds in {wall:.2f}s; fitting {res.fit_seconds:.2f}s "
+        f"({100 * res.fit_seconds / wall:.0f}% of the walk-forward)"
+    )
 
 
 if __name__ == "__main__":

@@ -46,16 +46,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--start", default="2015-01-01")
     ap.add_argument("--end", default="2024-12-31")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing; the median is printed")
-    ap.add_argument("--live-bars", type=int, default=300,
-                    help="bars run with one Keras call per bar; the rest is extrapolated (0: all bars)")
+    ap.add_argument(
+        "--live-bars",
+        type=int,
+        default=300,
+        help="bars run with one Keras call per bar; the rest is extrapolated (0: all bars)",
+    )
     ap.add_argument("--units", type=int, default=32)
     ap.add_argument("--seq-len", type=int, default=20)
     args = ap.parse_args(argv)
 
-    import autostock.models.keras_models  # noqa: F401  (registers lstm; imports no Keras yet)
-    import autostock.strategies.ml_signal  # noqa: F401  (registers ml_signal)
     import pandas as pd
 
+    import autostock.models.keras_models  # noqa: F401  (registers lstm; imports no Keras yet)
+    import autostock.strategies.ml_signal  # noqa: F401  (registers ml_signal)
     from autostock.config import RunSpec
     from autostock.engine import build_cerebro, run_backtest
     from autostock.feeds.synthetic import generate_market
@@ -81,15 +85,18 @@ def main(argv: list[str] | None = None) -> None:
         windows[sym] = TrainingWindow.from_rows(bars.index, 0, cut - 1, 5)
         preds[sym] = pd.Series(model.predict(X), index=bars.index)
     folder = Path(tempfile.mkdtemp(prefix="bench_ml_signal_")) / "lstm"
-    save_artifacts(folder, {"model": "lstm", "target": "fwd_return_5", "features": list(X.columns)}, {}, preds, models,
-                   windows)
+    save_artifacts(
+        folder, {"model": "lstm", "target": "fwd_return_5", "features": list(X.columns)}, {}, preds, models, windows
+    )
     # the saved predictors may only serve the bars after their training window (in-sample is refused)
     after = max(w.label_end for w in windows.values())
     market = market.slice(market.dates()[market.dates() > after][0], None)
     n_bars = len(market.dates())
     print(f"timed on the {n_bars} bars after the models' training window")
-    print(f"setup: fitted and saved {len(models)} LSTM(s) ({args.units} units, seq_len {args.seq_len}) "
-          f"in {time.perf_counter() - t0:.1f}s (not part of any timing)")
+    print(
+        f"setup: fitted and saved {len(models)} LSTM(s) ({args.units} units, seq_len {args.seq_len}) "
+        f"in {time.perf_counter() - t0:.1f}s (not part of any timing)"
+    )
 
     sma = RunSpec(strategy="sma_cross")
     pre = RunSpec(strategy="ml_signal", params={"model": str(folder)})
@@ -112,14 +119,22 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(f"orders: sma_cross {orders['sma']}, ml_signal {orders['pre']} (order handling is part of each run)")
     print(f"(1) sma_cross backtest                         {t_sma:8.3f} s  (median of {args.repeat})")
-    print(f"    ml_signal, precomputed OOS predictions     {t_pre:8.3f} s  ratio to sma_cross {t_pre / t_sma:5.2f}x "
-          f"(target <= 2x)")
-    print(f"    ml_signal, saved LSTM in one batch (once)  {t_batch:8.3f} s  ratio to sma_cross {t_batch / t_sma:5.2f}x")
+    print(
+        f"    ml_signal, precomputed OOS predictions     {t_pre:8.3f} s  ratio to sma_cross {t_pre / t_sma:5.2f}x "
+        f"(target <= 2x)"
+    )
+    print(
+        f"    ml_signal, saved LSTM in one batch (once)  {t_batch:8.3f} s  ratio to sma_cross {t_batch / t_sma:5.2f}x"
+    )
     extrapolated = "measured" if live_bars == n_bars else f"EXTRAPOLATED from {live_bars} measured bars"
-    print(f"(2) ml_signal, one Keras call per bar (next)   {t_live_full:8.3f} s  ({extrapolated}; "
-          f"{per_bar * 1000:.2f} ms/bar/{args.symbols} symbol(s), features on a 60-bar lookback)")
-    print(f"    ratio to precomputed ml_signal             {t_live_full / t_pre:8.1f}x "
-          f"(same {live_bars} bars, both runonce=False: {t_live / t_pre_sub:.1f}x)")
+    print(
+        f"(2) ml_signal, one Keras call per bar (next)   {t_live_full:8.3f} s  ({extrapolated}; "
+        f"{per_bar * 1000:.2f} ms/bar/{args.symbols} symbol(s), features on a 60-bar lookback)"
+    )
+    print(
+        f"    ratio to precomputed ml_signal             {t_live_full / t_pre:8.1f}x "
+        f"(same {live_bars} bars, both runonce=False: {t_live / t_pre_sub:.1f}x)"
+    )
     print(f"    ratio to sma_cross                         {t_live_full / t_sma:8.1f}x")
 
 

@@ -82,7 +82,10 @@ def speed(args: argparse.Namespace) -> dict:
             timings[workers], cpu[workers] = time.perf_counter() - t0, time.process_time() - c0
         assert [r[0]["final_value"] for r in out.results] == bare, "Monte Carlo paths differ from bare runs"
     return {
-        "paths": args.paths, "symbols": args.symbols, "years": args.years, "bars": len(ctx.relative().dates),
+        "paths": args.paths,
+        "symbols": args.symbols,
+        "years": args.years,
+        "bars": len(ctx.relative().dates),
         "bare_backtest_s_per_path": bare_s / args.paths,
         "mc_1_worker_s_per_path": timings[1] / args.paths,
         f"mc_{args.workers}_workers_s_per_path": timings[args.workers] / args.paths,
@@ -104,18 +107,34 @@ def memory_child(paths: int, n_symbols: int, years: int, workers: int, strategy:
     spec = RunSpec(strategy=strategy, symbols=market.symbols)
     with Executor(workers, progress=False) as ex:
         result = run_montecarlo(spec, market, paths=paths, block=20, seed=3, sample=100, executor=ex)
-    print(json.dumps({
-        "paths": len(result.table),
-        "parent_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "worker_max_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "paths": len(result.table),
+                "parent_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "worker_max_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def memory(args: argparse.Namespace) -> list[dict]:
     out = []
     for n in args.memory_paths:
-        cmd = [sys.executable, __file__, "--memory-child", str(n), "--symbols", str(args.memory_symbols),
-               "--memory-years", str(args.memory_years), "--workers", str(args.workers), "--strategy", args.strategy]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            str(n),
+            "--symbols",
+            str(args.memory_symbols),
+            "--memory-years",
+            str(args.memory_years),
+            "--workers",
+            str(args.workers),
+            "--strategy",
+            args.strategy,
+        ]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         row = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -132,8 +151,12 @@ def main() -> None:
     p.add_argument("--block", type=float, default=20.0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--strategy", default="sma_cross")
-    p.add_argument("--memory-paths", type=lambda s: [int(x) for x in s.split(",") if x], default=[200, 2000],
-                   help="Path counts for the memory comparison; empty to skip.")
+    p.add_argument(
+        "--memory-paths",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[200, 2000],
+        help="Path counts for the memory comparison; empty to skip.",
+    )
     p.add_argument("--memory-symbols", type=int, default=None, help="[default: --symbols]")
     p.add_argument("--memory-years", type=int, default=None, help="[default: --years]")
     p.add_argument("--skip-speed", action="store_true")
@@ -146,23 +169,35 @@ def main() -> None:
         return
     if not args.skip_speed:
         s = speed(args)
-        print(f"Monte Carlo speed: {s['paths']} paths, {s['symbols']} symbols x {s['years']} years ({s['bars']} bars), {args.strategy}")
+        print(
+            f"Monte Carlo speed: {s['paths']} paths, {s['symbols']} symbols x {s['years']} years ({s['bars']} bars), {args.strategy}"
+        )
         print(f"  bare backtest          {s['bare_backtest_s_per_path'] * 1000:8.1f} ms/path")
         print(f"  Monte Carlo, 1 worker  {s['mc_1_worker_s_per_path'] * 1000:8.1f} ms/path")
         print(f"  Monte Carlo, {args.workers} workers {s[f'mc_{args.workers}_workers_s_per_path'] * 1000:8.1f} ms/path")
-        print(f"  speed-up {args.workers} workers / 1: {s['speedup']:.2f}x (target >= 1.7x on 2 cores); "
-              f"pure-CPU control on this machine now: {s['machine_ceiling']:.2f}x")
-        print(f"  per-path overhead beyond the bare backtest: {s['per_path_overhead_pct']:.1f} % wall, "
-              f"{s['per_path_overhead_cpu_pct']:.1f} % CPU time (target < 10 %)")
+        print(
+            f"  speed-up {args.workers} workers / 1: {s['speedup']:.2f}x (target >= 1.7x on 2 cores); "
+            f"pure-CPU control on this machine now: {s['machine_ceiling']:.2f}x"
+        )
+        print(
+            f"  per-path overhead beyond the bare backtest: {s['per_path_overhead_pct']:.1f} % wall, "
+            f"{s['per_path_overhead_cpu_pct']:.1f} % CPU time (target < 10 %)"
+        )
     if args.memory_paths:
         rows = memory(args)
-        print(f"Monte Carlo memory ({args.memory_symbols} symbols x {args.memory_years} years, {args.workers} workers, 100 curves kept):")
+        print(
+            f"Monte Carlo memory ({args.memory_symbols} symbols x {args.memory_years} years, {args.workers} workers, 100 curves kept):"
+        )
         for r in rows:
-            print(f"  {r['paths']:6d} paths: parent max RSS {r['parent_max_rss_mb']:7.1f} MB, worker max RSS {r['worker_max_rss_mb']:7.1f} MB, "
-                  f"{r['wall_s']:.0f} s")
+            print(
+                f"  {r['paths']:6d} paths: parent max RSS {r['parent_max_rss_mb']:7.1f} MB, worker max RSS {r['worker_max_rss_mb']:7.1f} MB, "
+                f"{r['wall_s']:.0f} s"
+            )
         a, b = rows[0], rows[-1]
-        print(f"  ratio {b['paths']} / {a['paths']} paths: parent RSS {b['parent_max_rss_mb'] / a['parent_max_rss_mb']:.2f}x, "
-              f"worker RSS {b['worker_max_rss_mb'] / a['worker_max_rss_mb']:.2f}x (target: flat, ~1x)")
+        print(
+            f"  ratio {b['paths']} / {a['paths']} paths: parent RSS {b['parent_max_rss_mb'] / a['parent_max_rss_mb']:.2f}x, "
+            f"worker RSS {b['worker_max_rss_mb'] / a['worker_max_rss_mb']:.2f}x (target: flat, ~1x)"
+        )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,15 @@ from autostock.config import RunSpec
 from autostock.engine import run_backtest
 from autostock.feeds.synthetic import generate_market
 
-FULL_RISK = {"sector_caps": True, "max_leverage": 1.0, "max_position_weight": 0.1, "stop_loss": 0.05,
-             "take_profit": 0.15, "max_drawdown": 0.5, "correlation_limit": 0.8}
+FULL_RISK = {
+    "sector_caps": True,
+    "max_leverage": 1.0,
+    "max_position_weight": 0.1,
+    "stop_loss": 0.05,
+    "take_profit": 0.15,
+    "max_drawdown": 0.5,
+    "correlation_limit": 0.8,
+}
 
 
 def best_of(repeat: int, spec: RunSpec, market) -> float:
@@ -37,10 +44,15 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     symbols = [a.symbol for a in universe.load_universe()][: args.symbols]
-    market = generate_market(symbols, "2015-01-01", f"{2015 + args.years - 1}-12-31", seed=1,
-                             sectors=universe.sectors_for(symbols))
-    base = RunSpec(strategy="momentum", params={"lookback": 60, "top_n": 15, "rebalance": 10},
-                   symbols=symbols, sizer="equal_weight")
+    market = generate_market(
+        symbols, "2015-01-01", f"{2015 + args.years - 1}-12-31", seed=1, sectors=universe.sectors_for(symbols)
+    )
+    base = RunSpec(
+        strategy="momentum",
+        params={"lookback": 60, "top_n": 15, "rebalance": 10},
+        symbols=symbols,
+        sizer="equal_weight",
+    )
     run_backtest(base.replace(end=market.dates()[60].date().isoformat()), market)  # warm-up: imports, caches
     plain = best_of(args.repeat, base, market)
     guarded = best_of(args.repeat, base.replace(risk=dict(FULL_RISK)), market)

@@ -48,15 +48,23 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_rl_"))
     market = generate_market(["AAPL"], "2012-01-01", "2019-12-31", seed=3)
-    train_predictor(market, "ridge", "fwd_return_1", "logret_1,logret_5,vol_20", WalkForwardConfig(train=500, test=250),
-                    out=tmp / "pred")
+    train_predictor(
+        market,
+        "ridge",
+        "fwd_return_1",
+        "logret_1,logret_5,vol_20",
+        WalkForwardConfig(train=500, test=250),
+        out=tmp / "pred",
+    )
     features = "logret_1,logret_5,vol_20,rsi_14,regime"
     sd = symbol_market("AAPL", market.bars["AAPL"], [str(tmp / "pred")], features)
     builder = ObservationBuilder(list(sd.market.columns)).fit(sd.market.iloc[:750])
     costs = CostModel(commission=0.05, spread_bps=5)
 
     def env(kind: str) -> TradingEnv:
-        return TradingEnv(sd.bars, sd.market, builder, make_reward("dsr"), kind, costs, start=0, end=750, episode_bars=252)
+        return TradingEnv(
+            sd.bars, sd.market, builder, make_reward("dsr"), kind, costs, start=0, end=750, episode_bars=252
+        )
 
     results: dict[str, list[float]] = {}
     for _ in range(args.repeats):
@@ -77,8 +85,14 @@ def main() -> None:
     for name, values in results.items():
         print(f"  {name:<24} {statistics.median(values):>10.0f}  (runs: {', '.join(f'{v:.0f}' for v in values)})")
 
-    settings = RLSettings([str(tmp / "pred")], agent="ppo", features=features, walk=WalkForwardConfig(train=500, test=1000),
-                          timesteps=256, seeds=[0])
+    settings = RLSettings(
+        [str(tmp / "pred")],
+        agent="ppo",
+        features=features,
+        walk=WalkForwardConfig(train=500, test=1000),
+        timesteps=256,
+        seeds=[0],
+    )
     small = type(market)({"AAPL": market.bars["AAPL"]}, market.source, synthetic=True)
     train_policies(small, settings, out=tmp / "pol")
     server = PolicyServer(tmp / "pol", "AAPL")
@@ -91,8 +105,10 @@ def main() -> None:
         server.decide(bars, account)
         lat.append((time.perf_counter() - t0) * 1000)
     lat.sort()
-    print(f"live decision latency over 300 bars (features + forecast + policy): median {statistics.median(lat):.1f} ms, "
-          f"p95 {lat[int(0.95 * len(lat)) - 1]:.1f} ms (target < 20 ms)")
+    print(
+        f"live decision latency over 300 bars (features + forecast + policy): median {statistics.median(lat):.1f} ms, "
+        f"p95 {lat[int(0.95 * len(lat)) - 1]:.1f} ms (target < 20 ms)"
+    )
 
 
 if __name__ == "__main__":

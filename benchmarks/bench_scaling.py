@@ -1,6 +1,6 @@
 """Cost per symbol and peak memory of one ``run_backtest``.
 
-    for n in 20 40 80; do python benchmarks/bench_scaling.py $n; done
+for n in 20 40 80; do python benchmarks/bench_scaling.py $n; done
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def main() -> None:
     run_backtest(spec, market)
     t = time.process_time() - c
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{n} symbols: {t:.2f}s cpu, {t / n * 1000:.1f} ms/symbol, peak RSS {peak / 1024:.0f} MiB "
-          f"(before run {base / 1024:.0f} MiB)")
+    print(
+        f"{n} symbols: {t:.2f}s cpu, {t / n * 1000:.1f} ms/symbol, peak RSS {peak / 1024:.0f} MiB "
+        f"(before run {base / 1024:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

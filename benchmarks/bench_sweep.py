@@ -30,8 +30,15 @@ def search(spec, market, trials: int, backtrader_only: bool):
         vs.run = lambda s, m: (run_backtest(s, m), "backtrader")
     try:
         c0, w0 = time.process_time(), time.perf_counter()
-        result = opt.optimize(spec, market, {"fast": list(range(5, 30)), "slow": list(range(31, 120))},
-                              method="random", trials=trials, seed=7, executor=Executor(workers=1, progress=False))
+        result = opt.optimize(
+            spec,
+            market,
+            {"fast": list(range(5, 30)), "slow": list(range(31, 120))},
+            method="random",
+            trials=trials,
+            seed=7,
+            executor=Executor(workers=1, progress=False),
+        )
         return result, time.process_time() - c0, time.perf_counter() - w0
     finally:
         vs.run = original
@@ -58,9 +65,12 @@ def main() -> None:
         cols = ["trial", "fast", "slow", "status"]
         assert fast.table[cols].equals(slow.table[cols]), "different trials"
         for col in ("final_value", "objective"):
-            np.testing.assert_allclose(fast.table[col].to_numpy(float), slow.table[col].to_numpy(float),
-                                       rtol=1e-9, equal_nan=True)
-        print(f"  parity: {len(fast.table)} trials, final_value and objective equal to 1e-9; engine: {fast.settings['engine']}")
+            np.testing.assert_allclose(
+                fast.table[col].to_numpy(float), slow.table[col].to_numpy(float), rtol=1e-9, equal_nan=True
+            )
+        print(
+            f"  parity: {len(fast.table)} trials, final_value and objective equal to 1e-9; engine: {fast.settings['engine']}"
+        )
     fc, sc = statistics.median(fast_cpu), statistics.median(slow_cpu)
     fw, sw = statistics.median(fast_wall), statistics.median(slow_wall)
     n = args.trials

@@ -63,8 +63,10 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     size = trades.memory_usage(deep=True).sum() + quotes.memory_usage(deep=True).sum()
-    print(f"\npeak traced memory of dollar bars + quotes + features: {peak / 2**20:,.0f} MiB "
-          f"(input tables {size / 2**20:,.0f} MiB)")
+    print(
+        f"\npeak traced memory of dollar bars + quotes + features: {peak / 2**20:,.0f} MiB "
+        f"(input tables {size / 2**20:,.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

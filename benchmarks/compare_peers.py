@@ -23,7 +23,11 @@ from autostock.config import RunSpec
 from autostock.engine import run_backtest
 from autostock.feeds import load_market
 
-CSV = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data" / "orcl-1995-2014.csv"
+CSV = (
+    Path(sys.argv[1])
+    if len(sys.argv) > 1
+    else Path(__file__).resolve().parents[2] / "shared" / "data" / "orcl-1995-2014.csv"
+)
 CASH, FEE = 100_000.0, 0.001
 
 
@@ -61,28 +65,36 @@ def vectorbt(bars: pd.DataFrame) -> float | None:
     want = close.rolling(10).mean() > close.rolling(30).mean()
     entries = (want & ~want.shift(1, fill_value=False)).shift(1, fill_value=False)
     exits = (~want & want.shift(1, fill_value=False)).shift(1, fill_value=False)
-    pf = vbt.Portfolio.from_signals(close, entries, exits, price=bars["open"], init_cash=CASH, fees=FEE,
-                                    size=np.inf, size_granularity=1)
+    pf = vbt.Portfolio.from_signals(
+        close, entries, exits, price=bars["open"], init_cash=CASH, fees=FEE, size=np.inf, size_granularity=1
+    )
     return float(pf.final_value())
 
 
 def main() -> None:
     market = load_market(str(CSV), None, None, None, None, 42)
     bars = market.bars[market.symbols[0]]
-    spec = RunSpec(strategy="sma_cross", params={"fast": 10, "slow": 30}, symbols=market.symbols,
-                   commission=FEE * 100, cash=CASH)
+    spec = RunSpec(
+        strategy="sma_cross", params={"fast": 10, "slow": 30}, symbols=market.symbols, commission=FEE * 100, cash=CASH
+    )
     result = run_backtest(spec, market)
     ours = result.final_value
     margin = int((result.orders["status"] == "Margin").sum())
-    print(f"autostock        final {ours:14,.2f}  ({ours / CASH - 1:+.1%})  orders {len(result.orders)}, Margin {margin}")
-    peers = {"backtesting.py": backtesting_py(bars, aligned=False),
-             "backtesting.py (warm-up aligned)": backtesting_py(bars, aligned=True),
-             "vectorbt": vectorbt(bars)}
+    print(
+        f"autostock        final {ours:14,.2f}  ({ours / CASH - 1:+.1%})  orders {len(result.orders)}, Margin {margin}"
+    )
+    peers = {
+        "backtesting.py": backtesting_py(bars, aligned=False),
+        "backtesting.py (warm-up aligned)": backtesting_py(bars, aligned=True),
+        "vectorbt": vectorbt(bars),
+    }
     for name, value in peers.items():
         if value is None:
             print(f"{name:32s} not installed")
             continue
-        print(f"{name:32s} final {value:14,.2f}  ({value / CASH - 1:+.1%})  autostock/peer - 1 = {ours / value - 1:+.3%}")
+        print(
+            f"{name:32s} final {value:14,.2f}  ({value / CASH - 1:+.1%})  autostock/peer - 1 = {ours / value - 1:+.3%}"
+        )
 
 
 if __name__ == "__main__":

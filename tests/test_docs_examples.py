@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 NEEDS_ACCOUNT = {"trade", "check-connection", "status", "resume"}
+# parsed only: a server that runs until stopped, a replay that needs a live session's state
+# database, RL training (tests/rl runs it at tiny sizes)
+PARSE_ONLY = {"dashboard", "divergence", "rl"}
 SLOW_COMMANDS = {"train", "tune", "walkforward", "optimize", "montecarlo"}
 
 # long examples, shrunk: (pattern, replacement)
@@ -62,6 +65,7 @@ class Example:
     def offline(self) -> bool:
         return (
             self.command not in NEEDS_ACCOUNT
+            and self.command not in PARSE_ONLY
             and "--live" not in self.args
             and not re.search(r"--data (yahoo|alpaca)\b", self.text)
         )

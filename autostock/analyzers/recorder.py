@@ -7,8 +7,11 @@ from typing import Any
 import backtrader as bt
 
 ORDER_STATUS = {
-    bt.Order.Completed: "Completed", bt.Order.Canceled: "Canceled", bt.Order.Margin: "Margin",
-    bt.Order.Rejected: "Rejected", bt.Order.Expired: "Expired",
+    bt.Order.Completed: "Completed",
+    bt.Order.Canceled: "Canceled",
+    bt.Order.Margin: "Margin",
+    bt.Order.Rejected: "Rejected",
+    bt.Order.Expired: "Expired",
 }
 
 
@@ -50,20 +53,22 @@ class Recorder(bt.Analyzer):
         if order.status == bt.Order.Completed and order.exectype == bt.Order.Market and ex.size:
             slip = round(abs(ex.price - d.open[0]) * abs(ex.size), 8)
         self._slippage[order.ref] = slip
-        self.orders.append({
-            "ref": order.ref,
-            "created": bt.num2date(order.created.dt).isoformat() if order.created.dt else None,
-            "symbol": d._name,
-            "side": "buy" if order.isbuy() else "sell",
-            "type": order.getordername(),
-            "size": order.created.size,
-            "status": status,
-            "executed": bt.num2date(ex.dt).isoformat() if ex.dt else None,
-            "exec_price": ex.price if ex.size else None,
-            "exec_size": ex.size,
-            "commission": ex.comm,
-            "slippage_cost": slip,
-        })
+        self.orders.append(
+            {
+                "ref": order.ref,
+                "created": bt.num2date(order.created.dt).isoformat() if order.created.dt else None,
+                "symbol": d._name,
+                "side": "buy" if order.isbuy() else "sell",
+                "type": order.getordername(),
+                "size": order.created.size,
+                "status": status,
+                "executed": bt.num2date(ex.dt).isoformat() if ex.dt else None,
+                "exec_price": ex.price if ex.size else None,
+                "exec_size": ex.size,
+                "commission": ex.comm,
+                "slippage_cost": slip,
+            }
+        )
 
     def notify_trade(self, trade: bt.Trade) -> None:
         if not trade.isclosed:
@@ -75,20 +80,22 @@ class Recorder(bt.Analyzer):
         exit_price = sum(abs(e.size) * e.price for e in closing) / qty if qty else float("nan")
         peak = max((abs(h.status.size) for h in trade.history), default=0.0)
         slippage = sum(self._slippage.get(ref, 0.0) for ref in {e.order.ref for e in events})
-        self.trades.append({
-            "symbol": trade.data._name,
-            "direction": "long" if first > 0 else "short",
-            "entry_date": bt.num2date(trade.dtopen).isoformat(),
-            "entry_price": trade.price,
-            "exit_date": bt.num2date(trade.dtclose).isoformat(),
-            "exit_price": exit_price,
-            "size": peak,
-            "bars": trade.barlen,
-            "pnl": trade.pnl,
-            "commission": trade.commission,
-            "slippage_cost": slippage,
-            "pnl_after_costs": trade.pnlcomm,
-        })
+        self.trades.append(
+            {
+                "symbol": trade.data._name,
+                "direction": "long" if first > 0 else "short",
+                "entry_date": bt.num2date(trade.dtopen).isoformat(),
+                "entry_price": trade.price,
+                "exit_date": bt.num2date(trade.dtclose).isoformat(),
+                "exit_price": exit_price,
+                "size": peak,
+                "bars": trade.barlen,
+                "pnl": trade.pnl,
+                "commission": trade.commission,
+                "slippage_cost": slippage,
+                "pnl_after_costs": trade.pnlcomm,
+            }
+        )
 
     def get_analysis(self) -> dict[str, Any]:
         return {"n_bars": len(self.equity), "n_orders": len(self.orders), "n_trades": len(self.trades)}

@@ -18,9 +18,14 @@ from autostock.config import parse_commission as config_parse_commission
 from autostock.errors import ConfigError
 
 #: click dest -> the flag, for the flags a mode may refuse
-FLAG_NAMES: dict[str, str] = {"params": "--param", "sizer_params": "--sizer-param", "spread_bps": "--spread",
-                              "config_file": "--config", "max_position_weight": "--max-position",
-                              "sector_cap": "--sector-cap"}
+FLAG_NAMES: dict[str, str] = {
+    "params": "--param",
+    "sizer_params": "--sizer-param",
+    "spread_bps": "--spread",
+    "config_file": "--config",
+    "max_position_weight": "--max-position",
+    "sector_cap": "--sector-cap",
+}
 
 
 def parse_commission(text: str | None) -> dict[str, float]:
@@ -32,13 +37,29 @@ def backtest_options(f: Callable) -> Callable:
     """The options that define a run (strategy, data, costs, sizing, universe and risk limits);
     shared by every mode (backtest, Monte Carlo, walk-forward, optimise, trade)."""
     options = [
-        click.option("--strategy", "-s", help="Registered name, path/to/file.py:Class or module:Class. [default: sma_cross]"),
-        click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
-                     help="Strategy param (repeatable), checked against the strategy's params."),
-        click.option("--data", "-d", help="synthetic (default), sample, yahoo, alpaca, a CSV/Parquet file or folder, "
-                     "trades:FILE, quotes:FILE, micro-synthetic, SOURCE+news:FILE (docs/microstructure.md)."),
-        click.option("--bars", help="Bars from trades: time=5min, tick=N, volume=V or dollar=D (with --data trades:FILE)."),
-        click.option("--symbols", help="Comma-separated tickers (AAPL,MSFT) or a universe selector (tier=safe,max=20)."),
+        click.option(
+            "--strategy", "-s", help="Registered name, path/to/file.py:Class or module:Class. [default: sma_cross]"
+        ),
+        click.option(
+            "--param",
+            "-p",
+            "params",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Strategy param (repeatable), checked against the strategy's params.",
+        ),
+        click.option(
+            "--data",
+            "-d",
+            help="synthetic (default), sample, yahoo, alpaca, a CSV/Parquet file or folder, "
+            "trades:FILE, quotes:FILE, micro-synthetic, SOURCE+news:FILE (docs/microstructure.md).",
+        ),
+        click.option(
+            "--bars", help="Bars from trades: time=5min, tick=N, volume=V or dollar=D (with --data trades:FILE)."
+        ),
+        click.option(
+            "--symbols", help="Comma-separated tickers (AAPL,MSFT) or a universe selector (tier=safe,max=20)."
+        ),
         click.option("--start", help="First date (YYYY-MM-DD)."),
         click.option("--end", help="Last date (YYYY-MM-DD)."),
         click.option("--cash", type=float, help="Initial cash. [default: 100000]"),
@@ -46,7 +67,9 @@ def backtest_options(f: Callable) -> Callable:
         click.option("--slippage", type=float, help="Slippage, percent of price per fill."),
         click.option("--spread", "spread_bps", type=float, help="Bid/ask spread in bps, half charged on each side."),
         click.option("--sizer", help="Sizer name: percent (default), fixed, ..."),
-        click.option("--sizer-param", "sizer_params", multiple=True, metavar="KEY=VALUE", help="Sizer param (repeatable)."),
+        click.option(
+            "--sizer-param", "sizer_params", multiple=True, metavar="KEY=VALUE", help="Sizer param (repeatable)."
+        ),
         click.option("--benchmark", help="Benchmark symbol (SPY for synthetic data)."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file."),
         click.option("--seed", type=int, help="Seed for synthetic data and anything random. [default: 42]"),
@@ -71,7 +94,7 @@ def flags_for(*params: str) -> Iterator[None]:
         text = str(exc)
         for name in params:
             if text.startswith((f"{name} ", f"{name}=")):
-                raise ConfigError(f"--{name.replace('_', '-')}{text[len(name):]}") from None
+                raise ConfigError(f"--{name.replace('_', '-')}{text[len(name) :]}") from None
         raise
 
 
@@ -174,14 +197,21 @@ def default_out(strategy: str) -> Path:
 
 @click.command()
 @backtest_options
-@click.option("--out", "-o", type=click.Path(file_okay=False), help="Output folder. [default: reports/<strategy>-<timestamp>/]")
-@click.option("--tearsheet/--no-tearsheet", default=True, show_default=True, help="Write the QuantStats HTML tearsheet.")
+@click.option(
+    "--out", "-o", type=click.Path(file_okay=False), help="Output folder. [default: reports/<strategy>-<timestamp>/]"
+)
+@click.option(
+    "--tearsheet/--no-tearsheet", default=True, show_default=True, help="Write the QuantStats HTML tearsheet."
+)
 @click.option("--pyfolio/--no-pyfolio", default=True, show_default=True, help="Write the pyfolio/ folder.")
-@click.option("--outputs", "outputs_text", metavar="LIST",
-              help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all). [default: all]")
+@click.option(
+    "--outputs",
+    "outputs_text",
+    metavar="LIST",
+    help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all). [default: all]",
+)
 @click.option("--track", is_flag=True, help="Log params, metrics and outputs to MLflow (needs the 'tracking' extra).")
-def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str | None, track: bool,
-             **kw: Any) -> None:
+def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str | None, track: bool, **kw: Any) -> None:
     """Run a backtest and write summary.json, CSVs, equity.png and the tearsheet."""
     from autostock.engine import run_backtest
     from autostock.models.tracking import Tracker
@@ -196,8 +226,14 @@ def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str 
         result = run_backtest(spec, market, pyfolio=pyfolio)
         folder = Path(spec.out) if spec.out else default_out(spec.strategy)
         paths = write_outputs(result, folder, tearsheet=tearsheet, outputs=outputs)
-        tracker.log_params({"strategy": spec.strategy, "sizer": spec.sizer, "data": market.source,
-                            **{f"param.{k}": v for k, v in result.params.items()}})
+        tracker.log_params(
+            {
+                "strategy": spec.strategy,
+                "sizer": spec.sizer,
+                "data": market.source,
+                **{f"param.{k}": v for k, v in result.params.items()},
+            }
+        )
         tracker.log_metrics({k: v for k, v in result.metrics.items() if v is not None})
         tracker.log_artifacts(folder)
     print_summary(result, paths)

@@ -24,8 +24,10 @@ def require_dashboard_extra() -> None:
     """One line naming the extra when Streamlit (or plotly) is not installed."""
     missing = [m for m in DASHBOARD_EXTRA if importlib.util.find_spec(m) is None]
     if missing:
-        raise UserError(f"the dashboard needs the 'dashboard' extra ({', '.join(missing)} missing): "
-                        "pip install 'autostock[dashboard]'")
+        raise UserError(
+            f"the dashboard needs the 'dashboard' extra ({', '.join(missing)} missing): "
+            "pip install 'autostock[dashboard]'"
+        )
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -40,9 +42,29 @@ def _port_free(host: str, port: int) -> bool:
 def streamlit_command(host: str, port: int) -> list[str]:
     """The ``streamlit run`` command line of the app (headless, no telemetry, no file watcher)."""
     app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-    return [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", host, "--server.port", str(port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false", "--client.toolbarMode", "minimal", "--server.runOnSave", "false"]
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--server.runOnSave",
+        "false",
+    ]
 
 
 def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> bool:
@@ -58,24 +80,48 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> bool
 
 
 @click.command()
-@click.option("--state", default="state/paper.sqlite", show_default=True, type=click.Path(dir_okay=False),
-              help="State database of `autostock trade` (opened read-only).")
-@click.option("--reports", default="reports", show_default=True, type=click.Path(file_okay=False),
-              help="Folder of report folders (backtest, montecarlo, optimize, walkforward, train).")
+@click.option(
+    "--state",
+    default="state/paper.sqlite",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="State database of `autostock trade` (opened read-only).",
+)
+@click.option(
+    "--reports",
+    default="reports",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of report folders (backtest, montecarlo, optimize, walkforward, train).",
+)
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; anything but loopback exposes the dashboard (and its Halt button).")
-@click.option("--refresh", type=click.FloatRange(0.5, 3600), default=3.0, show_default=True,
-              help="Seconds between live-page refreshes.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback exposes the dashboard (and its Halt button).",
+)
+@click.option(
+    "--refresh",
+    type=click.FloatRange(0.5, 3600),
+    default=3.0,
+    show_default=True,
+    help="Seconds between live-page refreshes.",
+)
 def dashboard(state: str, reports: str, port: int, host: str, refresh: float) -> None:
     """Start the Streamlit monitor: live account, backtests, robustness and model reports."""
     require_dashboard_extra()
     if not _port_free(host, port):
         raise UserError(f"port {port} on {host} is in use: pass another --port")
     env = dict(os.environ)
-    env.update({"AUTOSTOCK_DASHBOARD_STATE": str(Path(state).resolve()),
-                "AUTOSTOCK_DASHBOARD_REPORTS": str(Path(reports).resolve()),
-                "AUTOSTOCK_DASHBOARD_REFRESH": str(refresh), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"})
+    env.update(
+        {
+            "AUTOSTOCK_DASHBOARD_STATE": str(Path(state).resolve()),
+            "AUTOSTOCK_DASHBOARD_REPORTS": str(Path(reports).resolve()),
+            "AUTOSTOCK_DASHBOARD_REFRESH": str(refresh),
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        }
+    )
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     if not Path(state).is_file():
@@ -83,8 +129,9 @@ def dashboard(state: str, reports: str, port: int, host: str, refresh: float) ->
     if host not in ("127.0.0.1", "localhost", "::1"):
         click.echo(f"warning: listening on {host}: anyone who can reach it can see the account and halt trading")
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-    proc = subprocess.Popen(streamlit_command(host, port), env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        streamlit_command(host, port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     stopping: dict[str, Any] = {}
 
     def stop(signum: int, frame: Any) -> None:
@@ -121,17 +168,31 @@ def dashboard(state: str, reports: str, port: int, host: str, refresh: float) ->
 
 @click.command()
 @click.option("--state", required=True, type=click.Path(dir_okay=False), help="State database of the live session.")
-@click.option("-d", "--data", "source", required=True,
-              help="The bars the session traded: a CSV/Parquet file or folder, or alpaca.")
+@click.option(
+    "-d",
+    "--data",
+    "source",
+    required=True,
+    help="The bars the session traded: a CSV/Parquet file or folder, or alpaca.",
+)
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--start", help="First live bar (YYYY-MM-DD). [default: the bar of the first live order]")
 @click.option("--end", help="Last bar compared (YYYY-MM-DD).")
 @click.option("-s", "--strategy", help="Strategy (default: the one the session recorded).")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Strategy param (default: the session's).")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Strategy param (default: the session's)."
+)
 @click.option("--timeframe", help="Bar size of the session (default: recorded, else 1Day).")
-def divergence(state: str, source: str, out: str, start: str | None, end: str | None, strategy: str | None,
-               params: tuple[str, ...], timeframe: str | None) -> None:
+def divergence(
+    state: str,
+    source: str,
+    out: str,
+    start: str | None,
+    end: str | None,
+    strategy: str | None,
+    params: tuple[str, ...],
+    timeframe: str | None,
+) -> None:
     """Replay a live session's bars in a backtest; write divergence.csv and divergence.png."""
     from autostock.config import parse_pairs
     from autostock.dashboard import divergence as dv
@@ -148,11 +209,15 @@ def divergence(state: str, source: str, out: str, start: str | None, end: str | 
     div = dv.divergence(state, market.bars, session=override, start=start, end=end)
     files = dv.write(div, out)
     s = div.summary()
-    click.echo(f"{s['orders_live']} live orders, {s['orders_backtest']} backtest orders: {s['matched']} matched, "
-               f"{s['qty_differs']} qty differs, {s['live_only']} live only, {s['backtest_only']} backtest only")
+    click.echo(
+        f"{s['orders_live']} live orders, {s['orders_backtest']} backtest orders: {s['matched']} matched, "
+        f"{s['qty_differs']} qty differs, {s['live_only']} live only, {s['backtest_only']} backtest only"
+    )
     if s["fills_compared"]:
-        click.echo(f"slippage over {s['fills_compared']} fill(s): mean {s['mean_slippage_bps']:.1f} bps, "
-                   f"max |{s['max_abs_slippage_bps']:.1f}| bps (+ = live worse)")
+        click.echo(
+            f"slippage over {s['fills_compared']} fill(s): mean {s['mean_slippage_bps']:.1f} bps, "
+            f"max |{s['max_abs_slippage_bps']:.1f}| bps (+ = live worse)"
+        )
     click.echo(f"wrote {files['csv']}, {files['png']}")
 
 

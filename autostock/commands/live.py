@@ -50,8 +50,12 @@ def _logging(level: str, log_file: str | None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         handlers.append(logging.FileHandler(log_file))
-    logging.basicConfig(level=getattr(logging, level.upper()), handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        handlers=handlers,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     secrets.install_scrubber()
     flt = secrets.ScrubFilter()
     for h in handlers:
@@ -64,11 +68,16 @@ def _refuse_backtest_costs(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        given = [flag for flag, key in (("--commission", "commission"), ("--slippage", "slippage"),
-                                        ("--spread", "spread_bps")) if kwargs.get(key) is not None]
+        given = [
+            flag
+            for flag, key in (("--commission", "commission"), ("--slippage", "slippage"), ("--spread", "spread_bps"))
+            if kwargs.get(key) is not None
+        ]
         if given:
-            raise UserError(f"{', '.join(given)} cannot be used with trade: paper and live fills carry the broker's "
-                            "own prices and fees (these flags simulate costs in backtest, montecarlo, optimize)")
+            raise UserError(
+                f"{', '.join(given)} cannot be used with trade: paper and live fills carry the broker's "
+                "own prices and fees (these flags simulate costs in backtest, montecarlo, optimize)"
+            )
         return f(*args, **kwargs)
 
     return wrapper
@@ -81,11 +90,19 @@ def _state_path(live: bool, state: str | None) -> str:
 
 
 live_flag = click.option("--live", is_flag=True, help="Real-money account (default: paper).")
-state_option = click.option("--state", "state", type=click.Path(dir_okay=False),
-                            help="State database. [default: state/paper.sqlite, state/live.sqlite with --live]")
+state_option = click.option(
+    "--state",
+    "state",
+    type=click.Path(dir_okay=False),
+    help="State database. [default: state/paper.sqlite, state/live.sqlite with --live]",
+)
 log_options = [
-    click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-                 default="INFO", show_default=True),
+    click.option(
+        "--log-level",
+        type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+        default="INFO",
+        show_default=True,
+    ),
     click.option("--log-file", type=click.Path(dir_okay=False), help="Also write the log here (secrets scrubbed)."),
 ]
 
@@ -95,6 +112,7 @@ def _with(options: list) -> Callable:
         for o in reversed(options):
             f = o(f)
         return f
+
     return deco
 
 
@@ -116,20 +134,27 @@ def check_connection(live: bool, symbol: str, log_level: str, log_file: str | No
         clock = store.clock()
         bars = store.latest_bars([symbol.upper()])
     except Exception as exc:
-        raise UserError(f"cannot reach Alpaca at {creds.base_url}: {secrets.scrub(str(exc)).splitlines()[0][:200]}") \
-            from None
+        raise UserError(
+            f"cannot reach Alpaca at {creds.base_url}: {secrets.scrub(str(exc)).splitlines()[0][:200]}"
+        ) from None
     bar = bars.get(symbol.upper())
     click.echo(f"endpoint      {creds.base_url} ({'LIVE' if live else 'paper'})")
     click.echo(f"key           {secrets.mask(creds.key_id)}")
-    click.echo(f"account       {acct.get('account_number', '?')} status={acct.get('status')}"
-               f"{' TRADING BLOCKED' if acct.get('trading_blocked') else ''}")
+    click.echo(
+        f"account       {acct.get('account_number', '?')} status={acct.get('status')}"
+        f"{' TRADING BLOCKED' if acct.get('trading_blocked') else ''}"
+    )
     click.echo(f"equity        {float(acct.get('equity') or 0):,.2f}")
     click.echo(f"buying power  {float(acct.get('buying_power') or 0):,.2f}")
-    click.echo(f"market        {'open' if clock.get('is_open') else 'closed'} (now {clock.get('timestamp')}, "
-               f"next open {clock.get('next_open')}, next close {clock.get('next_close')})")
+    click.echo(
+        f"market        {'open' if clock.get('is_open') else 'closed'} (now {clock.get('timestamp')}, "
+        f"next open {clock.get('next_open')}, next close {clock.get('next_close')})"
+    )
     if bar:
-        click.echo(f"latest bar    {symbol.upper()} {bar.get('t')} o={bar.get('o')} h={bar.get('h')} "
-                   f"l={bar.get('l')} c={bar.get('c')} v={bar.get('v')}")
+        click.echo(
+            f"latest bar    {symbol.upper()} {bar.get('t')} o={bar.get('o')} h={bar.get('h')} "
+            f"l={bar.get('l')} c={bar.get('c')} v={bar.get('v')}"
+        )
     else:
         click.echo(f"latest bar    {symbol.upper()}: none")
 
@@ -150,16 +175,34 @@ TRADE_UNUSED: tuple[str, ...] = ("data", "start", "end", "benchmark", "commissio
 @click.option("--fractional", is_flag=True, help="Send fractional quantities.")
 @click.option("--max-order-notional", type=float, help="Kill switch: largest order in dollars.")
 @click.option("--max-position-value", type=float, help="Kill switch: largest position per symbol in dollars.")
-@click.option("--max-orders-per-minute", type=int, default=30, show_default=True,
-              help="More orders than this in 60 s halts trading.")
+@click.option(
+    "--max-orders-per-minute",
+    type=int,
+    default=30,
+    show_default=True,
+    help="More orders than this in 60 s halts trading.",
+)
 @click.option("--halt-file", type=click.Path(dir_okay=False), help="Trading halts while this file exists.")
 @_with(log_options)
 @_guarded
 @_refuse_backtest_costs
-def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timeframe: str, backfill: int, tif: str,
-          fractional: bool, max_order_notional: float | None, max_position_value: float | None,
-          max_orders_per_minute: int, halt_file: str | None, log_level: str, log_file: str | None,
-          **kw: Any) -> None:
+def trade(
+    live: bool,
+    yes: bool,
+    state: str | None,
+    run_id: str | None,
+    timeframe: str,
+    backfill: int,
+    tif: str,
+    fractional: bool,
+    max_order_notional: float | None,
+    max_position_value: float | None,
+    max_orders_per_minute: int,
+    halt_file: str | None,
+    log_level: str,
+    log_file: str | None,
+    **kw: Any,
+) -> None:
     """Trade a strategy on Alpaca: paper by default, real money with --live.
 
     The strategy, sizer and risk options are the backtest's. --max-drawdown also arms the live
@@ -176,14 +219,27 @@ def trade(live: bool, yes: bool, state: str | None, run_id: str | None, timefram
     spec = build_spec(kw.get("config_file"), **{**cli_settings(**kw), "data": "alpaca"})
     if not spec.symbols:
         raise UserError("trade needs --symbols, e.g. --symbols AAPL,MSFT (or a universe selector)")
-    limits = SafetyLimits(max_drawdown=spec.risk_settings().max_drawdown, max_order_notional=max_order_notional,
-                          max_position=max_position_value, max_orders_per_minute=max_orders_per_minute,
-                          halt_file=halt_file)
+    limits = SafetyLimits(
+        max_drawdown=spec.risk_settings().max_drawdown,
+        max_order_notional=max_order_notional,
+        max_position=max_position_value,
+        max_orders_per_minute=max_orders_per_minute,
+        halt_file=halt_file,
+    )
     if live and not yes:
-        click.confirm(f"LIVE trading with real money: {spec.strategy} on {','.join(spec.symbols)}. Continue?",
-                      abort=True)
-    settings = LiveSettings(live=live, state_path=_state_path(live, state), run_id=run_id, timeframe=timeframe,
-                            backfill=backfill, tif=tif, fractional=fractional, limits=limits)
+        click.confirm(
+            f"LIVE trading with real money: {spec.strategy} on {','.join(spec.symbols)}. Continue?", abort=True
+        )
+    settings = LiveSettings(
+        live=live,
+        state_path=_state_path(live, state),
+        run_id=run_id,
+        timeframe=timeframe,
+        backfill=backfill,
+        tif=tif,
+        fractional=fractional,
+        limits=limits,
+    )
     session = TradingSession(spec, settings)
     code = session.run()
     click.echo(f"stopped ({session.stop_reason or 'feeds ended'}); state in {settings.state_path}")
@@ -218,8 +274,9 @@ def status(live: bool, state: str | None, n_events: int) -> None:
     eq = db.last_equity()
     if eq:
         when = datetime.fromtimestamp(eq["ts"], UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        click.echo(f"equity     {eq['equity']:,.2f} (cash {eq['cash']:,.2f}, peak {db.equity_peak() or 0:,.2f}) "
-                   f"at {when}")
+        click.echo(
+            f"equity     {eq['equity']:,.2f} (cash {eq['cash']:,.2f}, peak {db.equity_peak() or 0:,.2f}) at {when}"
+        )
     click.echo("positions")
     for sym, p in db.positions().items() or {}.items():
         click.echo(f"  {sym:<8} {p['qty']:>12g} @ {p['avg_price']:.2f}")
@@ -228,8 +285,9 @@ def status(live: bool, state: str | None, n_events: int) -> None:
     click.echo("open orders")
     rows = db.open_orders()
     for r in rows:
-        click.echo(f"  {r['cid']} {r['symbol']} {r['side']} {r['qty']:g} {r['type']} {r['status']} "
-                   f"filled {r['filled_qty']:g}")
+        click.echo(
+            f"  {r['cid']} {r['symbol']} {r['side']} {r['qty']:g} {r['type']} {r['status']} filled {r['filled_qty']:g}"
+        )
     if not rows:
         click.echo("  none")
     click.echo("recent events")

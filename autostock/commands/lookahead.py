@@ -17,11 +17,26 @@ BIAS_EXIT_CODE = 1
 @click.command()
 @backtest_options
 @click.option("--cuts", type=int, default=3, show_default=True, help="Cut points checked (second half of the data).")
-@click.option("--history", type=int, default=300, show_default=True,
-              help="Bars of history before each cut for the recursive (warm-up) check, as a live backfill gives.")
-@click.option("--tolerance", type=float, default=1e-6, show_default=True,
-              help="Relative difference a recursive line may keep after --history bars.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for lookahead.json. [default: reports/<strategy>-<timestamp>/]")
+@click.option(
+    "--history",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Bars of history before each cut for the recursive (warm-up) check, as a live backfill gives.",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    default=1e-6,
+    show_default=True,
+    help="Relative difference a recursive line may keep after --history bars.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Folder for lookahead.json. [default: reports/<strategy>-<timestamp>/]",
+)
 def lookahead(cuts: int, history: int, tolerance: float, out: str | None, **kw: Any) -> None:
     """Check a strategy for look-ahead and recursive bias; exit 1 when bias is found.
 
@@ -37,8 +52,10 @@ def lookahead(cuts: int, history: int, tolerance: float, out: str | None, **kw: 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "lookahead.json"
     path.write_text(json.dumps(report.to_dict(), indent=2, default=str) + "\n")
-    click.echo(f"lookahead check of {spec.strategy} on {market.label}: {len(report.cuts)} cut(s), "
-               f"{len(report.lines_checked)} indicator line(s), {report.n_decisions} order decision(s)")
+    click.echo(
+        f"lookahead check of {spec.strategy} on {market.label}: {len(report.cuts)} cut(s), "
+        f"{len(report.lines_checked)} indicator line(s), {report.n_decisions} order decision(s)"
+    )
     for f in report.lookahead:
         click.echo(f"  LOOK-AHEAD ({f.check}, cut {f.cut}): {f.item}: {f.detail}")
     for r in report.recursive:

@@ -7,8 +7,9 @@ families alike); TensorFlow is only imported by a Keras predictor when it fits.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -20,22 +21,45 @@ DEFAULT_INDEX = "QQQ"
 
 def _data_options(f: Callable) -> Callable:
     options = [
-        click.option("--data", "-d", help="synthetic (default), sample, yahoo, alpaca, or a CSV/Parquet file or folder."),
+        click.option(
+            "--data", "-d", help="synthetic (default), sample, yahoo, alpaca, or a CSV/Parquet file or folder."
+        ),
         click.option("--symbols", help="Comma-separated tickers (one model per symbol)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),
         click.option("--end", help="Last date (YYYY-MM-DD)."),
         click.option("--benchmark", help="Benchmark symbol for the bm_* features (SPY for synthetic data)."),
-        click.option("--index", "index_symbol", default=None,
-                     help=f"High-beta index for the idx_* features [default: {DEFAULT_INDEX} when the data has it; "
-                          "'none' to skip]."),
-        click.option("--target", default="fwd_return_5", show_default=True,
-                     help="fwd_return_K, fwd_logreturn_K or direction_K."),
-        click.option("--features", "feature_set", default="full", show_default=True,
-                     help="basic, technical, full, or a comma list of feature and group names."),
-        click.option("--param", "-p", "params", multiple=True, metavar="KEY=VALUE", help="Model param (repeatable); MEMBER.KEY=VALUE for one member of an ensemble."),
+        click.option(
+            "--index",
+            "index_symbol",
+            default=None,
+            help=f"High-beta index for the idx_* features [default: {DEFAULT_INDEX} when the data has it; "
+            "'none' to skip].",
+        ),
+        click.option(
+            "--target", default="fwd_return_5", show_default=True, help="fwd_return_K, fwd_logreturn_K or direction_K."
+        ),
+        click.option(
+            "--features",
+            "feature_set",
+            default="full",
+            show_default=True,
+            help="basic, technical, full, or a comma list of feature and group names.",
+        ),
+        click.option(
+            "--param",
+            "-p",
+            "params",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Model param (repeatable); MEMBER.KEY=VALUE for one member of an ensemble.",
+        ),
         click.option("--seed", type=int, help="Seed for data and models. [default: 42]"),
-        click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="TOML config file (data, symbols, start, end, benchmark, seed apply)."),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False),
+            help="TOML config file (data, symbols, start, end, benchmark, seed apply).",
+        ),
         click.option("--track", is_flag=True, help="Log params, metrics and artifacts to MLflow (local ./mlruns)."),
         click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
@@ -44,8 +68,15 @@ def _data_options(f: Callable) -> Callable:
     return f
 
 
-def _settings(config_file: str | None, data: str | None, symbols: str | None, start: str | None,
-              end: str | None, benchmark: str | None, seed: int | None) -> Any:
+def _settings(
+    config_file: str | None,
+    data: str | None,
+    symbols: str | None,
+    start: str | None,
+    end: str | None,
+    benchmark: str | None,
+    seed: int | None,
+) -> Any:
     """The data settings through the one config path (defaults < TOML < AUTOSTOCK_* < flags)."""
     from autostock.config import build_spec
 
@@ -70,8 +101,9 @@ def _load(spec: Any, index_symbol: str | None) -> tuple[Any, Any, str | None, li
     if source.is_file():
         has_index = False  # one file holds one symbol: never reuse it as the index
     elif source.is_dir():
-        has_index = any(p.stem.upper() == wanted for p in source.iterdir()
-                        if p.suffix.lower() in (".csv", ".parquet", ".pq"))
+        has_index = any(
+            p.stem.upper() == wanted for p in source.iterdir() if p.suffix.lower() in (".csv", ".parquet", ".pq")
+        )
     elif data == "sample":
         has_index = False
     index = None
@@ -102,7 +134,9 @@ def _model_params(params: tuple[str, ...], params_from: str | None) -> tuple[dic
             out.update(saved.get("params", {}))
             tuned_on = saved.get("tuned_on")
         except (json.JSONDecodeError, AttributeError):
-            raise ConfigError(f"--params-from {params_from}: not a best_params.json written by autostock tune") from None
+            raise ConfigError(
+                f"--params-from {params_from}: not a best_params.json written by autostock tune"
+            ) from None
     out.update(parse_pairs(params, "--param"))
     return out, tuned_on
 
@@ -166,18 +200,45 @@ def features(feature_set: str | None, names_only: bool) -> None:
 
 
 @click.command()
-@click.option("--model", "-m", required=True, help="Predictor name (see the PREDICTORS registry) or a comma list for an ensemble.")
+@click.option(
+    "--model", "-m", required=True, help="Predictor name (see the PREDICTORS registry) or a comma list for an ensemble."
+)
 @_data_options
-@click.option("--walk-forward", "walk", default="train=756,test=63", show_default=True,
-              help="train=N,test=N[,retrain=N,purge=N,embargo=N,mode=expanding|rolling,val=F].")
-@click.option("--ensemble", "ensemble_method", type=click.Choice(["mean", "weighted", "regime", "stacking"]),
-              help="Combine a comma list of models [default: weighted].")
+@click.option(
+    "--walk-forward",
+    "walk",
+    default="train=756,test=63",
+    show_default=True,
+    help="train=N,test=N[,retrain=N,purge=N,embargo=N,mode=expanding|rolling,val=F].",
+)
+@click.option(
+    "--ensemble",
+    "ensemble_method",
+    type=click.Choice(["mean", "weighted", "regime", "stacking"]),
+    help="Combine a comma list of models [default: weighted].",
+)
 @click.option("--params-from", type=click.Path(dir_okay=False), help="A best_params.json written by autostock tune.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Model directory [default: models/<model>].")
-def train(model: str, walk: str, ensemble_method: str | None, params_from: str | None, out: str | None,
-          data: str | None, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
-          index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int | None,
-          track: bool, quiet: bool, config_file: str | None) -> None:
+def train(
+    model: str,
+    walk: str,
+    ensemble_method: str | None,
+    params_from: str | None,
+    out: str | None,
+    data: str | None,
+    symbols: str | None,
+    start: str | None,
+    end: str | None,
+    benchmark: str | None,
+    index_symbol: str | None,
+    target: str,
+    feature_set: str,
+    params: tuple[str, ...],
+    seed: int | None,
+    track: bool,
+    quiet: bool,
+    config_file: str | None,
+) -> None:
     """Train a predictor walk-forward; write the model(s), params.json, metrics.json and OOS predictions."""
     from autostock.models.tracking import Tracker
     from autostock.models.training import train as run_train
@@ -194,8 +255,21 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
     progress = _Progress(not quiet)
     with tracker:
         try:
-            result = run_train(market, model, tgt, feature_set, cfg, model_params, index, index_sym, seed,
-                               ensemble_method, folder, progress, tuned_on)
+            result = run_train(
+                market,
+                model,
+                tgt,
+                feature_set,
+                cfg,
+                model_params,
+                index,
+                index_sym,
+                seed,
+                ensemble_method,
+                folder,
+                progress,
+                tuned_on,
+            )
         finally:
             progress.close()
         tracker.log_params(result.params | {"features": len(result.params["features"])})
@@ -210,15 +284,19 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
     for sym, s in m["symbols"].items():
         mod, zero = s["model"], s["baselines"]["zero"]
         if "rmse" in mod:
-            line = (f"  {sym}: n={mod['n']} RMSE {_fmt(mod['rmse'])} (zero {_fmt(zero['rmse'])}) "
-                    f"dir.acc {_fmt(mod['directional_accuracy'], '.3f')} (always-up {_fmt(zero['directional_accuracy'], '.3f')}) "
-                    f"IC {_fmt(mod['ic'], '.3f')}")
+            line = (
+                f"  {sym}: n={mod['n']} RMSE {_fmt(mod['rmse'])} (zero {_fmt(zero['rmse'])}) "
+                f"dir.acc {_fmt(mod['directional_accuracy'], '.3f')} (always-up {_fmt(zero['directional_accuracy'], '.3f')}) "
+                f"IC {_fmt(mod['ic'], '.3f')}"
+            )
             pl = s.get("price_level")
             if pl:
                 line += f"; price RMSE {_fmt(pl['model_rmse'], '.3f')} vs naive last price {_fmt(pl['naive_last_price_rmse'], '.3f')}"
         else:
-            line = (f"  {sym}: n={mod['n']} accuracy {_fmt(mod['accuracy'], '.3f')} log loss {_fmt(mod['log_loss'])} "
-                    f"(coin {_fmt(zero['log_loss'])}) IC {_fmt(mod['ic'], '.3f')}")
+            line = (
+                f"  {sym}: n={mod['n']} accuracy {_fmt(mod['accuracy'], '.3f')} log loss {_fmt(mod['log_loss'])} "
+                f"(coin {_fmt(zero['log_loss'])}) IC {_fmt(mod['ic'], '.3f')}"
+            )
         click.echo(line)
     click.echo(f"wrote {folder}/ (params.json, metrics.json, models/, predictions/)")
 
@@ -228,15 +306,42 @@ def train(model: str, walk: str, ensemble_method: str | None, params_from: str |
 @_data_options
 @click.option("--method", type=click.Choice(["grid", "optuna"]), default="grid", show_default=True)
 @click.option("--trials", type=int, default=20, show_default=True, help="Optuna trials.")
-@click.option("--space", multiple=True, metavar="KEY=a|b|c or KEY=lo:hi[:log]",
-              help="Searched param (repeatable) [default: the model's default space].")
+@click.option(
+    "--space",
+    multiple=True,
+    metavar="KEY=a|b|c or KEY=lo:hi[:log]",
+    help="Searched param (repeatable) [default: the model's default space].",
+)
 @click.option("--splits", type=int, default=4, show_default=True, help="Purged time-series CV splits.")
 @click.option("--embargo", type=int, default=0, show_default=True, help="Extra bars between train and validation.")
-@click.option("--out", "-o", type=click.Path(file_okay=False), help="Folder for tune_results.csv and best_params.json [default: models/<model>].")
-def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: int, embargo: int, out: str | None,
-         data: str | None, symbols: str | None, start: str | None, end: str | None, benchmark: str | None,
-         index_symbol: str | None, target: str, feature_set: str, params: tuple[str, ...], seed: int | None,
-         track: bool, quiet: bool, config_file: str | None) -> None:
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    help="Folder for tune_results.csv and best_params.json [default: models/<model>].",
+)
+def tune(
+    model: str,
+    method: str,
+    trials: int,
+    space: tuple[str, ...],
+    splits: int,
+    embargo: int,
+    out: str | None,
+    data: str | None,
+    symbols: str | None,
+    start: str | None,
+    end: str | None,
+    benchmark: str | None,
+    index_symbol: str | None,
+    target: str,
+    feature_set: str,
+    params: tuple[str, ...],
+    seed: int | None,
+    track: bool,
+    quiet: bool,
+    config_file: str | None,
+) -> None:
     """Search hyperparameters (grid or Optuna TPE) with purged time-series CV; save the best params."""
     from autostock.models.tracking import Tracker
     from autostock.models.training import predictor_factory, symbol_data
@@ -265,21 +370,28 @@ def tune(model: str, method: str, trials: int, space: tuple[str, ...], splits: i
         from autostock.commands.backtest import flags_for
 
         with flags_for("trials", "splits"):
-            table, best = run_tune(model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo,
-                                   folder, progress=not quiet)
+            table, best = run_tune(
+                model, prepared, tgt, searched, method, trials, fixed, seed, splits, embargo, folder, progress=not quiet
+            )
         tracker.log_params({"model": model, "method": method, "target": tgt.name, "best": best})
         tracker.log_metrics({"best_score": float(table.iloc[0]["score"])})
         tracker.log_artifacts(folder)
     for note in notes:
         click.echo(f"note: {note}")
     metric = "log loss" if tgt.is_classification else "RMSE"
-    click.echo(f"{len(table)} trial(s); best CV {metric} {table.iloc[0]['score']:.5f} with {best} "
-               f"(selected on the same folds it is scored on: biased upward, not out-of-sample)")
+    click.echo(
+        f"{len(table)} trial(s); best CV {metric} {table.iloc[0]['score']:.5f} with {best} "
+        f"(selected on the same folds it is scored on: biased upward, not out-of-sample)"
+    )
     period = json.loads((folder / BEST_PARAMS_FILE).read_text())["tuned_on"]
-    click.echo(f"tuned on {period['first_bar'][:10]}..{period['last_bar'][:10]}: train and backtest on later bars "
-               "(an overlap is flagged as tuned_on_overlap)")
-    click.echo(f"wrote {folder / RESULTS_FILE} and {folder / BEST_PARAMS_FILE} "
-               f"(train with --params-from {folder / BEST_PARAMS_FILE})")
+    click.echo(
+        f"tuned on {period['first_bar'][:10]}..{period['last_bar'][:10]}: train and backtest on later bars "
+        "(an overlap is flagged as tuned_on_overlap)"
+    )
+    click.echo(
+        f"wrote {folder / RESULTS_FILE} and {folder / BEST_PARAMS_FILE} "
+        f"(train with --params-from {folder / BEST_PARAMS_FILE})"
+    )
 
 
 COMMANDS = [features, train, tune]

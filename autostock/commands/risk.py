@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -20,39 +21,82 @@ def risk_options(f: Callable) -> Callable:
     Carlo, optimise). Read them back with :func:`risk_settings_from_options` and
     :func:`universe_from_options`; options not given are ``None`` (the config file decides)."""
     options = [
-        click.option("--universe", "universe", metavar="SELECTOR",
-                     help="Symbols from the universe, e.g. tier=safe,max=20 or sector=Technology+Healthcare "
-                          "(keys: sector, tier, vol, max; 'all'). See `autostock universe`."),
+        click.option(
+            "--universe",
+            "universe",
+            metavar="SELECTOR",
+            help="Symbols from the universe, e.g. tier=safe,max=20 or sector=Technology+Healthcare "
+            "(keys: sector, tier, vol, max; 'all'). See `autostock universe`.",
+        ),
         click.option("--stop-loss", type=float, help="Protective stop, fraction below the entry price (0.05)."),
         click.option("--take-profit", type=float, help="Take-profit limit, fraction above the entry price (0.10)."),
         click.option("--trailing-stop", type=float, help="Trailing stop, fraction below the best price since entry."),
-        click.option("--max-drawdown", type=float,
-                     help="Kill switch: at this drawdown from the peak flatten everything, no new entries (0.15)."),
-        click.option("--cool-off", type=int, help="Bars after a kill-switch event before entries resume (default: never)."),
-        click.option("--max-leverage", type=float,
-                     help=f"Max gross exposure / equity. [default: {_defaults().max_leverage} with risk settings]"),
-        click.option("--max-position", "max_position_weight", type=float,
-                     help="Max weight of one position, fraction of equity (0.10)."),
-        click.option("--sector-caps", is_flag=True, default=None,
-                     help="Apply the default sector caps (Technology 30%, Healthcare 20%, Financials 20%, ETF 15%, "
-                          "others 15%)."),
-        click.option("--sector-cap", "sector_cap", multiple=True, metavar="SECTOR=W",
-                     help="Cap one sector (repeatable; implies --sector-caps), e.g. Technology=0.25 or other=0.1."),
-        click.option("--correlation-limit", metavar="RHO|off",
-                     help="Refuse (or reduce) entries whose rolling correlation with the book exceeds RHO. "
-                          f"[default: {_defaults().correlation_limit}]"),
-        click.option("--correlation-window", type=int,
-                     help=f"Bars of returns for the correlation. [default: {_defaults().correlation_window}]"),
-        click.option("--correlation-action", type=click.Choice(["refuse", "reduce"]), default=None,
-                     help=f"What the correlation limit does to an order. [default: {_defaults().correlation_action}]"),
+        click.option(
+            "--max-drawdown",
+            type=float,
+            help="Kill switch: at this drawdown from the peak flatten everything, no new entries (0.15).",
+        ),
+        click.option(
+            "--cool-off", type=int, help="Bars after a kill-switch event before entries resume (default: never)."
+        ),
+        click.option(
+            "--max-leverage",
+            type=float,
+            help=f"Max gross exposure / equity. [default: {_defaults().max_leverage} with risk settings]",
+        ),
+        click.option(
+            "--max-position",
+            "max_position_weight",
+            type=float,
+            help="Max weight of one position, fraction of equity (0.10).",
+        ),
+        click.option(
+            "--sector-caps",
+            is_flag=True,
+            default=None,
+            help="Apply the default sector caps (Technology 30%, Healthcare 20%, Financials 20%, ETF 15%, others 15%).",
+        ),
+        click.option(
+            "--sector-cap",
+            "sector_cap",
+            multiple=True,
+            metavar="SECTOR=W",
+            help="Cap one sector (repeatable; implies --sector-caps), e.g. Technology=0.25 or other=0.1.",
+        ),
+        click.option(
+            "--correlation-limit",
+            metavar="RHO|off",
+            help="Refuse (or reduce) entries whose rolling correlation with the book exceeds RHO. "
+            f"[default: {_defaults().correlation_limit}]",
+        ),
+        click.option(
+            "--correlation-window",
+            type=int,
+            help=f"Bars of returns for the correlation. [default: {_defaults().correlation_window}]",
+        ),
+        click.option(
+            "--correlation-action",
+            type=click.Choice(["refuse", "reduce"]),
+            default=None,
+            help=f"What the correlation limit does to an order. [default: {_defaults().correlation_action}]",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-RISK_KEYS: tuple[str, ...] = ("stop_loss", "take_profit", "trailing_stop", "max_drawdown", "cool_off", "max_leverage",
-                              "max_position_weight", "correlation_window", "correlation_action")
+RISK_KEYS: tuple[str, ...] = (
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "max_drawdown",
+    "cool_off",
+    "max_leverage",
+    "max_position_weight",
+    "correlation_window",
+    "correlation_action",
+)
 
 
 def risk_settings_from_options(**kwargs: Any) -> dict[str, Any]:
@@ -114,8 +158,15 @@ def risk_spec_changes(**kwargs: Any) -> dict[str, Any]:
 @click.option("--select", "selector", metavar="SELECTOR", help="A --universe selector instead, e.g. tier=safe,max=20.")
 @click.option("--symbols-only", is_flag=True, help="Print the comma-separated symbols only (for --symbols).")
 @click.option("--caps", is_flag=True, help="Also list the default sector caps.")
-def universe(sector: tuple[str, ...], tier: tuple[str, ...], vol: tuple[str, ...], max_count: int | None,
-             selector: str | None, symbols_only: bool, caps: bool) -> None:
+def universe(
+    sector: tuple[str, ...],
+    tier: tuple[str, ...],
+    vol: tuple[str, ...],
+    max_count: int | None,
+    selector: str | None,
+    symbols_only: bool,
+    caps: bool,
+) -> None:
     """List the symbol universe with sectors, volatility and risk tiers, filtered."""
     from autostock import universe as uni
 

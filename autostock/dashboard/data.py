@@ -101,8 +101,9 @@ class EquityCache:
 def _equity_rows(conn: sqlite3.Connection, after_rowid: int = 0) -> tuple[np.ndarray, int]:
     cur = conn.cursor()
     cur.row_factory = None  # plain tuples: ~10x faster than sqlite3.Row for 100k+ rows
-    rows = cur.execute("SELECT rowid, ts, equity, cash FROM equity WHERE rowid > ? ORDER BY ts",
-                       (after_rowid,)).fetchall()
+    rows = cur.execute(
+        "SELECT rowid, ts, equity, cash FROM equity WHERE rowid > ? ORDER BY ts", (after_rowid,)
+    ).fetchall()
     if not rows:
         return np.empty((0, 3)), after_rowid
     arr = np.array(rows, dtype=float)
@@ -195,23 +196,42 @@ def _ts(series: pd.Series) -> pd.Series:
 def positions_frame(rows: list[dict], marks: dict[str, float]) -> pd.DataFrame:
     """Positions with cost basis, mark, market value and unrealised P&L (mark = last price the
     trader published; without one the mark and P&L are left empty, never guessed)."""
-    cols = ["symbol", "qty", "avg_price", "cost_basis", "mark", "market_value", "unrealized_pnl",
-            "unrealized_pct", "updated"]
+    cols = [
+        "symbol",
+        "qty",
+        "avg_price",
+        "cost_basis",
+        "mark",
+        "market_value",
+        "unrealized_pnl",
+        "unrealized_pct",
+        "updated",
+    ]
     out = []
     for r in rows:
         qty, avg = float(r["qty"]), float(r["avg_price"])
         mark = marks.get(r["symbol"])
         mark = float(mark) if mark else None
         pnl = (mark - avg) * qty if mark is not None else None
-        out.append({"symbol": r["symbol"], "qty": qty, "avg_price": avg, "cost_basis": qty * avg, "mark": mark,
-                    "market_value": qty * mark if mark is not None else None, "unrealized_pnl": pnl,
-                    "unrealized_pct": (mark / avg - 1.0) * (1 if qty > 0 else -1) if mark and avg else None,
-                    "updated": pd.Timestamp(r["updated_at"], unit="s", tz="UTC")})
+        out.append(
+            {
+                "symbol": r["symbol"],
+                "qty": qty,
+                "avg_price": avg,
+                "cost_basis": qty * avg,
+                "mark": mark,
+                "market_value": qty * mark if mark is not None else None,
+                "unrealized_pnl": pnl,
+                "unrealized_pct": (mark / avg - 1.0) * (1 if qty > 0 else -1) if mark and avg else None,
+                "updated": pd.Timestamp(r["updated_at"], unit="s", tz="UTC"),
+            }
+        )
     return pd.DataFrame(out, columns=cols)
 
 
-def load_live(path: str | Path, fills_limit: int = 50, events_limit: int = 50,
-              cache: EquityCache | None = None) -> LiveView:
+def load_live(
+    path: str | Path, fills_limit: int = 50, events_limit: int = 50, cache: EquityCache | None = None
+) -> LiveView:
     """Read the live state database at ``path`` once (read-only); never raises for an
     unreadable database (the result carries a ``notice``). ``cache`` makes a refresh read only
     the equity snapshots added since the previous call."""
@@ -232,26 +252,41 @@ def load_live(path: str | Path, fills_limit: int = 50, events_limit: int = 50,
         view.n_snapshots = len(view.equity)
         if view.n_snapshots:
             last = view.equity.iloc[-1]
-            view.last_equity = {"ts": view.equity.index[-1], "equity": float(last["equity"]),
-                                "cash": float(last["cash"])}
+            view.last_equity = {
+                "ts": view.equity.index[-1],
+                "equity": float(last["equity"]),
+                "cash": float(last["cash"]),
+            }
         marks = {k: float(v) for k, v in (view.health.get("marks") or {}).items() if v}
-        view.positions = positions_frame(
-            _rows(conn, "SELECT * FROM positions WHERE qty != 0 ORDER BY symbol"), marks)
+        view.positions = positions_frame(_rows(conn, "SELECT * FROM positions WHERE qty != 0 ORDER BY symbol"), marks)
         marks_sql = ",".join("?" * len(OPEN_STATUSES))
-        orders = pd.DataFrame(_rows(conn, "SELECT cid, symbol, side, qty, type, limit_price, stop_price, tif, status,"
-                                          " filled_qty, filled_avg_price, bar_time, created_at FROM orders"
-                                          f" WHERE status IN ({marks_sql}) ORDER BY created_at", OPEN_STATUSES))
+        orders = pd.DataFrame(
+            _rows(
+                conn,
+                "SELECT cid, symbol, side, qty, type, limit_price, stop_price, tif, status,"
+                " filled_qty, filled_avg_price, bar_time, created_at FROM orders"
+                f" WHERE status IN ({marks_sql}) ORDER BY created_at",
+                OPEN_STATUSES,
+            )
+        )
         if len(orders):
             orders["created_at"] = _ts(orders["created_at"])
         view.open_orders = orders
-        fills = pd.DataFrame(_rows(conn, "SELECT f.ts, f.symbol, f.qty, f.price, f.cid, f.exec_id, f.source,"
-                                         " o.side FROM fills f LEFT JOIN orders o ON o.cid = f.cid"
-                                         " ORDER BY f.ts DESC, f.exec_id DESC LIMIT ?", (fills_limit,)))
+        fills = pd.DataFrame(
+            _rows(
+                conn,
+                "SELECT f.ts, f.symbol, f.qty, f.price, f.cid, f.exec_id, f.source,"
+                " o.side FROM fills f LEFT JOIN orders o ON o.cid = f.cid"
+                " ORDER BY f.ts DESC, f.exec_id DESC LIMIT ?",
+                (fills_limit,),
+            )
+        )
         if len(fills):
             fills["ts"] = _ts(fills["ts"])
         view.fills = fills
-        events = pd.DataFrame(_rows(conn, "SELECT id, ts, level, kind, message FROM events ORDER BY id DESC LIMIT ?",
-                                    (events_limit,)))
+        events = pd.DataFrame(
+            _rows(conn, "SELECT id, ts, level, kind, message FROM events ORDER BY id DESC LIMIT ?", (events_limit,))
+        )
         if len(events):
             events["ts"] = _ts(events["ts"])
             events["message"] = events["message"].map(lambda m: secrets.scrub(str(m)))
@@ -277,9 +312,14 @@ def stream_health(health: dict[str, Any], now: float | None = None) -> pd.DataFr
     now = time.time() if now is None else now
     rows = []
     for name, last in sorted((health.get("last_message") or {}).items()):
-        rows.append({"stream": name, "last_message": pd.Timestamp(float(last), unit="s", tz="UTC"),
-                     "age_s": max(0.0, now - float(last)),
-                     "reconnects": (health.get("reconnects") or {}).get(name)})
+        rows.append(
+            {
+                "stream": name,
+                "last_message": pd.Timestamp(float(last), unit="s", tz="UTC"),
+                "age_s": max(0.0, now - float(last)),
+                "reconnects": (health.get("reconnects") or {}).get(name),
+            }
+        )
     return pd.DataFrame(rows, columns=["stream", "last_message", "age_s", "reconnects"])
 
 
@@ -288,9 +328,15 @@ def request_rate(health: dict[str, Any]) -> dict[str, Any] | None:
     if "requests_last_minute" not in health:
         return None
     used = int(health["requests_last_minute"])
-    return {"used": used, "limit": ALPACA_LIMIT_PER_MINUTE, "fraction": used / ALPACA_LIMIT_PER_MINUTE,
-            "client_limit": health.get("client_limit_per_minute"), "total": health.get("requests_total"),
-            "rate_limited": health.get("rate_limited", 0), "window_s": health.get("requests_window_s")}
+    return {
+        "used": used,
+        "limit": ALPACA_LIMIT_PER_MINUTE,
+        "fraction": used / ALPACA_LIMIT_PER_MINUTE,
+        "client_limit": health.get("client_limit_per_minute"),
+        "total": health.get("requests_total"),
+        "rate_limited": health.get("rate_limited", 0),
+        "window_s": health.get("requests_window_s"),
+    }
 
 
 def killswitch_rows(view: LiveView) -> pd.DataFrame:
@@ -306,14 +352,26 @@ def killswitch_rows(view: LiveView) -> pd.DataFrame:
     if dd_lim is not None:
         peak = max(view.equity_peak or 0.0, equity or 0.0)
         dd = 1.0 - equity / peak if equity is not None and peak > 0 else None
-        rows.append({"limit": "max drawdown", "armed": f"{dd_lim:.1%}",
-                     "current": f"{dd:.2%}" if dd is not None else "n/a",
-                     "distance": f"{dd_lim - dd:.2%} (equity {equity - peak * (1 - dd_lim):,.2f} above the trip)"
-                     if dd is not None else "n/a"})
+        rows.append(
+            {
+                "limit": "max drawdown",
+                "armed": f"{dd_lim:.1%}",
+                "current": f"{dd:.2%}" if dd is not None else "n/a",
+                "distance": f"{dd_lim - dd:.2%} (equity {equity - peak * (1 - dd_lim):,.2f} above the trip)"
+                if dd is not None
+                else "n/a",
+            }
+        )
     notional = limits.get("max_order_notional")
     if notional is not None:
-        rows.append({"limit": "max order notional", "armed": f"{notional:,.2f}", "current": "per order",
-                     "distance": "checked before each order"})
+        rows.append(
+            {
+                "limit": "max order notional",
+                "armed": f"{notional:,.2f}",
+                "current": "per order",
+                "distance": "checked before each order",
+            }
+        )
     max_pos = limits.get("max_position")
     if max_pos is not None:
         pos = view.positions
@@ -322,18 +380,35 @@ def killswitch_rows(view: LiveView) -> pd.DataFrame:
             biggest = float(pos["market_value"].abs().max())
         elif len(pos):
             biggest = float(pos["cost_basis"].abs().max())
-        rows.append({"limit": "max position", "armed": f"{max_pos:,.2f}",
-                     "current": f"{biggest:,.2f}" if biggest is not None else "flat",
-                     "distance": f"{max_pos - biggest:,.2f}" if biggest is not None else f"{max_pos:,.2f}"})
+        rows.append(
+            {
+                "limit": "max position",
+                "armed": f"{max_pos:,.2f}",
+                "current": f"{biggest:,.2f}" if biggest is not None else "flat",
+                "distance": f"{max_pos - biggest:,.2f}" if biggest is not None else f"{max_pos:,.2f}",
+            }
+        )
     per_min = limits.get("max_orders_per_minute")
     if per_min is not None:
         recent = view.orders_last_minute
-        rows.append({"limit": "orders per minute", "armed": str(per_min), "current": str(recent),
-                     "distance": str(per_min - recent)})
+        rows.append(
+            {
+                "limit": "orders per minute",
+                "armed": str(per_min),
+                "current": str(recent),
+                "distance": str(per_min - recent),
+            }
+        )
     if limits.get("halt_file"):
         exists = Path(limits["halt_file"]).exists()
-        rows.append({"limit": "halt file", "armed": str(limits["halt_file"]),
-                     "current": "present" if exists else "absent", "distance": "halts now" if exists else "-"})
+        rows.append(
+            {
+                "limit": "halt file",
+                "armed": str(limits["halt_file"]),
+                "current": "present" if exists else "absent",
+                "distance": "halts now" if exists else "-",
+            }
+        )
     return pd.DataFrame(rows, columns=["limit", "armed", "current", "distance"])
 
 

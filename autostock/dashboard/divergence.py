@@ -20,8 +20,21 @@ import pandas as pd
 from autostock.dashboard.data import StateUnavailable, _json, _meta, _rows, connect_ro
 from autostock.errors import UserError
 
-COLUMNS = ["bar", "symbol", "side", "status", "live_cid", "live_qty", "live_filled_qty", "live_price",
-           "backtest_qty", "backtest_price", "price_diff", "slippage_bps", "live_status"]
+COLUMNS = [
+    "bar",
+    "symbol",
+    "side",
+    "status",
+    "live_cid",
+    "live_qty",
+    "live_filled_qty",
+    "live_price",
+    "backtest_qty",
+    "backtest_price",
+    "price_diff",
+    "slippage_bps",
+    "live_status",
+]
 
 
 @dataclass
@@ -46,9 +59,14 @@ def read_live(path: str | Path) -> LiveSession:
     except StateUnavailable as exc:
         raise UserError(str(exc)) from None
     try:
-        orders = pd.DataFrame(_rows(conn, "SELECT cid, strategy, symbol, side, qty, type, status, bar_time,"
-                                          " filled_qty, filled_avg_price, parent_cid, leg, created_at FROM orders"
-                                          " ORDER BY created_at, cid"))
+        orders = pd.DataFrame(
+            _rows(
+                conn,
+                "SELECT cid, strategy, symbol, side, qty, type, status, bar_time,"
+                " filled_qty, filled_avg_price, parent_cid, leg, created_at FROM orders"
+                " ORDER BY created_at, cid",
+            )
+        )
         session = _json(_meta(conn).get("session"))
     finally:
         conn.close()
@@ -66,35 +84,57 @@ def _numbered(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def compare_orders(live: pd.DataFrame, backtest: pd.DataFrame, *, daily: bool = True,
-                   start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> pd.DataFrame:
+def compare_orders(
+    live: pd.DataFrame,
+    backtest: pd.DataFrame,
+    *,
+    daily: bool = True,
+    start: pd.Timestamp | None = None,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Pair live orders (state database rows) with backtest orders (``RunResult.orders``).
 
     Only bars in ``start``..``end`` are compared (the live window; the backtest's warm-up bars
     are the live session's backfill, on which live never trades).
     """
-    lv = pd.DataFrame({"bar": _bar_key(live["bar_time"], daily) if len(live) else pd.Series(dtype="datetime64[ns]"),
-                       "symbol": live.get("symbol"), "side": live.get("side"),
-                       "live_cid": live.get("cid"), "live_qty": live.get("qty"),
-                       "live_filled_qty": live.get("filled_qty"), "live_price": live.get("filled_avg_price"),
-                       "live_status": live.get("status")})
+    lv = pd.DataFrame(
+        {
+            "bar": _bar_key(live["bar_time"], daily) if len(live) else pd.Series(dtype="datetime64[ns]"),
+            "symbol": live.get("symbol"),
+            "side": live.get("side"),
+            "live_cid": live.get("cid"),
+            "live_qty": live.get("qty"),
+            "live_filled_qty": live.get("filled_qty"),
+            "live_price": live.get("filled_avg_price"),
+            "live_status": live.get("status"),
+        }
+    )
     if len(live) and "parent_cid" in live:  # bracket legs are children of their entry order
         lv = lv[live["parent_cid"].isna().to_numpy()]
     bt_o = backtest.drop_duplicates("ref") if "ref" in backtest else backtest
-    bt = pd.DataFrame({"bar": _bar_key(bt_o["created"], daily) if len(bt_o) else pd.Series(dtype="datetime64[ns]"),
-                       "symbol": bt_o.get("symbol"), "side": bt_o.get("side"),
-                       "backtest_qty": bt_o["size"].abs() if len(bt_o) else None,
-                       "backtest_price": bt_o.get("exec_price")})
+    bt = pd.DataFrame(
+        {
+            "bar": _bar_key(bt_o["created"], daily) if len(bt_o) else pd.Series(dtype="datetime64[ns]"),
+            "symbol": bt_o.get("symbol"),
+            "side": bt_o.get("side"),
+            "backtest_qty": bt_o["size"].abs() if len(bt_o) else None,
+            "backtest_price": bt_o.get("exec_price"),
+        }
+    )
     for frame in (lv, bt):
         if start is not None:
             frame.drop(frame.index[frame["bar"] < pd.Timestamp(start)], inplace=True)
         if end is not None:
             frame.drop(frame.index[frame["bar"] > pd.Timestamp(end)], inplace=True)
     merged = pd.merge(_numbered(lv), _numbered(bt), on=["bar", "symbol", "side", "n"], how="outer", indicator=True)
-    status = np.where(merged["_merge"] == "left_only", "live only",
-                      np.where(merged["_merge"] == "right_only", "backtest only", "matched"))
-    differs = (merged["_merge"] == "both") & ~np.isclose(merged["live_qty"].astype(float),
-                                                         merged["backtest_qty"].astype(float))
+    status = np.where(
+        merged["_merge"] == "left_only",
+        "live only",
+        np.where(merged["_merge"] == "right_only", "backtest only", "matched"),
+    )
+    differs = (merged["_merge"] == "both") & ~np.isclose(
+        merged["live_qty"].astype(float), merged["backtest_qty"].astype(float)
+    )
     merged["status"] = np.where(differs, "qty differs", status)
     lp, bp = merged["live_price"].astype(float), merged["backtest_price"].astype(float)
     sign = np.where(merged["side"] == "buy", 1.0, -1.0)
@@ -111,9 +151,14 @@ def replay(session: dict[str, Any], bars: dict[str, pd.DataFrame], source: str =
     from autostock.engine import run_backtest
     from autostock.feeds.market import Market
 
-    spec = RunSpec(strategy=session["strategy"], params=dict(session.get("params") or {}),
-                   symbols=list(bars), cash=float(session.get("cash") or 100_000.0),
-                   sizer=session.get("sizer") or "percent", sizer_params=dict(session.get("sizer_params") or {}))
+    spec = RunSpec(
+        strategy=session["strategy"],
+        params=dict(session.get("params") or {}),
+        symbols=list(bars),
+        cash=float(session.get("cash") or 100_000.0),
+        sizer=session.get("sizer") or "percent",
+        sizer_params=dict(session.get("sizer_params") or {}),
+    )
     return run_backtest(spec, Market(bars=bars, source=source))
 
 
@@ -129,17 +174,27 @@ class Divergence:
     def summary(self) -> dict[str, Any]:
         t = self.table
         slip = t["slippage_bps"].dropna()
-        return {"orders_live": int(t["live_cid"].notna().sum()), "orders_backtest": int(t["backtest_qty"].notna().sum()),
-                "matched": int((t["status"] == "matched").sum()), "qty_differs": int((t["status"] == "qty differs").sum()),
-                "live_only": int((t["status"] == "live only").sum()),
-                "backtest_only": int((t["status"] == "backtest only").sum()),
-                "fills_compared": len(slip),
-                "mean_slippage_bps": float(slip.mean()) if len(slip) else None,
-                "max_abs_slippage_bps": float(slip.abs().max()) if len(slip) else None}
+        return {
+            "orders_live": int(t["live_cid"].notna().sum()),
+            "orders_backtest": int(t["backtest_qty"].notna().sum()),
+            "matched": int((t["status"] == "matched").sum()),
+            "qty_differs": int((t["status"] == "qty differs").sum()),
+            "live_only": int((t["status"] == "live only").sum()),
+            "backtest_only": int((t["status"] == "backtest only").sum()),
+            "fills_compared": len(slip),
+            "mean_slippage_bps": float(slip.mean()) if len(slip) else None,
+            "max_abs_slippage_bps": float(slip.abs().max()) if len(slip) else None,
+        }
 
 
-def divergence(state: str | Path, bars: dict[str, pd.DataFrame], *, session: dict[str, Any] | None = None,
-               start: str | pd.Timestamp | None = None, end: str | pd.Timestamp | None = None) -> Divergence:
+def divergence(
+    state: str | Path,
+    bars: dict[str, pd.DataFrame],
+    *,
+    session: dict[str, Any] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+) -> Divergence:
     """Replay ``bars`` through the live session's strategy and compare its orders with the live ones.
 
     ``session`` overrides the facts the trader recorded (strategy, params, sizer, cash,
@@ -190,8 +245,12 @@ def write(div: Divergence, out: str | Path) -> dict[str, Path]:
     if len(t):
         ax1.legend(fontsize=7, loc="best")
     if len(both):
-        ax2.bar(both["bar"], both["slippage_bps"], width=0.8, color=np.where(both["slippage_bps"] > 0, "tab:red",
-                                                                              "tab:green"))
+        ax2.bar(
+            both["bar"],
+            both["slippage_bps"],
+            width=0.8,
+            color=np.where(both["slippage_bps"] > 0, "tab:red", "tab:green"),
+        )
     ax2.axhline(0.0, color="black", lw=0.5)
     ax2.set_ylabel("slippage (bps, + = live worse)")
     fig.autofmt_xdate()

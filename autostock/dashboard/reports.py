@@ -16,8 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-KINDS = {"summary.json": "backtest", "montecarlo.json": "montecarlo", "optimize.json": "optimize",
-         "walkforward.json": "walkforward"}
+KINDS = {
+    "summary.json": "backtest",
+    "montecarlo.json": "montecarlo",
+    "optimize.json": "optimize",
+    "walkforward.json": "walkforward",
+}
 HEADLINE = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "calmar", "n_trades")
 
 
@@ -41,9 +45,15 @@ class RunInfo:
 
     def row(self, root: Path | None = None) -> dict[str, Any]:
         rel = str(self.path.relative_to(root)) if root is not None and self.path.is_relative_to(root) else self.name
-        out: dict[str, Any] = {"run": rel, "kind": self.kind, "strategy": self.strategy,
-                               "params": ", ".join(f"{k}={v}" for k, v in self.params.items()),
-                               "symbols": ",".join(self.symbols), "start": self.start, "end": self.end}
+        out: dict[str, Any] = {
+            "run": rel,
+            "kind": self.kind,
+            "strategy": self.strategy,
+            "params": ", ".join(f"{k}={v}" for k, v in self.params.items()),
+            "symbols": ",".join(self.symbols),
+            "start": self.start,
+            "end": self.end,
+        }
         for k in HEADLINE:
             out[k] = self.metrics.get(k)
         out["problem"] = self.problem
@@ -70,8 +80,9 @@ def _info(kind: str, folder: Path, marker: Path) -> RunInfo:
         info.metrics = d.get("metrics") or {}
     elif kind == "train":
         info.strategy = d.get("model")
-        info.params = (_read_json(folder / "params.json").get("model_params") or {}) \
-            if (folder / "params.json").is_file() else {}
+        info.params = (
+            (_read_json(folder / "params.json").get("model_params") or {}) if (folder / "params.json").is_file() else {}
+        )
         info.symbols = sorted((d.get("symbols") or {}).keys())
         pooled = (d.get("pooled") or {}).get("model") or {}
         info.metrics = {k: pooled.get(k) for k in ("rmse", "directional_accuracy", "ic")}
@@ -83,8 +94,8 @@ def _info(kind: str, folder: Path, marker: Path) -> RunInfo:
         if kind == "montecarlo":
             info.metrics = {k: (v or {}).get("p50") for k, v in (d.get("percentiles") or {}).items()}
         elif kind == "optimize":
-            info.metrics = ((d.get("best") or {}).get("metrics") or {})
-            info.params = ((d.get("best") or {}).get("params") or {})
+            info.metrics = (d.get("best") or {}).get("metrics") or {}
+            info.params = (d.get("best") or {}).get("params") or {}
         elif kind == "walkforward":
             info.metrics = d.get("oos_metrics") or {}
             folds = d.get("folds") or []
@@ -199,12 +210,20 @@ def trade_markers(orders: pd.DataFrame) -> pd.DataFrame:
     if orders.empty or "executed" not in orders:
         return pd.DataFrame(columns=["date", "symbol", "side", "price", "size"])
     done = orders[orders.get("status", "Completed") == "Completed"].dropna(subset=["executed"])
-    return pd.DataFrame({"date": done["executed"], "symbol": done["symbol"], "side": done["side"],
-                         "price": done["exec_price"], "size": done["exec_size"]}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "date": done["executed"],
+            "symbol": done["symbol"],
+            "side": done["side"],
+            "price": done["exec_price"],
+            "size": done["exec_size"],
+        }
+    ).reset_index(drop=True)
 
 
-def filter_trades(trades: pd.DataFrame, symbols: list[str] | None = None, direction: str | None = None,
-                  outcome: str | None = None) -> pd.DataFrame:
+def filter_trades(
+    trades: pd.DataFrame, symbols: list[str] | None = None, direction: str | None = None, outcome: str | None = None
+) -> pd.DataFrame:
     """The trades of ``symbols`` (all when None), ``direction`` (long/short) and ``outcome`` (win/loss)."""
     out = trades
     if symbols:
@@ -231,10 +250,17 @@ def compare_equity(runs: list[BacktestRun]) -> pd.DataFrame:
 
 def compare_metrics(runs: list[BacktestRun]) -> pd.DataFrame:
     """Headline metrics of each run, one column per run."""
-    return pd.DataFrame({r.path.name: {"strategy": r.summary.get("strategy"),
-                                          "params": json.dumps(r.summary.get("params") or {}),
-                                          "period": f"{r.summary.get('start')} .. {r.summary.get('end')}",
-                                       **(r.summary.get("metrics") or {})} for r in runs})
+    return pd.DataFrame(
+        {
+            r.path.name: {
+                "strategy": r.summary.get("strategy"),
+                "params": json.dumps(r.summary.get("params") or {}),
+                "period": f"{r.summary.get('start')} .. {r.summary.get('end')}",
+                **(r.summary.get("metrics") or {}),
+            }
+            for r in runs
+        }
+    )
 
 
 # -- robustness and ML ------------------------------------------------------------------------------
@@ -264,8 +290,14 @@ def load_optimize(folder: str | Path) -> dict[str, Any]:
     summary = _read_json(folder / "optimize.json")
     table = pd.read_csv(folder / "optimize.csv") if (folder / "optimize.csv").is_file() else pd.DataFrame()
     grid = list(((summary.get("settings") or {}).get("grid") or {}).keys())
-    return {"summary": summary, "trials": table, "params": grid, "verdict": summary.get("verdict"),
-            "dsr": summary.get("deflated_sharpe"), "pbo": summary.get("pbo")}
+    return {
+        "summary": summary,
+        "trials": table,
+        "params": grid,
+        "verdict": summary.get("verdict"),
+        "dsr": summary.get("deflated_sharpe"),
+        "pbo": summary.get("pbo"),
+    }
 
 
 def surface(trials: pd.DataFrame, x: str, y: str, value: str = "objective") -> pd.DataFrame:
@@ -294,8 +326,10 @@ def load_model(folder: str | Path) -> dict[str, Any]:
         rows.extend(_model_rows(sym, block))
     if m.get("pooled"):
         rows.extend(_model_rows("pooled", m["pooled"]))
-    return {"metrics": m, "table": pd.DataFrame(rows, columns=["symbol", "forecaster", "n", "rmse", "mae",
-                                                               "directional_accuracy", "ic"])}
+    return {
+        "metrics": m,
+        "table": pd.DataFrame(rows, columns=["symbol", "forecaster", "n", "rmse", "mae", "directional_accuracy", "ic"]),
+    }
 
 
 def _model_rows(sym: str, block: dict[str, Any]) -> list[dict[str, Any]]:

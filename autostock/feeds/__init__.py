@@ -26,8 +26,9 @@ def load_market(
     elif source == "synthetic":
         from autostock.feeds.synthetic import generate_market
 
-        market = generate_market(list(symbols or DEFAULT_SYMBOLS), start, end, seed=seed,
-                                 benchmark_symbol=benchmark or "SPY")
+        market = generate_market(
+            list(symbols or DEFAULT_SYMBOLS), start, end, seed=seed, benchmark_symbol=benchmark or "SPY"
+        )
     elif source == "sample":
         from autostock.feeds.sample import load_sample
 

@@ -38,10 +38,33 @@ import pandas as pd
 from autostock.errors import ConfigError, DataError
 
 BAR_KINDS: tuple[str, ...] = ("time", "tick", "volume", "dollar")
-TRADE_BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "n_trades", "dollar_volume",
-                                      "vwap", "buy_volume", "sell_volume", "rv")
-QUOTE_BAR_COLUMNS: tuple[str, ...] = ("bid", "ask", "bid_size", "ask_size", "spread_mean", "imbalance_mean",
-                                      "ofi", "n_quotes", "open_bid", "open_ask", "open_bid_size", "open_ask_size")
+TRADE_BAR_COLUMNS: tuple[str, ...] = (
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "n_trades",
+    "dollar_volume",
+    "vwap",
+    "buy_volume",
+    "sell_volume",
+    "rv",
+)
+QUOTE_BAR_COLUMNS: tuple[str, ...] = (
+    "bid",
+    "ask",
+    "bid_size",
+    "ask_size",
+    "spread_mean",
+    "imbalance_mean",
+    "ofi",
+    "n_quotes",
+    "open_bid",
+    "open_ask",
+    "open_bid_size",
+    "open_ask_size",
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +98,9 @@ def parse_bar_spec(text: str) -> BarSpec:
     except ValueError:
         raise ConfigError(f"--bars {text!r}: {value!r} is not a number") from None
     if not np.isfinite(threshold) or threshold <= 0 or (kind == "tick" and threshold != int(threshold)):
-        raise ConfigError(f"--bars {text!r}: the threshold must be a positive {'integer' if kind == 'tick' else 'number'}")
+        raise ConfigError(
+            f"--bars {text!r}: the threshold must be a positive {'integer' if kind == 'tick' else 'number'}"
+        )
     return BarSpec(kind, int(threshold) if kind == "tick" else threshold)
 
 
@@ -130,18 +155,20 @@ def trades_to_bars(trades: pd.DataFrame, spec: BarSpec | str) -> pd.DataFrame:
     dollar = price * size
     red = np.add.reduceat
     volume = red(size, starts)
-    out = pd.DataFrame({
-        "open": price[starts],
-        "high": np.maximum.reduceat(price, starts),
-        "low": np.minimum.reduceat(price, starts),
-        "close": price[np.r_[starts[1:] - 1, len(price) - 1]],
-        "volume": volume,
-        "n_trades": np.diff(np.r_[starts, len(price)]).astype(float),
-        "dollar_volume": red(dollar, starts),
-        "buy_volume": red(np.where(sign > 0, size, 0.0), starts),
-        "sell_volume": red(np.where(sign < 0, size, 0.0), starts),
-        "rv": red(dlog ** 2, starts),
-    })
+    out = pd.DataFrame(
+        {
+            "open": price[starts],
+            "high": np.maximum.reduceat(price, starts),
+            "low": np.minimum.reduceat(price, starts),
+            "close": price[np.r_[starts[1:] - 1, len(price) - 1]],
+            "volume": volume,
+            "n_trades": np.diff(np.r_[starts, len(price)]).astype(float),
+            "dollar_volume": red(dollar, starts),
+            "buy_volume": red(np.where(sign > 0, size, 0.0), starts),
+            "sell_volume": red(np.where(sign < 0, size, 0.0), starts),
+            "rv": red(dlog**2, starts),
+        }
+    )
     out["vwap"] = out["dollar_volume"] / out["volume"]
     if time_ends is not None:
         index = pd.DatetimeIndex(time_ends)
@@ -161,8 +188,12 @@ def quote_ofi(quotes: pd.DataFrame) -> np.ndarray:
     pa, qa = quotes["ask"].to_numpy(float), quotes["ask_size"].to_numpy(float)
     e = np.zeros(len(pb))
     if len(pb) > 1:
-        e[1:] = ((pb[1:] >= pb[:-1]) * qb[1:] - (pb[1:] <= pb[:-1]) * qb[:-1]
-                 - (pa[1:] <= pa[:-1]) * qa[1:] + (pa[1:] >= pa[:-1]) * qa[:-1])
+        e[1:] = (
+            (pb[1:] >= pb[:-1]) * qb[1:]
+            - (pb[1:] <= pb[:-1]) * qb[:-1]
+            - (pa[1:] <= pa[:-1]) * qa[1:]
+            + (pa[1:] >= pa[:-1]) * qa[:-1]
+        )
     return e
 
 
@@ -211,8 +242,7 @@ def quotes_to_bars(quotes: pd.DataFrame, index: pd.DatetimeIndex) -> pd.DataFram
 
 def quotes_to_time_bars(quotes: pd.DataFrame, span: str) -> pd.DataFrame:
     """Time bars of the mid price from quotes alone (volume 0), with the top-of-book columns."""
-    mids = pd.DataFrame({"timestamp": quotes["timestamp"], "price": (quotes["bid"] + quotes["ask"]) / 2.0,
-                         "size": 1.0})
+    mids = pd.DataFrame({"timestamp": quotes["timestamp"], "price": (quotes["bid"] + quotes["ask"]) / 2.0, "size": 1.0})
     bars = trades_to_bars(mids, BarSpec("time", span))[["open", "high", "low", "close"]]
     bars["volume"] = 0.0
     return bars.join(quotes_to_bars(quotes, bars.index))

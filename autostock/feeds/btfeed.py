@@ -16,10 +16,16 @@ class FrameFeed(bt.feed.DataBase):
     def start(self) -> None:
         super().start()
         df: pd.DataFrame = self.p.dataname
-        self._rows = list(zip(
-            [bt.date2num(ts) for ts in df.index.to_pydatetime()],
-            df["open"].tolist(), df["high"].tolist(), df["low"].tolist(), df["close"].tolist(), df["volume"].tolist(),
-        ))
+        self._rows = list(
+            zip(
+                [bt.date2num(ts) for ts in df.index.to_pydatetime()],
+                df["open"].tolist(),
+                df["high"].tolist(),
+                df["low"].tolist(),
+                df["close"].tolist(),
+                df["volume"].tolist(),
+            )
+        )
         self._pos = 0
 
     def _load(self) -> bool:

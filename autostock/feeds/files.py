@@ -142,8 +142,10 @@ def _refuse_mixed_frequencies(indexes: dict[str, tuple[Path, pd.DatetimeIndex]])
     freq = {sym: periods_per_year(idx) for sym, (_, idx) in indexes.items()}
     if len(set(freq.values())) > 1:
         listed = ", ".join(f"{indexes[s][0].name} ({freq[s]} bars/year)" for s in sorted(freq))
-        raise DataError(f"bars of different frequencies cannot share one timeline: {listed}; "
-                        "load one frequency per run (resample or pick the files)")
+        raise DataError(
+            f"bars of different frequencies cannot share one timeline: {listed}; "
+            "load one frequency per run (resample or pick the files)"
+        )
 
 
 def load_path(source: str, symbols: list[str] | None, benchmark: str | None) -> Market:

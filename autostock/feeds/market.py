@@ -42,7 +42,7 @@ class Market:
             idx = idx.union(df.index)
         return idx
 
-    def slice(self, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> "Market":
+    def slice(self, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> Market:
         """Bars between ``start`` and ``end`` inclusive; a symbol left empty is an error."""
         s = pd.Timestamp(start) if start is not None else None
         e = pd.Timestamp(end) if end is not None else None
@@ -59,10 +59,14 @@ class Market:
                 )
             bars[sym] = part
         bench = self.benchmark.loc[s:e] if self.benchmark is not None else None
-        gaps = [g for g in self.gaps if (s is None or pd.Timestamp(g["to"]) >= s) and (e is None or pd.Timestamp(g["from"]) <= e)]
+        gaps = [
+            g
+            for g in self.gaps
+            if (s is None or pd.Timestamp(g["to"]) >= s) and (e is None or pd.Timestamp(g["from"]) <= e)
+        ]
         return replace(self, bars=bars, benchmark=bench, gaps=gaps)
 
-    def select(self, symbols: list[str]) -> "Market":
+    def select(self, symbols: list[str]) -> Market:
         missing = [s for s in symbols if s not in self.bars]
         if missing:
             raise DataError(f"symbol(s) {', '.join(missing)} not in {self.source}; available: {', '.join(self.bars)}")

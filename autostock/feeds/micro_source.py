@@ -40,8 +40,16 @@ from autostock.feeds.validate import validate_ohlcv
 ATTACHMENTS: tuple[str, ...] = ("quotes", "news", "options", "sectors")
 _SPLIT = re.compile(r"\+(?=(?:quotes|news|options):|sectors$|sectors\+)")
 SECTOR_ETFS: dict[str, str] = {
-    "Technology": "XLK", "Financials": "XLF", "Energy": "XLE", "Healthcare": "XLV", "Consumer": "XLY",
-    "Industrials": "XLI", "Utilities": "XLU", "Materials": "XLB", "Real Estate": "XLRE", "Communication": "XLC",
+    "Technology": "XLK",
+    "Financials": "XLF",
+    "Energy": "XLE",
+    "Healthcare": "XLV",
+    "Consumer": "XLY",
+    "Industrials": "XLI",
+    "Utilities": "XLU",
+    "Materials": "XLB",
+    "Real Estate": "XLRE",
+    "Communication": "XLC",
 }
 SECTOR_WINDOWS: tuple[int, ...] = (20, 60, 120)
 
@@ -55,7 +63,9 @@ def is_micro_source(source: str) -> bool:
 def _files(path: str, symbols: list[str] | None, what: str) -> dict[str, Path]:
     p = Path(path).expanduser()
     if p.is_dir():
-        files = {f.stem.upper(): f for f in sorted(p.iterdir()) if f.suffix.lower() in (".csv", ".parquet", ".pq", ".json")}
+        files = {
+            f.stem.upper(): f for f in sorted(p.iterdir()) if f.suffix.lower() in (".csv", ".parquet", ".pq", ".json")
+        }
         if not files:
             raise DataError(f"{path}: no {what} files in folder")
         wanted = symbols or list(files)
@@ -77,8 +87,9 @@ def _check(bars: pd.DataFrame, where: str) -> pd.DataFrame:
     return bars
 
 
-def _load_base(source: str, symbols: list[str] | None, start: str | None, end: str | None,
-               benchmark: str | None, seed: int) -> Market:
+def _load_base(
+    source: str, symbols: list[str] | None, start: str | None, end: str | None, benchmark: str | None, seed: int
+) -> Market:
     from autostock.feeds.ticks import load_alpaca_ticks, read_quotes, read_trades
 
     source, bars_text = split_bar_suffix(source)
@@ -97,7 +108,9 @@ def _load_base(source: str, symbols: list[str] | None, start: str | None, end: s
             raise DataError(f"{source}: quotes alone make time bars only (use @time=SPAN), got {spec}")
         for sym, f in _files(path, symbols, "quotes").items():
             out[sym] = _check(quotes_to_time_bars(read_quotes(f), str(spec.threshold)), f"{f} ({spec})")
-        return Market(bars=out, source=f"quotes:{path}@{spec}", notes=[f"time bars of the quoted mid ({spec}); volume 0"])
+        return Market(
+            bars=out, source=f"quotes:{path}@{spec}", notes=[f"time bars of the quoted mid ({spec}); volume 0"]
+        )
     if path == "alpaca":
         if not symbols or not start:
             raise DataError("trades:alpaca needs --symbols and --start")
@@ -106,12 +119,14 @@ def _load_base(source: str, symbols: list[str] | None, start: str | None, end: s
         ticks = {sym: read_trades(f) for sym, f in _files(path, symbols, "trades").items()}
     for sym, trades in ticks.items():
         out[sym] = _check(trades_to_bars(trades, spec), f"{path}:{sym} ({spec})")
-    return Market(bars=out, source=f"trades:{path}@{spec}",
-                  notes=[f"{spec} bars built from trades (last bar may be incomplete)"])
+    return Market(
+        bars=out, source=f"trades:{path}@{spec}", notes=[f"{spec} bars built from trades (last bar may be incomplete)"]
+    )
 
 
-def load_micro(source: str, symbols: list[str] | None, start: str | None, end: str | None,
-               benchmark: str | None, seed: int) -> Market:
+def load_micro(
+    source: str, symbols: list[str] | None, start: str | None, end: str | None, benchmark: str | None, seed: int
+) -> Market:
     """Load a source written in this module's grammar (see the module docstring)."""
     parts = _SPLIT.split(str(source))
     base, attachments = parts[0], parts[1:]
@@ -131,17 +146,26 @@ def attach(market: Market, kind: str, path: str, start: str | None = None, end: 
     """``market`` with the per-bar columns of one attachment (quotes, news, options, sectors)."""
     bars = dict(market.bars)
     if kind == "sectors":
-        return replace(market, bars=sector_columns(market), notes=market.notes + ["sector index and rank columns attached"])
+        return replace(
+            market, bars=sector_columns(market), notes=market.notes + ["sector index and rank columns attached"]
+        )
     if kind == "quotes":
         from autostock.feeds.ticks import read_quotes
 
         for sym, f in _files(path, market.symbols, "quotes").items():
-            bars[sym] = bars[sym].drop(columns=[c for c in bars[sym] if c in _quote_cols()]).join(
-                quotes_to_bars(read_quotes(f), bars[sym].index))
+            bars[sym] = (
+                bars[sym]
+                .drop(columns=[c for c in bars[sym] if c in _quote_cols()])
+                .join(quotes_to_bars(read_quotes(f), bars[sym].index))
+            )
     elif kind == "news":
         from autostock.feeds.news import load_alpaca_news, news_to_bars, read_news
 
-        news = load_alpaca_news(market.symbols, start or str(market.dates()[0]), end) if path == "alpaca" else read_news(path)
+        news = (
+            load_alpaca_news(market.symbols, start or str(market.dates()[0]), end)
+            if path == "alpaca"
+            else read_news(path)
+        )
         for sym in market.symbols:
             bars[sym] = bars[sym].join(news_to_bars(news, sym, bars[sym].index))
     elif kind == "options":
@@ -190,6 +214,10 @@ def sector_columns(market: Market) -> dict[str, pd.DataFrame]:
     out = {}
     for sym, df in market.bars.items():
         sec = sec_of.get(sym, "Other")
-        cols = {"sector_close": index[sec], "sector_bm_close": bm, **{f"sector_rank_{k}": ranks[k][sec] for k in SECTOR_WINDOWS}}
+        cols = {
+            "sector_close": index[sec],
+            "sector_bm_close": bm,
+            **{f"sector_rank_{k}": ranks[k][sec] for k in SECTOR_WINDOWS},
+        }
         out[sym] = df.join(pd.DataFrame(cols).reindex(df.index))
     return out

@@ -72,10 +72,14 @@ def tidy_news(records: list[dict] | pd.DataFrame, where: str, row_offset: int = 
         pos = int(np.argmax(none.to_numpy()))
         raise DataError(f"{where}: record {pos + row_offset}: no symbols")
     summary = df[lower["summary"]].fillna("").astype(str) if "summary" in lower else pd.Series("", index=df.index)
-    out = pd.DataFrame({
-        "created_at": parsed,
-        "headline": headline, "summary": summary, "symbols": symbols,
-    })
+    out = pd.DataFrame(
+        {
+            "created_at": parsed,
+            "headline": headline,
+            "summary": summary,
+            "symbols": symbols,
+        }
+    )
     if "id" in lower:
         out["id"] = df[lower["id"]].astype(str)
     return out.sort_values("created_at", kind="stable").reset_index(drop=True)
@@ -94,7 +98,7 @@ def read_news(path: str | Path) -> pd.DataFrame:
         if isinstance(data, dict):
             data = data.get("news")
         if not isinstance(data, list):
-            raise DataError(f"{path}: expected a JSON list of news records or {{\"news\": [...]}}")
+            raise DataError(f'{path}: expected a JSON list of news records or {{"news": [...]}}')
         return tidy_news(data, str(path))
     if path.suffix.lower() == ".csv":
         try:
@@ -117,8 +121,12 @@ def load_alpaca_news(symbols: list[str], start: str, end: str | None = None) -> 
         raise DataError("alpaca: alpaca-py is not installed (pip install 'autostock[live]')") from None
     client = NewsClient(key, secret, raw_data=True, url_override=os.environ.get("APCA_API_DATA_URL"))
     try:
-        req = NewsRequest(symbols=",".join(symbols), start=pd.Timestamp(start).to_pydatetime(),
-                          end=pd.Timestamp(end).to_pydatetime() if end else None, limit=None)
+        req = NewsRequest(
+            symbols=",".join(symbols),
+            start=pd.Timestamp(start).to_pydatetime(),
+            end=pd.Timestamp(end).to_pydatetime() if end else None,
+            limit=None,
+        )
         raw = client.get_news(req)
     except Exception as exc:  # noqa: BLE001 - network and API errors come in many types
         raise DataError(f"alpaca: cannot download news: {type(exc).__name__}") from None
@@ -144,7 +152,7 @@ def novelty(headlines: list[str], window: int = 20) -> np.ndarray:
     out = np.ones(len(sets))
     for i, s in enumerate(sets):
         best = 0.0
-        for prev in sets[max(0, i - window):i]:
+        for prev in sets[max(0, i - window) : i]:
             union = len(s | prev)
             if union:
                 best = max(best, len(s & prev) / union)
@@ -156,8 +164,9 @@ def score_news(news: pd.DataFrame, symbol: str) -> pd.DataFrame:
     """The articles naming ``symbol`` with ``sentiment`` and ``novelty`` (vs that symbol's earlier news)."""
     mine = news[news["symbols"].map(lambda s: symbol.upper() in s)].reset_index(drop=True)
     text = (mine["headline"] + ". " + mine["summary"]).tolist()
-    mine = mine.assign(sentiment=sentiment_scores(text) if len(mine) else np.array([]),
-                       novelty=novelty(mine["headline"].tolist()))
+    mine = mine.assign(
+        sentiment=sentiment_scores(text) if len(mine) else np.array([]), novelty=novelty(mine["headline"].tolist())
+    )
     return mine
 
 
@@ -173,11 +182,14 @@ def news_to_bars(news: pd.DataFrame, symbol: str, index: pd.DatetimeIndex) -> pd
     nov = scored["novelty"].to_numpy()[keep]
     count = np.bincount(k, minlength=n).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out = pd.DataFrame({
-            "news_count": count,
-            "news_sentiment": np.bincount(k, weights=sent, minlength=n) / count,
-            "news_novelty": np.bincount(k, weights=nov, minlength=n) / count,
-            "news_positive": np.bincount(k, weights=(sent > 0.05).astype(float), minlength=n),
-            "news_negative": np.bincount(k, weights=(sent < -0.05).astype(float), minlength=n),
-        }, index=index)
+        out = pd.DataFrame(
+            {
+                "news_count": count,
+                "news_sentiment": np.bincount(k, weights=sent, minlength=n) / count,
+                "news_novelty": np.bincount(k, weights=nov, minlength=n) / count,
+                "news_positive": np.bincount(k, weights=(sent > 0.05).astype(float), minlength=n),
+                "news_negative": np.bincount(k, weights=(sent < -0.05).astype(float), minlength=n),
+            },
+            index=index,
+        )
     return out[list(NEWS_BAR_COLUMNS)]

@@ -32,10 +32,29 @@ from autostock.errors import DataError
 from autostock.feeds.news import decision_times
 from autostock.feeds.ticks import parse_times
 
-SNAPSHOT_COLUMNS: tuple[str, ...] = ("as_of", "underlying", "type", "strike", "expiration", "iv", "delta",
-                                     "gamma", "theta", "vega", "volume", "open_interest", "underlying_price")
-OPTION_BAR_COLUMNS: tuple[str, ...] = ("opt_pc_volume", "opt_pc_oi", "opt_iv_skew", "opt_volume", "opt_oi",
-                                       "opt_volume_oi")
+SNAPSHOT_COLUMNS: tuple[str, ...] = (
+    "as_of",
+    "underlying",
+    "type",
+    "strike",
+    "expiration",
+    "iv",
+    "delta",
+    "gamma",
+    "theta",
+    "vega",
+    "volume",
+    "open_interest",
+    "underlying_price",
+)
+OPTION_BAR_COLUMNS: tuple[str, ...] = (
+    "opt_pc_volume",
+    "opt_pc_oi",
+    "opt_iv_skew",
+    "opt_volume",
+    "opt_oi",
+    "opt_volume_oi",
+)
 _OCC = re.compile(r"^([A-Z.]{1,6})(\d{6})([CP])(\d{8})$")
 _OPTIONAL = ("iv", "delta", "gamma", "theta", "vega", "underlying_price")
 
@@ -45,8 +64,12 @@ def parse_occ(symbol: str) -> tuple[str, pd.Timestamp, str, float] | None:
     m = _OCC.match(str(symbol).strip().upper())
     if not m:
         return None
-    return (m.group(1), pd.Timestamp("20" + m.group(2)), "call" if m.group(3) == "C" else "put",
-            int(m.group(4)) / 1000.0)
+    return (
+        m.group(1),
+        pd.Timestamp("20" + m.group(2)),
+        "call" if m.group(3) == "C" else "put",
+        int(m.group(4)) / 1000.0,
+    )
 
 
 def tidy_snapshots(raw: pd.DataFrame, where: str, row_offset: int = 2) -> pd.DataFrame:
@@ -68,7 +91,9 @@ def tidy_snapshots(raw: pd.DataFrame, where: str, row_offset: int = 2) -> pd.Dat
         df["expiration"] = [p[1] for p in parsed]
         df["type"] = [p[2] for p in parsed]
         df["strike"] = [p[3] for p in parsed]
-    missing = [c for c in ("as_of", "underlying", "type", "strike", "expiration", "volume", "open_interest") if c not in df]
+    missing = [
+        c for c in ("as_of", "underlying", "type", "strike", "expiration", "volume", "open_interest") if c not in df
+    ]
     if missing:
         raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
     for col in ("as_of", "expiration"):
@@ -102,7 +127,10 @@ def tidy_snapshots(raw: pd.DataFrame, where: str, row_offset: int = 2) -> pd.Dat
         bad = ~np.isfinite(arr) | ((arr <= 0) if lo is not None else (arr < 0))
         if bad.any():
             pos = int(np.argmax(bad))
-            fail(pos, f"{col} must be a finite {'positive' if lo is not None else 'non-negative'} number, got {arr[pos]!r}")
+            fail(
+                pos,
+                f"{col} must be a finite {'positive' if lo is not None else 'non-negative'} number, got {arr[pos]!r}",
+            )
     iv = df["iv"].to_numpy()
     bad = np.isfinite(iv) & (iv < 0) | np.isinf(iv)
     if bad.any():
@@ -139,10 +167,20 @@ def chain_to_rows(underlying: str, chain: dict, open_interest: dict[str, float],
     for contract, snap in chain.items():
         greeks = snap.get("greeks") or {}
         bar = snap.get("dailyBar") or {}
-        rows.append({"as_of": as_of, "symbol": contract, "underlying": underlying,
-                     "iv": snap.get("impliedVolatility"), "delta": greeks.get("delta"), "gamma": greeks.get("gamma"),
-                     "theta": greeks.get("theta"), "vega": greeks.get("vega"), "volume": bar.get("v", 0),
-                     "open_interest": open_interest.get(contract, 0)})
+        rows.append(
+            {
+                "as_of": as_of,
+                "symbol": contract,
+                "underlying": underlying,
+                "iv": snap.get("impliedVolatility"),
+                "delta": greeks.get("delta"),
+                "gamma": greeks.get("gamma"),
+                "theta": greeks.get("theta"),
+                "vega": greeks.get("vega"),
+                "volume": bar.get("v", 0),
+                "open_interest": open_interest.get(contract, 0),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -163,11 +201,15 @@ def load_alpaca_chain(underlying: str, as_of: pd.Timestamp | None = None) -> pd.
     try:
         data = OptionHistoricalDataClient(key, secret, raw_data=True, url_override=os.environ.get("APCA_API_DATA_URL"))
         chain = data.get_option_chain(OptionChainRequest(underlying_symbol=underlying))
-        trading = TradingClient(key, secret, paper=True, raw_data=True, url_override=os.environ.get("APCA_API_BASE_URL"))
+        trading = TradingClient(
+            key, secret, paper=True, raw_data=True, url_override=os.environ.get("APCA_API_BASE_URL")
+        )
         oi: dict[str, float] = {}
         token = None
         while True:
-            page: Any = trading.get_option_contracts(GetOptionContractsRequest(underlying_symbols=[underlying], page_token=token))
+            page: Any = trading.get_option_contracts(
+                GetOptionContractsRequest(underlying_symbols=[underlying], page_token=token)
+            )
             for c in page.get("option_contracts") or []:
                 oi[c["symbol"]] = float(c.get("open_interest") or 0)
             token = page.get("next_page_token")
@@ -183,8 +225,11 @@ def load_alpaca_chain(underlying: str, as_of: pd.Timestamp | None = None) -> pd.
 def _pick_iv(usable: pd.DataFrame, typ: str, delta: float, moneyness: float) -> pd.Series:
     """IV per snapshot of the contract of ``typ`` nearest ``delta`` (or ``moneyness`` x spot)."""
     side = usable[usable["type"] == typ]
-    dist = (side["delta"] - delta).abs().where(side["delta"].notna(),
-                                              (side["strike"] / side["underlying_price"] - moneyness).abs())
+    dist = (
+        (side["delta"] - delta)
+        .abs()
+        .where(side["delta"].notna(), (side["strike"] / side["underlying_price"] - moneyness).abs())
+    )
     side = side.assign(_dist=dist).dropna(subset=["_dist"])
     if side.empty:
         return pd.Series(dtype=float)
@@ -198,7 +243,9 @@ def snapshot_metrics(snaps: pd.DataFrame, symbol: str) -> pd.DataFrame:
     if mine.empty:
         return pd.DataFrame(columns=["as_of", *OPTION_BAR_COLUMNS])
     sums = mine.groupby(["as_of", "type"])[["volume", "open_interest"]].sum().unstack("type", fill_value=0.0)
-    sums = sums.reindex(columns=pd.MultiIndex.from_product([["volume", "open_interest"], ["call", "put"]]), fill_value=0.0)
+    sums = sums.reindex(
+        columns=pd.MultiIndex.from_product([["volume", "open_interest"], ["call", "put"]]), fill_value=0.0
+    )
     life = (mine["expiration"] - mine["as_of"]).dt.days
     usable = mine[(life >= 7) & np.isfinite(mine["iv"])]
     usable = usable[usable["expiration"] == usable.groupby("as_of")["expiration"].transform("min")]
@@ -206,12 +253,17 @@ def snapshot_metrics(snaps: pd.DataFrame, symbol: str) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         vol = sums["volume"]["put"] + sums["volume"]["call"]
         oi = sums["open_interest"]["put"] + sums["open_interest"]["call"]
-        out = pd.DataFrame({
-            "opt_pc_volume": sums["volume"]["put"] / sums["volume"]["call"],
-            "opt_pc_oi": sums["open_interest"]["put"] / sums["open_interest"]["call"],
-            "opt_iv_skew": skew.reindex(sums.index),
-            "opt_volume": vol, "opt_oi": oi, "opt_volume_oi": vol / oi,
-        }, index=sums.index)
+        out = pd.DataFrame(
+            {
+                "opt_pc_volume": sums["volume"]["put"] / sums["volume"]["call"],
+                "opt_pc_oi": sums["open_interest"]["put"] / sums["open_interest"]["call"],
+                "opt_iv_skew": skew.reindex(sums.index),
+                "opt_volume": vol,
+                "opt_oi": oi,
+                "opt_volume_oi": vol / oi,
+            },
+            index=sums.index,
+        )
     return out.rename_axis("as_of").reset_index()[["as_of", *OPTION_BAR_COLUMNS]]
 
 

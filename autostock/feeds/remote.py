@@ -25,8 +25,14 @@ def _finish(provider: str, frames: dict[str, pd.DataFrame], benchmark: str | Non
         bars[sym] = df[list(COLUMNS)].astype(float)
         gaps += find_gaps(df.index, sym)
     bench = bars.pop(benchmark)["close"] if benchmark and benchmark in bars else None
-    return Market(bars=bars, source=provider, benchmark=bench, benchmark_symbol=benchmark if bench is not None else None,
-                  notes=[f"{provider} daily bars {start or ''}..{end or ''}, cached on disk"], gaps=gaps)
+    return Market(
+        bars=bars,
+        source=provider,
+        benchmark=bench,
+        benchmark_symbol=benchmark if bench is not None else None,
+        notes=[f"{provider} daily bars {start or ''}..{end or ''}, cached on disk"],
+        gaps=gaps,
+    )
 
 
 def load_yahoo(symbols: list[str], start: str | None, end: str | None, benchmark: str | None) -> Market:
@@ -41,7 +47,9 @@ def load_yahoo(symbols: list[str], start: str | None, end: str | None, benchmark
             try:
                 raw = yf.Ticker(sym).history(start=start, end=end, auto_adjust=True, raise_errors=True)
             except Exception as exc:  # network errors come in many types
-                raise DataError(f"yahoo: cannot download {sym}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}") from None
+                raise DataError(
+                    f"yahoo: cannot download {sym}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
+                ) from None
             if raw.empty:
                 raise DataError(f"yahoo: no bars for {sym} between {start} and {end}")
             df = raw.rename(columns=str.lower)[list(COLUMNS)]
@@ -75,8 +83,13 @@ def load_alpaca(symbols: list[str], start: str | None, end: str | None, benchmar
             from alpaca.data.timeframe import TimeFrame
 
             client = StockHistoricalDataClient(key, secret, url_override=os.environ.get("APCA_API_DATA_URL"))
-            req = StockBarsRequest(symbol_or_symbols=todo, timeframe=TimeFrame.Day, start=pd.Timestamp(start or "2015-01-01"),
-                                   end=pd.Timestamp(end) if end else None, adjustment=Adjustment.ALL)
+            req = StockBarsRequest(
+                symbol_or_symbols=todo,
+                timeframe=TimeFrame.Day,
+                start=pd.Timestamp(start or "2015-01-01"),
+                end=pd.Timestamp(end) if end else None,
+                adjustment=Adjustment.ALL,
+            )
             data = client.get_stock_bars(req).df
         except Exception as exc:
             raise DataError(f"alpaca: cannot download bars: {type(exc).__name__}") from None

@@ -32,11 +32,13 @@ REGIMES = ("bull", "bear", "sideways")
 REGIME_DRIFT = np.array([0.0007, -0.0010, 0.0001])
 REGIME_VOL = np.array([0.8, 1.6, 1.0])
 # daily transition probabilities (rows: from, columns: to)
-REGIME_TRANSITIONS = np.array([
-    [0.990, 0.004, 0.006],
-    [0.015, 0.975, 0.010],
-    [0.010, 0.005, 0.985],
-])
+REGIME_TRANSITIONS = np.array(
+    [
+        [0.990, 0.004, 0.006],
+        [0.015, 0.975, 0.010],
+        [0.010, 0.005, 0.985],
+    ]
+)
 
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:

@@ -29,15 +29,32 @@ QUOTE_COLUMNS: tuple[str, ...] = ("bid", "ask", "bid_size", "ask_size")
 # lower-cased, spaces/underscores removed -> canonical; Alpaca's JSON keys and alpaca-py's
 # DataFrame columns are accepted as they come
 _TIME = {"timestamp": "timestamp", "time": "timestamp", "datetime": "timestamp", "date": "timestamp", "t": "timestamp"}
-TRADE_ALIASES: dict[str, str] = {**_TIME, "price": "price", "p": "price", "size": "size", "s": "size",
-                                 "volume": "size", "qty": "size"}
+TRADE_ALIASES: dict[str, str] = {
+    **_TIME,
+    "price": "price",
+    "p": "price",
+    "size": "size",
+    "s": "size",
+    "volume": "size",
+    "qty": "size",
+}
 QUOTE_ALIASES: dict[str, str] = {
-    **_TIME, "bid": "bid", "bidprice": "bid", "bp": "bid", "ask": "ask", "askprice": "ask", "ap": "ask",
-    "bidsize": "bid_size", "bs": "bid_size", "asksize": "ask_size", "as": "ask_size",
+    **_TIME,
+    "bid": "bid",
+    "bidprice": "bid",
+    "bp": "bid",
+    "ask": "ask",
+    "askprice": "ask",
+    "ap": "ask",
+    "bidsize": "bid_size",
+    "bs": "bid_size",
+    "asksize": "ask_size",
+    "as": "ask_size",
 }
 # carried by Alpaca and alpaca-py; read and ignored
-IGNORED: frozenset[str] = frozenset({"symbol", "exchange", "x", "id", "i", "conditions", "c", "tape", "z",
-                                     "bidexchange", "bx", "askexchange", "ax"})
+IGNORED: frozenset[str] = frozenset(
+    {"symbol", "exchange", "x", "id", "i", "conditions", "c", "tape", "z", "bidexchange", "bx", "askexchange", "ax"}
+)
 
 
 def _canonical(raw: pd.DataFrame, aliases: dict[str, str], required: tuple[str, ...], where: str) -> pd.DataFrame:
@@ -177,8 +194,9 @@ def _alpaca_keys() -> tuple[str, str]:
     return key, secret
 
 
-def load_alpaca_ticks(kind: str, symbols: list[str], start: str, end: str | None = None,
-                      feed: str | None = None, cache: bool = True) -> dict[str, pd.DataFrame]:
+def load_alpaca_ticks(
+    kind: str, symbols: list[str], start: str, end: str | None = None, feed: str | None = None, cache: bool = True
+) -> dict[str, pd.DataFrame]:
     """Historical trades or quotes per symbol from Alpaca (alpaca-py, every page), cached as Parquet.
 
     Parameters
@@ -214,7 +232,9 @@ def load_alpaca_ticks(kind: str, symbols: list[str], start: str, end: str | None
         else:
             raw = client.get_stock_quotes(StockQuotesRequest(symbol_or_symbols=todo, feed=feed, **stamps))  # type: ignore[arg-type]
     except Exception as exc:  # noqa: BLE001 - network and API errors come in many types
-        raise DataError(f"alpaca: cannot download {kind}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise DataError(
+            f"alpaca: cannot download {kind}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
     for sym in todo:
         rows = raw.get(sym) or []
         if not rows:

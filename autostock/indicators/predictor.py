@@ -58,13 +58,17 @@ def _label_end(window: Any) -> pd.Timestamp:
 def in_sample_error(name: str, window: Any, first_bar: pd.Timestamp) -> ConfigError:
     """The one-line refusal to serve a predictor on bars whose labels it was trained on."""
     end = _label_end(window)
-    fitted = (f"fitted on bars {pd.Timestamp(window.first_bar).date()}..{pd.Timestamp(window.last_bar).date()} "
-              f"with {window.horizon}-bar labels, so it saw every bar up to {end}"
-              if hasattr(window, "last_bar") else f"trained on labels reaching {end}")
+    fitted = (
+        f"fitted on bars {pd.Timestamp(window.first_bar).date()}..{pd.Timestamp(window.last_bar).date()} "
+        f"with {window.horizon}-bar labels, so it saw every bar up to {end}"
+        if hasattr(window, "last_bar")
+        else f"trained on labels reaching {end}"
+    )
     return ConfigError(
         f"{name}: refusing to serve the saved predictor on bars from {first_bar} (in-sample): it was {fitted}; "
         f"use the out-of-sample predictions of `autostock train` (ml_signal model=DIR without serve=model), "
-        f"or a model trained on an earlier period and data starting after {end}")
+        f"or a model trained on an earlier period and data starting after {end}"
+    )
 
 
 class _SeriesLookup:
@@ -116,8 +120,13 @@ class PredictorIndicator(bt.Indicator):
     # a walk-forward model's prediction depends on all the history it was trained on, by design
     # (``autostock lookahead`` checks it for look-ahead, not for warm-up dependence)
     history_dependent = True
-    params = (("predictions", None), ("predictor", None), ("features", None), ("lookback", None),
-              ("training_window", None))
+    params = (
+        ("predictions", None),
+        ("predictor", None),
+        ("features", None),
+        ("lookback", None),
+        ("training_window", None),
+    )
     plotinfo = dict(subplot=True)
 
     def __init__(self) -> None:
@@ -134,13 +143,15 @@ class PredictorIndicator(bt.Indicator):
         self._window: Any = None
         self._label_end: pd.Timestamp | None = None
         if p.predictor is not None:
-            self._window = p.training_window if p.training_window is not None else getattr(
-                p.predictor, "training_window_", None)
+            self._window = (
+                p.training_window if p.training_window is not None else getattr(p.predictor, "training_window_", None)
+            )
             if self._window is None:
                 raise ConfigError(
                     f"{self._name()}: the predictor records no training window, so it cannot be shown not to "
                     "predict bars it was trained on; load it with autostock.models.artifacts.load_artifacts "
-                    "(trained by `autostock train`) or pass training_window=<last bar its labels reached>")
+                    "(trained by `autostock train`) or pass training_window=<last bar its labels reached>"
+                )
             self._label_end = _label_end(self._window)
             if not self.data.islive():
                 nums = self.data.datetime.array
@@ -182,7 +193,7 @@ class PredictorIndicator(bt.Indicator):
         if self._lookup is not None:
             values = self._lookup.values(self.data.datetime.array[start:end])
         else:
-            self._refuse_from(nums_to_datetimes(self.data.datetime.array[start:start + 1])[0])
+            self._refuse_from(nums_to_datetimes(self.data.datetime.array[start : start + 1])[0])
             values = self._predict_frame(self._frame(end, ago_end=False), None)[start:end]
         for i, v in zip(range(start, end), values):
             out[i] = v
@@ -212,5 +223,3 @@ class PredictorIndicator(bt.Indicator):
             self._lookback = count
             value = float(self._predict_frame(self._frame(count, ago_end=True), self._context)[-1])
         self.lines.prediction[0] = value
-
-

@@ -33,8 +33,9 @@ class MarketRegime(bt.Indicator):
 
     def __init__(self) -> None:
         p = self.p
-        self.rule = RegimeRule(int(p.fast), int(p.slow), float(p.band), int(p.vol_window), int(p.vol_long),
-                               float(p.vol_mult))
+        self.rule = RegimeRule(
+            int(p.fast), int(p.slow), float(p.band), int(p.vol_window), int(p.vol_long), float(p.vol_mult)
+        )
         self.addminperiod(self.rule.warmup)
 
     def next(self) -> None:

@@ -25,8 +25,10 @@ class VolumeProfile(bt.Indicator):
 
     def __init__(self) -> None:
         if self.p.period < 2 or self.p.bins < 1 or not 0 < self.p.value_area <= 1:
-            raise ValueError(f"VolumeProfile needs period >= 2, bins >= 1, 0 < value_area <= 1; got "
-                             f"{self.p.period}, {self.p.bins}, {self.p.value_area}")
+            raise ValueError(
+                f"VolumeProfile needs period >= 2, bins >= 1, 0 < value_area <= 1; got "
+                f"{self.p.period}, {self.p.bins}, {self.p.value_area}"
+            )
         self.addminperiod(self.p.period)
 
     def _typical(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:

@@ -38,8 +38,10 @@ def check_version(found: str | None = None) -> None:
         major_minor = (-1, -1)
     if major_minor != SUPPORTED:
         want = ".".join(map(str, SUPPORTED))
-        raise ConfigError(f"alpaca-py {found} is installed, but autostock's live adapter was written for "
-                          f"alpaca-py {want}.x: pip install 'alpaca-py>={want},<0.{SUPPORTED[1] + 1}'")
+        raise ConfigError(
+            f"alpaca-py {found} is installed, but autostock's live adapter was written for "
+            f"alpaca-py {want}.x: pip install 'alpaca-py>={want},<0.{SUPPORTED[1] + 1}'"
+        )
 
 
 def http_session(client: Any) -> Any:

@@ -47,6 +47,7 @@ __all__ = ["AUCTION_TIFS", "EPS", "STATUS_MAP", "AlpacaBroker", "fill_delta"]
 
 log = logging.getLogger(__name__)
 
+
 class AlpacaBroker(OrderSubmission, FillAccounting, RestSync, bt.BrokerBase):
     """backtrader broker for an Alpaca account (paper by default).
 
@@ -71,12 +72,27 @@ class AlpacaBroker(OrderSubmission, FillAccounting, RestSync, bt.BrokerBase):
         Seconds a fill may take to arrive by stream before a REST poll calls the stream stale.
     """
 
-    params = (("tif", "day"), ("fractional", False), ("poll_interval", 30.0), ("order_stale_after", 10.0),
-              ("outage_limit", 300.0), ("retry_base", 1.0), ("retry_cap", 30.0), ("stream_grace", 5.0))
+    params = (
+        ("tif", "day"),
+        ("fractional", False),
+        ("poll_interval", 30.0),
+        ("order_stale_after", 10.0),
+        ("outage_limit", 300.0),
+        ("retry_base", 1.0),
+        ("retry_cap", 30.0),
+        ("stream_grace", 5.0),
+    )
 
-    def __init__(self, store: AlpacaStore, state: StateDB, killswitch: KillSwitch | None = None,
-                 run_id: str = "run", strategy_name: str = "strategy", long_only: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        store: AlpacaStore,
+        state: StateDB,
+        killswitch: KillSwitch | None = None,
+        run_id: str = "run",
+        strategy_name: str = "strategy",
+        long_only: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__()
         for k, v in kwargs.items():
             setattr(self.p, k, v)
@@ -104,9 +120,14 @@ class AlpacaBroker(OrderSubmission, FillAccounting, RestSync, bt.BrokerBase):
         self._last_bar_key: tuple | None = None
         self._waiting: list[tuple[list[bt.Order], float, str, str]] = []  # (orders, qty, cid, bar time)
         self._open_since: dict[str, float] = {}  # cid -> monotonic time sent (this session)
-        self.sync = Syncer(self.sync_with_broker, poll_interval=self.p.poll_interval,
-                           order_stale_after=self.p.order_stale_after, outage_limit=self.p.outage_limit,
-                           retry_base=self.p.retry_base, retry_cap=self.p.retry_cap)
+        self.sync = Syncer(
+            self.sync_with_broker,
+            poll_interval=self.p.poll_interval,
+            order_stale_after=self.p.order_stale_after,
+            outage_limit=self.p.outage_limit,
+            retry_base=self.p.retry_base,
+            retry_cap=self.p.retry_cap,
+        )
         self.halted_reason: str | None = None
         self.on_halt: Callable[[str], None] | None = None
         self.accepting = True
@@ -187,18 +208,72 @@ class AlpacaBroker(OrderSubmission, FillAccounting, RestSync, bt.BrokerBase):
     def notify(self, order: bt.Order) -> None:
         self.notifs.put(order.clone())
 
-    def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0, oco=None,
-            trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs) -> bt.Order:
-        order = bt.BuyOrder(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
-                            valid=valid, tradeid=tradeid, oco=oco, trailamount=trailamount,
-                            trailpercent=trailpercent, parent=parent, transmit=transmit)
+    def buy(
+        self,
+        owner,
+        data,
+        size,
+        price=None,
+        plimit=None,
+        exectype=None,
+        valid=None,
+        tradeid=0,
+        oco=None,
+        trailamount=None,
+        trailpercent=None,
+        parent=None,
+        transmit=True,
+        **kwargs,
+    ) -> bt.Order:
+        order = bt.BuyOrder(
+            owner=owner,
+            data=data,
+            size=size,
+            price=price,
+            pricelimit=plimit,
+            exectype=exectype,
+            valid=valid,
+            tradeid=tradeid,
+            oco=oco,
+            trailamount=trailamount,
+            trailpercent=trailpercent,
+            parent=parent,
+            transmit=transmit,
+        )
         return self._place(order, kwargs)
 
-    def sell(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0, oco=None,
-             trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs) -> bt.Order:
-        order = bt.SellOrder(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
-                             valid=valid, tradeid=tradeid, oco=oco, trailamount=trailamount,
-                             trailpercent=trailpercent, parent=parent, transmit=transmit)
+    def sell(
+        self,
+        owner,
+        data,
+        size,
+        price=None,
+        plimit=None,
+        exectype=None,
+        valid=None,
+        tradeid=0,
+        oco=None,
+        trailamount=None,
+        trailpercent=None,
+        parent=None,
+        transmit=True,
+        **kwargs,
+    ) -> bt.Order:
+        order = bt.SellOrder(
+            owner=owner,
+            data=data,
+            size=size,
+            price=price,
+            pricelimit=plimit,
+            exectype=exectype,
+            valid=valid,
+            tradeid=tradeid,
+            oco=oco,
+            trailamount=trailamount,
+            trailpercent=trailpercent,
+            parent=parent,
+            transmit=transmit,
+        )
         return self._place(order, kwargs)
 
     def next(self) -> None:

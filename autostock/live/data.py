@@ -63,8 +63,14 @@ class BarRouter:
         if symbol not in self._queues:
             return
         idx = bar_index(bar_time(raw["t"]), self.daily)
-        bar = {"dt": idx, "open": float(raw["o"]), "high": float(raw["h"]), "low": float(raw["l"]),
-               "close": float(raw["c"]), "volume": float(raw.get("v", 0.0))}
+        bar = {
+            "dt": idx,
+            "open": float(raw["o"]),
+            "high": float(raw["h"]),
+            "low": float(raw["l"]),
+            "close": float(raw["c"]),
+            "volume": float(raw.get("v", 0.0)),
+        }
         with self._cond:
             if self._released is not None and idx <= self._released:
                 return  # a late or replayed bar
@@ -120,8 +126,7 @@ class AlpacaData(bt.feed.DataBase):
 
     params = (("qcheck", 0.5),)
 
-    def __init__(self, router: BarRouter, symbol: str, history: pd.DataFrame | None = None,
-                 daily: bool = True) -> None:
+    def __init__(self, router: BarRouter, symbol: str, history: pd.DataFrame | None = None, daily: bool = True) -> None:
         super().__init__()
         self.router, self.symbol = router, symbol
         self._history = history if history is not None else pd.DataFrame()

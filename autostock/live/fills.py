@@ -10,11 +10,23 @@ from __future__ import annotations
 
 # Alpaca order status -> what it means for the backtrader order
 STATUS_MAP: dict[str, str] = {
-    "new": "accepted", "accepted": "accepted", "pending_new": "accepted", "accepted_for_bidding": "accepted",
-    "held": "accepted", "calculated": "accepted", "done_for_day": "accepted", "pending_cancel": "accepted",
-    "pending_replace": "accepted", "replaced": "accepted", "stopped": "accepted", "suspended": "accepted",
-    "partially_filled": "partial", "filled": "completed",
-    "canceled": "canceled", "expired": "expired", "rejected": "rejected",
+    "new": "accepted",
+    "accepted": "accepted",
+    "pending_new": "accepted",
+    "accepted_for_bidding": "accepted",
+    "held": "accepted",
+    "calculated": "accepted",
+    "done_for_day": "accepted",
+    "pending_cancel": "accepted",
+    "pending_replace": "accepted",
+    "replaced": "accepted",
+    "stopped": "accepted",
+    "suspended": "accepted",
+    "partially_filled": "partial",
+    "filled": "completed",
+    "canceled": "canceled",
+    "expired": "expired",
+    "rejected": "rejected",
 }
 TERMINAL_ALPACA = ("filled", "canceled", "expired", "rejected", "replaced")
 EPS = 1e-9

@@ -49,10 +49,16 @@ class FillAccounting:
         elif event and event.get("execution_id") and event.get("event") in ("fill", "partial_fill"):
             log.debug("fill event %s for %s already applied (replay or out of order)", event.get("execution_id"), cid)
         status = str(o.get("status") or "")
-        if status and status != row["status"] and not (row["status"] in TERMINAL_ALPACA and status not in
-                                                        TERMINAL_ALPACA):
-            self.state.update_order(cid, status=status, filled_avg_price=float(o["filled_avg_price"])
-                                    if o.get("filled_avg_price") else row["filled_avg_price"])
+        if (
+            status
+            and status != row["status"]
+            and not (row["status"] in TERMINAL_ALPACA and status not in TERMINAL_ALPACA)
+        ):
+            self.state.update_order(
+                cid,
+                status=status,
+                filled_avg_price=float(o["filled_avg_price"]) if o.get("filled_avg_price") else row["filled_avg_price"],
+            )
         if status in TERMINAL_ALPACA:
             self._open_since.pop(cid, None)
         if bto is not None:
@@ -65,13 +71,21 @@ class FillAccounting:
         aid, sym = str(o.get("id", "")), str(o.get("symbol") or "")
         if aid and aid not in self._external_seen:
             self._external_seen.add(aid)
-            self.state.event("external", f"order {aid} ({sym} {o.get('side')} {o.get('qty')}) was not placed by "
-                                         "autostock: reported, not managed", level="warning")
+            self.state.event(
+                "external",
+                f"order {aid} ({sym} {o.get('side')} {o.get('qty')}) was not placed by "
+                "autostock: reported, not managed",
+                level="warning",
+            )
         if not event or event.get("event") not in ("fill", "partial_fill") or event.get("position_qty") is None:
             return
         if sym in self.datas or sym in self.state.positions():
-            self.outside_change(sym, float(event["position_qty"]), float(event.get("price") or 0.0),
-                                f"outside order {aid} {o.get('side')} {event.get('qty')}")
+            self.outside_change(
+                sym,
+                float(event["position_qty"]),
+                float(event.get("price") or 0.0),
+                f"outside order {aid} {o.get('side')} {event.get('qty')}",
+            )
 
     def outside_change(self, sym: str, qty: float, price: float, why: str) -> None:
         """The broker holds ``qty`` of ``sym`` because of something autostock did not do."""
@@ -82,15 +96,25 @@ class FillAccounting:
         avg = float(rec["avg_price"]) if rec and sign(old) == sign(qty) else (price or self.marks.get(sym, 0.0))
         self.state.set_position(sym, qty, avg)
         self.positions[sym].set(qty, avg)
-        self.state.event("external", f"{sym}: position {old:g} -> {qty:g} changed outside autostock ({why}): "
-                                     "autostock's view updated", level="warning")
+        self.state.event(
+            "external",
+            f"{sym}: position {old:g} -> {qty:g} changed outside autostock ({why}): autostock's view updated",
+            level="warning",
+        )
         log.warning("%s: position %g -> %g changed outside autostock (%s)", sym, old, qty, why)
         flipped = sign(old) != 0 and sign(qty) != 0 and sign(old) != sign(qty)
         if flipped or (self.long_only and qty < -EPS):
-            what = "flipped from long to short" if old > 0 else "flipped from short to long" if flipped else \
-                "is short, which this long-only strategy cannot produce"
-            self.halt(f"{sym}: the position {what} outside autostock ({old:g} -> {qty:g}, {why}); check the "
-                      "account, then `autostock resume`")
+            what = (
+                "flipped from long to short"
+                if old > 0
+                else "flipped from short to long"
+                if flipped
+                else "is short, which this long-only strategy cannot produce"
+            )
+            self.halt(
+                f"{sym}: the position {what} outside autostock ({old:g} -> {qty:g}, {why}); check the "
+                "account, then `autostock resume`"
+            )
 
     def _set_status(self, bto: bt.Order, status: str) -> None:
         if not bto.alive():
@@ -127,8 +151,21 @@ class FillAccounting:
         pnl = comminfo.profitandloss(-closed, pprice_orig, price) if closed else 0.0
         margin = comminfo.getvaluesize(size, price)
         dt = data.datetime[0] if len(data) else bt.date2num(bt.datetime.datetime.utcnow())
-        bto.execute(dt, size, price, closed, closedvalue, closedcomm, opened, openedvalue, openedcomm,
-                    margin, pnl, psize, pprice)
+        bto.execute(
+            dt,
+            size,
+            price,
+            closed,
+            closedvalue,
+            closedcomm,
+            opened,
+            openedvalue,
+            openedcomm,
+            margin,
+            pnl,
+            psize,
+            pprice,
+        )
         if abs(bto.executed.remsize) > EPS:
             bto.partial()
         else:

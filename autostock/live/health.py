@@ -30,10 +30,20 @@ HEALTH_KEY = "health"
 def session_payload(session: Any) -> dict[str, Any]:
     """The facts of a :class:`~autostock.live.runner.TradingSession` a monitor shows."""
     spec, st = session.spec, session.settings
-    return {"run_id": session.run_id, "mode": "live" if st.live else "paper", "strategy": spec.strategy,
-            "params": dict(spec.params or {}), "symbols": list(spec.symbols or []), "sizer": spec.sizer,
-            "sizer_params": dict(spec.sizer_params or {}), "cash": spec.cash, "timeframe": st.timeframe,
-            "backfill": st.backfill, "limits": asdict(st.limits), "started_at": time.time()}
+    return {
+        "run_id": session.run_id,
+        "mode": "live" if st.live else "paper",
+        "strategy": spec.strategy,
+        "params": dict(spec.params or {}),
+        "symbols": list(spec.symbols or []),
+        "sizer": spec.sizer,
+        "sizer_params": dict(spec.sizer_params or {}),
+        "cash": spec.cash,
+        "timeframe": st.timeframe,
+        "backfill": st.backfill,
+        "limits": asdict(st.limits),
+        "started_at": time.time(),
+    }
 
 
 class HealthPublisher:
@@ -53,11 +63,17 @@ class HealthPublisher:
         window = now_mono - self._sent[0][0]
         last = {k: now_wall - (now_mono - v) for k, v in dict(getattr(store, "last_message", {})).items()}
         limiter = getattr(store, "limiter", None)
-        return {"ts": now_wall, "last_message": last, "reconnects": dict(getattr(store, "reconnects", {})),
-                "requests_total": sent, "requests_last_minute": sent - self._sent[0][1],
-                "requests_window_s": window, "rate_limited": int(getattr(store, "rate_limited", 0)),
-                "client_limit_per_minute": getattr(limiter, "limit", None),
-                "marks": dict(getattr(broker, "marks", {}) or {})}
+        return {
+            "ts": now_wall,
+            "last_message": last,
+            "reconnects": dict(getattr(store, "reconnects", {})),
+            "requests_total": sent,
+            "requests_last_minute": sent - self._sent[0][1],
+            "requests_window_s": window,
+            "rate_limited": int(getattr(store, "rate_limited", 0)),
+            "client_limit_per_minute": getattr(limiter, "limit", None),
+            "marks": dict(getattr(broker, "marks", {}) or {}),
+        }
 
     def publish(self) -> None:
         try:
@@ -79,7 +95,6 @@ def start(session: Any, stop_event: threading.Event, every: float = 2.0) -> thre
         session.state.set_meta(SESSION_KEY, json.dumps(session_payload(session), default=str))
     except Exception:
         log.debug("session publish failed", exc_info=True)
-    t = threading.Thread(target=HealthPublisher(session, stop_event, every).run, name="autostock-health",
-                         daemon=True)
+    t = threading.Thread(target=HealthPublisher(session, stop_event, every).run, name="autostock-health", daemon=True)
     t.start()
     return t

@@ -60,8 +60,9 @@ class SafetyLimits:
 class KillSwitch:
     """Checks orders and equity against :class:`SafetyLimits`; trips halts in ``state``."""
 
-    def __init__(self, state: StateDB, limits: SafetyLimits | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, state: StateDB, limits: SafetyLimits | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.state = state
         self.limits = limits or SafetyLimits()
         self._clock = clock
@@ -75,8 +76,15 @@ class KillSwitch:
             self.state.halt(reason)
         return reason
 
-    def check_order(self, symbol: str, qty: float, price: float, position_qty: float,
-                    pending_buy: float = 0.0, pending_sell: float = 0.0) -> None:
+    def check_order(
+        self,
+        symbol: str,
+        qty: float,
+        price: float,
+        position_qty: float,
+        pending_buy: float = 0.0,
+        pending_sell: float = 0.0,
+    ) -> None:
         """Raise :class:`OrderBlocked` unless an order of signed ``qty`` at ``price`` is allowed.
 
         ``pending_buy`` / ``pending_sell`` are the unfilled share counts of the symbol's open
@@ -89,8 +97,9 @@ class KillSwitch:
         lim = self.limits
         notional = abs(qty) * price
         if lim.max_order_notional is not None and notional > lim.max_order_notional:
-            self._trip(f"{symbol}: order notional {notional:,.2f} exceeds max order notional "
-                       f"{lim.max_order_notional:,.2f}")
+            self._trip(
+                f"{symbol}: order notional {notional:,.2f} exceeds max order notional {lim.max_order_notional:,.2f}"
+            )
         if lim.max_position is not None:
             if qty > 0:
                 worst = position_qty + abs(pending_buy) + qty
@@ -100,9 +109,11 @@ class KillSwitch:
                 grows = worst < 0
             if grows and abs(worst) * price > lim.max_position:
                 pend = abs(pending_buy if qty > 0 else pending_sell)
-                self._trip(f"{symbol}: projected position {abs(worst) * price:,.2f} (held {position_qty:g}, "
-                           f"open orders {pend:g}, this order {qty:+g} shares) exceeds max position "
-                           f"{lim.max_position:,.2f}")
+                self._trip(
+                    f"{symbol}: projected position {abs(worst) * price:,.2f} (held {position_qty:g}, "
+                    f"open orders {pend:g}, this order {qty:+g} shares) exceeds max position "
+                    f"{lim.max_position:,.2f}"
+                )
         if lim.max_orders_per_minute is not None:
             now = self._clock()
             while self._recent and now - self._recent[0] >= 60.0:
@@ -124,6 +135,8 @@ class KillSwitch:
         peak = max(self.state.equity_peak() or equity, equity)
         drawdown = 1.0 - equity / peak if peak > 0 else 0.0
         if drawdown >= lim.max_drawdown:
-            return (f"max drawdown: equity {equity:,.2f} is {drawdown:.1%} below its peak {peak:,.2f} "
-                    f"(limit {lim.max_drawdown:.1%})")
+            return (
+                f"max drawdown: equity {equity:,.2f} is {drawdown:.1%} below its peak {peak:,.2f} "
+                f"(limit {lim.max_drawdown:.1%})"
+            )
         return None

@@ -45,8 +45,10 @@ class ProcessLock:
         except OSError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise LockHeld(f"{self.what} is in use by autostock process {holder} (lock {self.path}): "
-                           "one trading process per account and state file") from None
+            raise LockHeld(
+                f"{self.what} is in use by autostock process {holder} (lock {self.path}): "
+                "one trading process per account and state file"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

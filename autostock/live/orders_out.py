@@ -108,8 +108,9 @@ class OrderSubmission:
             return
         buys, sells = self.pending(sym)
         try:
-            self.killswitch.check_order(sym, math.copysign(qty, size), price, self.positions[sym].size,
-                                        pending_buy=buys, pending_sell=sells)
+            self.killswitch.check_order(
+                sym, math.copysign(qty, size), price, self.positions[sym].size, pending_buy=buys, pending_sell=sells
+            )
         except OrderBlocked as exc:
             self._reject(orders, str(exc))
             return
@@ -123,8 +124,11 @@ class OrderSubmission:
                 o.submit(self)
                 self.notify(o)
             self._waiting.append((orders, qty, cid, bar_dt.isoformat()))
-            self.state.event("wait", f"{cid}: market closed, order held until the open (time in force "
-                                     f"{self.p.tif}; use --tif opg to queue it at Alpaca for the opening auction)")
+            self.state.event(
+                "wait",
+                f"{cid}: market closed, order held until the open (time in force "
+                f"{self.p.tif}; use --tif opg to queue it at Alpaca for the opening auction)",
+            )
             log.info("market closed: %s waits for the open", cid)
             return
         self._send(orders, qty, cid, bar_dt.isoformat())
@@ -147,10 +151,19 @@ class OrderSubmission:
         sym = main.data._name
         request, kind, order_class, legs = build_request(orders, cid, qty, self.p.tif)
         row, created = self.state.record_order(
-            cid, run_id=self.run_id, strategy=self.strategy_name, symbol=sym, side="buy" if main.isbuy() else "sell",
-            qty=qty, type=kind, limit_price=getattr(request, "limit_price", None),
-            stop_price=getattr(request, "stop_price", None), tif=self.p.tif, bar_time=bar_time,
-            order_class=order_class)
+            cid,
+            run_id=self.run_id,
+            strategy=self.strategy_name,
+            symbol=sym,
+            side="buy" if main.isbuy() else "sell",
+            qty=qty,
+            type=kind,
+            limit_price=getattr(request, "limit_price", None),
+            stop_price=getattr(request, "stop_price", None),
+            tif=self.p.tif,
+            bar_time=bar_time,
+            order_class=order_class,
+        )
         self.by_cid[cid] = main
         self.cid_of[main.ref] = cid
         if not notified:
@@ -170,8 +183,9 @@ class OrderSubmission:
                 self._reject(orders, str(exc), kind="rejected")
                 return
             except (AmbiguousSubmit, Interrupted) as exc:
-                self.state.event("ambiguous", f"{cid}: {exc or 'interrupted'}; left pending for reconciliation",
-                                 level="error")
+                self.state.event(
+                    "ambiguous", f"{cid}: {exc or 'interrupted'}; left pending for reconciliation", level="error"
+                )
                 log.error("%s: %s", cid, exc)
                 self.sync.request_catchup()
                 if isinstance(exc, Interrupted):
@@ -200,8 +214,21 @@ class OrderSubmission:
         price = float(row["filled_avg_price"] or 0.0)
         if bto.status == bt.Order.Submitted:
             bto.accept(self)
-        bto.execute(bto.data.datetime[0], signed, price, 0, 0.0, 0.0, signed, abs(signed) * price, 0.0, 0.0, 0.0,
-                    pos.size, pos.price)
+        bto.execute(
+            bto.data.datetime[0],
+            signed,
+            price,
+            0,
+            0.0,
+            0.0,
+            signed,
+            abs(signed) * price,
+            0.0,
+            0.0,
+            0.0,
+            pos.size,
+            pos.price,
+        )
         if abs(bto.executed.remsize) > EPS:
             bto.partial()
         else:
@@ -222,10 +249,19 @@ class OrderSubmission:
             for kind, o in legs:
                 if kind == ltype:
                     lcid = f"{cid[:44]}-{'tp' if kind == 'limit' else 'sl'}"
-                    self.state.record_order(lcid, symbol=leg.get("symbol", orders[0].data._name), side=leg["side"],
-                                            qty=float(leg.get("qty") or 0), type=leg.get("type", kind),
-                                            run_id=self.run_id, strategy=self.strategy_name, parent_cid=cid,
-                                            leg=kind, status=leg.get("status", "held"), alpaca_id=str(leg["id"]))
+                    self.state.record_order(
+                        lcid,
+                        symbol=leg.get("symbol", orders[0].data._name),
+                        side=leg["side"],
+                        qty=float(leg.get("qty") or 0),
+                        type=leg.get("type", kind),
+                        run_id=self.run_id,
+                        strategy=self.strategy_name,
+                        parent_cid=cid,
+                        leg=kind,
+                        status=leg.get("status", "held"),
+                        alpaca_id=str(leg["id"]),
+                    )
                     self.by_cid[lcid] = o
                     self.cid_of[o.ref] = lcid
                     self.by_alpaca_id[str(leg["id"])] = o

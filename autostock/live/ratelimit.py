@@ -24,8 +24,14 @@ class TokenBucket:
         Tokens available at once.
     """
 
-    def __init__(self, limit: int = 190, period: float = 60.0, burst: int = 10,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        limit: int = 190,
+        period: float = 60.0,
+        burst: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if limit < 1:
             raise ValueError(f"rate limit must be >= 1 request per period, got {limit}")
         if period <= 0:
@@ -67,7 +73,9 @@ class TokenBucket:
             self._tokens = 0.0
 
 
-def reset_wait(headers: Mapping[str, str], now_epoch: float | None = None, default: float = 1.0, cap: float = 60.0) -> float:
+def reset_wait(
+    headers: Mapping[str, str], now_epoch: float | None = None, default: float = 1.0, cap: float = 60.0
+) -> float:
     """Seconds to wait after a 429, from ``X-Ratelimit-Reset`` (epoch seconds) or ``Retry-After``."""
     now_epoch = time.time() if now_epoch is None else now_epoch
     for name, absolute in (("X-Ratelimit-Reset", True), ("Retry-After", False)):

@@ -36,8 +36,14 @@ class ReconcileReport:
 
     def lines(self) -> list[str]:
         out = [f"positions at the broker: {self.positions or 'none'}"]
-        for name in ("adopted_orders", "never_sent", "fills_while_down", "external_orders", "adopted_positions",
-                     "mismatches"):
+        for name in (
+            "adopted_orders",
+            "never_sent",
+            "fills_while_down",
+            "external_orders",
+            "adopted_positions",
+            "mismatches",
+        ):
             items = getattr(self, name)
             if items:
                 out.append(f"{name.replace('_', ' ')}: {', '.join(items)}")
@@ -52,13 +58,15 @@ def reconcile(store: AlpacaStore, state: StateDB, long_only: bool = False) -> Re
     try:
         positions = store.positions()
     except Exception as exc:
-        raise ReconcileError(f"cannot read positions from the broker ({type(exc).__name__}): refusing to start "
-                             "rather than assuming flat") from None
+        raise ReconcileError(
+            f"cannot read positions from the broker ({type(exc).__name__}): refusing to start rather than assuming flat"
+        ) from None
     try:
         open_orders = store.open_orders()
     except Exception as exc:
-        raise ReconcileError(f"cannot read open orders from the broker ({type(exc).__name__}): refusing to start")\
-            from None
+        raise ReconcileError(
+            f"cannot read open orders from the broker ({type(exc).__name__}): refusing to start"
+        ) from None
     rep.positions = {s: float(p["qty"]) for s, p in positions.items()}
     fresh = not state.orders(limit=1) and not state.positions()
 
@@ -91,8 +99,12 @@ def reconcile(store: AlpacaStore, state: StateDB, long_only: bool = False) -> Re
         if str(o["id"]) in mine or state.get_order(str(o.get("client_order_id") or "")):
             continue
         rep.external_orders.append(f"{o.get('symbol')} {o.get('side')} {o.get('qty')} ({o['id']})")
-        state.event("external", f"open order {o['id']} ({o.get('symbol')} {o.get('side')} {o.get('qty')}) was not "
-                                "placed by autostock: reported, not managed", level="warning")
+        state.event(
+            "external",
+            f"open order {o['id']} ({o.get('symbol')} {o.get('side')} {o.get('qty')}) was not "
+            "placed by autostock: reported, not managed",
+            level="warning",
+        )
 
     # positions
     recorded = {s: r["qty"] for s, r in state.positions().items()}
@@ -110,20 +122,27 @@ def reconcile(store: AlpacaStore, state: StateDB, long_only: bool = False) -> Re
             external_qty[sym] = _external_filled(store, state, sym)
         flipped = sign(want) != 0 and sign(have) != 0 and sign(want) != sign(have)
         if flipped or (long_only and have < -EPS):
-            msg = (f"position {sym}: broker holds {have:g}, autostock recorded {want:g}: a "
-                   f"{'short' if have < 0 else 'long'} position this strategy could not have produced (changed "
-                   "outside autostock); check the account, then `autostock resume`")
+            msg = (
+                f"position {sym}: broker holds {have:g}, autostock recorded {want:g}: a "
+                f"{'short' if have < 0 else 'long'} position this strategy could not have produced (changed "
+                "outside autostock); check the account, then `autostock resume`"
+            )
             rep.mismatches.append(msg)
             state.halt(msg)
             continue
         if abs(want + external_qty[sym] - have) <= EPS:
             state.set_position(sym, have, avg)
-            state.event("reconcile", f"{sym}: position {want:g} -> {have:g} explained by orders placed outside "
-                                     "autostock", level="warning")
+            state.event(
+                "reconcile",
+                f"{sym}: position {want:g} -> {have:g} explained by orders placed outside autostock",
+                level="warning",
+            )
             rep.adopted_positions.append(f"{sym} {have:g} (outside orders)")
             continue
-        msg = (f"position mismatch for {sym}: broker holds {have:g}, autostock recorded {want:g}, and no order "
-               "explains the difference; check the account, then `autostock resume`")
+        msg = (
+            f"position mismatch for {sym}: broker holds {have:g}, autostock recorded {want:g}, and no order "
+            "explains the difference; check the account, then `autostock resume`"
+        )
         rep.mismatches.append(msg)
         state.halt(msg)
     state.event("reconcile", "; ".join(rep.lines()))

@@ -25,8 +25,13 @@ def build_request(orders: list[bt.Order], cid: str, qty: float, tif: str) -> tup
 
     main = orders[0]
     side = OrderSide.BUY if main.isbuy() else OrderSide.SELL
-    common: dict[str, Any] = {"symbol": main.data._name, "qty": qty, "side": side,
-                              "time_in_force": TimeInForce(tif), "client_order_id": cid}
+    common: dict[str, Any] = {
+        "symbol": main.data._name,
+        "qty": qty,
+        "side": side,
+        "time_in_force": TimeInForce(tif),
+        "client_order_id": cid,
+    }
     legs: list[tuple[str, bt.Order]] = []
     if len(orders) > 1:
         stop = next((o for o in orders[1:] if o.exectype in (bt.Order.Stop, bt.Order.StopLimit)), None)
@@ -38,7 +43,8 @@ def build_request(orders: list[bt.Order], cid: str, qty: float, tif: str) -> tup
         if stop is not None:
             extra["stop_loss"] = rq.StopLossRequest(
                 stop_price=tick_price(stop.created.price),
-                limit_price=tick_price(stop.created.pricelimit) if stop.exectype == bt.Order.StopLimit else None)
+                limit_price=tick_price(stop.created.pricelimit) if stop.exectype == bt.Order.StopLimit else None,
+            )
             legs.append(("stop", stop))
         if take is None or stop is None:
             extra["order_class"] = OrderClass.OTO
@@ -52,11 +58,19 @@ def build_request(orders: list[bt.Order], cid: str, qty: float, tif: str) -> tup
     if et == bt.Order.Stop:
         return rq.StopOrderRequest(stop_price=tick_price(main.created.price), **common), "stop", oc, legs
     if et == bt.Order.StopLimit:
-        return rq.StopLimitOrderRequest(stop_price=tick_price(main.created.price),
-                                        limit_price=tick_price(main.created.pricelimit), **common), \
-            "stop_limit", oc, legs
+        return (
+            rq.StopLimitOrderRequest(
+                stop_price=tick_price(main.created.price), limit_price=tick_price(main.created.pricelimit), **common
+            ),
+            "stop_limit",
+            oc,
+            legs,
+        )
     if et == bt.Order.StopTrail:
-        trail = ({"trail_price": tick_price(main.trailamount)} if main.trailamount
-                 else {"trail_percent": round(main.trailpercent * 100, 4)})
+        trail = (
+            {"trail_price": tick_price(main.trailamount)}
+            if main.trailamount
+            else {"trail_percent": round(main.trailpercent * 100, 4)}
+        )
         return rq.TrailingStopOrderRequest(**trail, **common), "trailing_stop", None, legs
     raise OrderRejected(f"order type {main.getordername()} is not supported on Alpaca")

@@ -32,8 +32,11 @@ class RestSync:
         for row in rows:
             o = listed.get(row["alpaca_id"] or "")
             if o is None:
-                o = self.store.order(row["alpaca_id"]) if row["alpaca_id"] else \
-                    self.store.order_by_client_id(row["cid"])
+                o = (
+                    self.store.order(row["alpaca_id"])
+                    if row["alpaca_id"]
+                    else self.store.order_by_client_id(row["cid"])
+                )
             if o is None:
                 continue
             if self.apply_order(o, None, source="rest"):
@@ -46,11 +49,14 @@ class RestSync:
             if sym in busy:
                 continue  # own orders in flight: their fills may not have reached one side yet
             have = float(positions.get(sym, {}).get("qty") or 0.0)
-            self.outside_change(sym, have, float(positions.get(sym, {}).get("avg_entry_price") or 0.0),
-                                "broker position read by REST")
+            self.outside_change(
+                sym, have, float(positions.get(sym, {}).get("avg_entry_price") or 0.0), "broker position read by REST"
+            )
         if missed:
-            msg = (f"trade-updates stream connected but silent: REST found fill(s) of {', '.join(missed)} it never "
-                   "delivered; applied from REST")
+            msg = (
+                f"trade-updates stream connected but silent: REST found fill(s) of {', '.join(missed)} it never "
+                "delivered; applied from REST"
+            )
             self.state.event("stale-stream", msg, level="warning")
             self.store.report_stale("trade", msg)
         if full:

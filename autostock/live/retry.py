@@ -51,7 +51,7 @@ class Backoff:
             raise ValueError(f"need 0 < base <= cap, got base={self.base} cap={self.cap}")
 
     def delay(self, attempt: int) -> float:
-        return self.rng.uniform(0, min(self.cap, self.base * (2 ** attempt)))
+        return self.rng.uniform(0, min(self.cap, self.base * (2**attempt)))
 
 
 def status_of(exc: BaseException) -> int | None:
@@ -89,14 +89,20 @@ def call_read(fn: Callable[..., T], *args: Any, backoff: Backoff | None = None, 
             if not is_transient(exc) or attempt == backoff.attempts - 1:
                 raise
             wait = backoff.delay(attempt)
-            log.warning("%s failed (%s), retry %d/%d in %.2fs", what, _brief(exc), attempt + 1,
-                        backoff.attempts - 1, wait)
+            log.warning(
+                "%s failed (%s), retry %d/%d in %.2fs", what, _brief(exc), attempt + 1, backoff.attempts - 1, wait
+            )
             backoff.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def submit_resolving(submit: Callable[[], dict], lookup: Callable[[str], dict | None], cid: str,
-                     backoff: Backoff | None = None, attempts: int = 3) -> dict:
+def submit_resolving(
+    submit: Callable[[], dict],
+    lookup: Callable[[str], dict | None],
+    cid: str,
+    backoff: Backoff | None = None,
+    attempts: int = 3,
+) -> dict:
     """Submit an order with id ``cid`` and return the broker's order, never creating two.
 
     Parameters

@@ -47,8 +47,9 @@ def default_state_path(live: bool) -> Path:
 
 def default_run_id(spec: RunSpec, live: bool) -> str:
     """Stable across restarts of the same configuration (strategy, params, symbols, sizer, mode)."""
-    key = json.dumps([spec.strategy, spec.params, spec.symbols, spec.sizer, spec.sizer_params, live],
-                     sort_keys=True, default=str)
+    key = json.dumps(
+        [spec.strategy, spec.params, spec.symbols, spec.sizer, spec.sizer_params, live], sort_keys=True, default=str
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
@@ -116,13 +117,17 @@ class _Heartbeat(bt.Analyzer):
         if not self._restored:
             self._restore()  # the last backfill bar: the next bar is live
             bars = max(len(getattr(d, "_history", ())) for d in strat.datas)
-            s.state.event("backfill", f"backfill replayed {bars} bar(s) per symbol; "
-                                      f"{s.broker.backfill_skipped if s.broker else 0} order(s) decided on "
-                                      "history not sent")
+            s.state.event(
+                "backfill",
+                f"backfill replayed {bars} bar(s) per symbol; "
+                f"{s.broker.backfill_skipped if s.broker else 0} order(s) decided on "
+                "history not sent",
+            )
             return
         values: dict[str, Any] = {
             "last_bar": strat.datas[0].datetime.datetime(0).isoformat(),
-            "positions": {k: p.size for k, p in s.broker.positions.items() if p.size}}
+            "positions": {k: p.size for k, p in s.broker.positions.items() if p.size},
+        }
         state = strat.state_dict() if hasattr(strat, "state_dict") else {}
         if state:
             values["strategy"] = state
@@ -156,8 +161,13 @@ class TradingSession:
         An existing store (tests inject one with a fast rate limiter).
     """
 
-    def __init__(self, spec: RunSpec, settings: LiveSettings | None = None, creds: Credentials | None = None,
-                 store: AlpacaStore | None = None) -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        settings: LiveSettings | None = None,
+        creds: Credentials | None = None,
+        store: AlpacaStore | None = None,
+    ) -> None:
         if not spec.symbols:
             raise UserError("trade needs --symbols")
         self.spec = spec
@@ -234,12 +244,16 @@ class TradingSession:
         except Exception as exc:
             from autostock.live import secrets
 
-            raise UserError(f"cannot read the Alpaca account at {creds.base_url}: "
-                            f"{secrets.scrub(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
-                            ) from None
+            raise UserError(
+                f"cannot read the Alpaca account at {creds.base_url}: "
+                f"{secrets.scrub(str(exc)).splitlines()[0][:200] if str(exc) else type(exc).__name__}"
+            ) from None
         self._locks.append(state_lock(self.state_path).acquire())
-        self._locks.append(account_lock(creds.base_url, str(acct.get("account_number") or acct.get("id") or "?"),
-                                        self.settings.lock_dir).acquire())
+        self._locks.append(
+            account_lock(
+                creds.base_url, str(acct.get("account_number") or acct.get("id") or "?"), self.settings.lock_dir
+            ).acquire()
+        )
         self.state = StateDB(self.state_path)
         self.killswitch = KillSwitch(self.state, self.settings.limits)
         reason = self.killswitch.halted()
@@ -273,8 +287,9 @@ class TradingSession:
 
         spec, st, store = self.spec, self.settings, self.store
         symbols = list(spec.symbols)
-        self.state.event("start", f"session {self.run_id} ({'LIVE' if st.live else 'paper'}) {spec.strategy} on "
-                                  f"{','.join(symbols)}")
+        self.state.event(
+            "start", f"session {self.run_id} ({'LIVE' if st.live else 'paper'}) {spec.strategy} on {','.join(symbols)}"
+        )
         long_only = _long_only(spec)
         rep = reconcile(store, self.state, long_only=long_only)
         for line in rep.lines():
@@ -284,27 +299,53 @@ class TradingSession:
             raise HaltedError(f"trading is halted: {reason}")
         clock = store.clock()
         store.market_open = bool(clock.get("is_open"))
-        log.info("market is %s (next open %s, next close %s)", "open" if clock.get("is_open") else "closed",
-                 clock.get("next_open"), clock.get("next_close"))
+        log.info(
+            "market is %s (next open %s, next close %s)",
+            "open" if clock.get("is_open") else "closed",
+            clock.get("next_open"),
+            clock.get("next_close"),
+        )
 
         daily = parse_timeframe(st.timeframe).unit.value == "Day"
         history = self._backfill(symbols, daily)
         self.router = BarRouter(symbols, daily=daily, grace=st.bar_grace)
         store.on_bar(self.router.on_bar)
-        feeds = {s: AlpacaData(router=self.router, symbol=s, history=history[s], daily=daily, qcheck=st.qcheck,
-                               timeframe=bt.TimeFrame.Days if daily else bt.TimeFrame.Minutes,
-                               compression=parse_timeframe(st.timeframe).amount_value)
-                 for s in symbols}
-        self.broker = AlpacaBroker(store, self.state, self.killswitch, run_id=self.run_id,
-                                   strategy_name=spec.strategy, long_only=long_only, tif=st.tif,
-                                   fractional=st.fractional, poll_interval=st.poll_interval,
-                                   order_stale_after=st.order_stale_after, outage_limit=st.outage_limit,
-                                   retry_base=st.retry_base, retry_cap=st.retry_cap, stream_grace=st.stream_grace)
+        feeds = {
+            s: AlpacaData(
+                router=self.router,
+                symbol=s,
+                history=history[s],
+                daily=daily,
+                qcheck=st.qcheck,
+                timeframe=bt.TimeFrame.Days if daily else bt.TimeFrame.Minutes,
+                compression=parse_timeframe(st.timeframe).amount_value,
+            )
+            for s in symbols
+        }
+        self.broker = AlpacaBroker(
+            store,
+            self.state,
+            self.killswitch,
+            run_id=self.run_id,
+            strategy_name=spec.strategy,
+            long_only=long_only,
+            tif=st.tif,
+            fractional=st.fractional,
+            poll_interval=st.poll_interval,
+            order_stale_after=st.order_stale_after,
+            outage_limit=st.outage_limit,
+            retry_base=st.retry_base,
+            retry_cap=st.retry_cap,
+            stream_grace=st.stream_grace,
+        )
         self.broker.accepting = not self._stopped.is_set()
         self.broker.on_halt = lambda reason: self.stop("halted: " + reason)
         self.broker.datas.update(feeds)
-        market = Market(bars={s: history[s] for s in symbols}, source="alpaca-live",
-                        notes=["paper trading" if not st.live else "LIVE trading"])
+        market = Market(
+            bars={s: history[s] for s in symbols},
+            source="alpaca-live",
+            notes=["paper trading" if not st.live else "LIVE trading"],
+        )
         self.cerebro = build_cerebro(spec, market, broker=self.broker, feeds=feeds, record=False)
         self.cerebro.addanalyzer(_Heartbeat, session=self, _name="autostock_heartbeat")
         if self._stopped.is_set():
@@ -331,8 +372,7 @@ class TradingSession:
         tf = parse_timeframe(st.timeframe)
         # calendar time holding ``backfill`` bars: 252 trading days a year, 390 minutes a session
         minutes = st.backfill * tf.amount_value * (60 if tf.unit.value == "Hour" else 1)
-        span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else \
-            timedelta(days=int(minutes / 390 * 1.6) + 4)
+        span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else timedelta(days=int(minutes / 390 * 1.6) + 4)
         start = pd.Timestamp(st.history_start, tz="UTC").to_pydatetime() if st.history_start else utcnow() - span
         raw = self.store.bars(symbols, st.timeframe, start=start)
         out = {}
@@ -340,7 +380,7 @@ class TradingSession:
             df = raw.get(s, pd.DataFrame(columns=["open", "high", "low", "close", "volume"]))
             df = df.copy()
             df.index = pd.DatetimeIndex([bar_index(t, daily) for t in df.index], name="date")
-            out[s] = df.iloc[-st.backfill:] if st.backfill else df.iloc[0:0]
+            out[s] = df.iloc[-st.backfill :] if st.backfill else df.iloc[0:0]
         log.info("backfilled %s", ", ".join(f"{s}: {len(d)} bars" for s, d in out.items()))
         return out
 

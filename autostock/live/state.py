@@ -27,8 +27,21 @@ def _connect(path: str, readonly: bool) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None)
     return sqlite3.connect(path, check_same_thread=False, isolation_level=None)
 
-OPEN_STATUSES = ("pending_submit", "submitted", "new", "accepted", "pending_new", "accepted_for_bidding",
-                 "partially_filled", "pending_cancel", "pending_replace", "held", "calculated", "done_for_day")
+
+OPEN_STATUSES = (
+    "pending_submit",
+    "submitted",
+    "new",
+    "accepted",
+    "pending_new",
+    "accepted_for_bidding",
+    "partially_filled",
+    "pending_cancel",
+    "pending_replace",
+    "held",
+    "calculated",
+    "done_for_day",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -92,9 +105,11 @@ class StateDB:
 
     def _error(self, exc: BaseException) -> StateError:
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        hint = {"file is not a database": "corrupt or not a state database",
-                "attempt to write a readonly database": "read-only",
-                "database or disk is full": "disk full"}.get(text, "")
+        hint = {
+            "file is not a database": "corrupt or not a state database",
+            "attempt to write a readonly database": "read-only",
+            "database or disk is full": "disk full",
+        }.get(text, "")
         return StateError(f"state database {self.path}: {text}{f' ({hint})' if hint else ''}")
 
     # -- plumbing ------------------------------------------------------------------------
@@ -113,11 +128,27 @@ class StateDB:
             self._conn.close()
 
     # -- orders --------------------------------------------------------------------------
-    def record_order(self, cid: str, *, symbol: str, side: str, qty: float, type: str, run_id: str = "",
-                     strategy: str = "", limit_price: float | None = None, stop_price: float | None = None,
-                     tif: str | None = None, bar_time: str | None = None, order_class: str | None = None,
-                     parent_cid: str | None = None, leg: str | None = None, status: str = "pending_submit",
-                     alpaca_id: str | None = None, managed: bool = True) -> tuple[dict, bool]:
+    def record_order(
+        self,
+        cid: str,
+        *,
+        symbol: str,
+        side: str,
+        qty: float,
+        type: str,
+        run_id: str = "",
+        strategy: str = "",
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        tif: str | None = None,
+        bar_time: str | None = None,
+        order_class: str | None = None,
+        parent_cid: str | None = None,
+        leg: str | None = None,
+        status: str = "pending_submit",
+        alpaca_id: str | None = None,
+        managed: bool = True,
+    ) -> tuple[dict, bool]:
         """Insert an order row (committed before returning). Returns ``(row, created)``;
         an existing row with the same id is returned untouched with ``created=False``."""
         now = time.time()
@@ -129,8 +160,28 @@ class StateDB:
                 "INSERT INTO orders (cid, run_id, strategy, symbol, side, qty, type, limit_price, stop_price, tif,"
                 " bar_time, order_class, parent_cid, leg, status, alpaca_id, managed, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (cid, run_id, strategy, symbol, side, float(qty), type, limit_price, stop_price, tif, bar_time,
-                 order_class, parent_cid, leg, status, alpaca_id, int(managed), now, now))
+                (
+                    cid,
+                    run_id,
+                    strategy,
+                    symbol,
+                    side,
+                    float(qty),
+                    type,
+                    limit_price,
+                    stop_price,
+                    tif,
+                    bar_time,
+                    order_class,
+                    parent_cid,
+                    leg,
+                    status,
+                    alpaca_id,
+                    int(managed),
+                    now,
+                    now,
+                ),
+            )
             row = c.execute("SELECT * FROM orders WHERE cid=?", (cid,)).fetchone()
         return dict(row), True
 
@@ -161,8 +212,11 @@ class StateDB:
         """Unfilled shares of ``symbol``'s open orders, ``(buys, sells)``; bracket legs (exits)
         are not counted."""
         marks = ",".join("?" * len(OPEN_STATUSES))
-        rows = self._rows(f"SELECT side, SUM(MAX(qty - filled_qty, 0)) AS left FROM orders WHERE symbol=? AND "
-                          f"parent_cid IS NULL AND status IN ({marks}) GROUP BY side", (symbol, *OPEN_STATUSES))
+        rows = self._rows(
+            f"SELECT side, SUM(MAX(qty - filled_qty, 0)) AS left FROM orders WHERE symbol=? AND "
+            f"parent_cid IS NULL AND status IN ({marks}) GROUP BY side",
+            (symbol, *OPEN_STATUSES),
+        )
         got = {r["side"]: float(r["left"] or 0.0) for r in rows}
         return got.get("buy", 0.0), got.get("sell", 0.0)
 
@@ -171,8 +225,16 @@ class StateDB:
         return self._rows(sql + (f" LIMIT {int(limit)}" if limit else ""))
 
     # -- fills and positions -------------------------------------------------------------
-    def record_fill(self, exec_id: str, cid: str, symbol: str, qty: float, price: float,
-                    ts: float | None = None, source: str = "stream") -> bool:
+    def record_fill(
+        self,
+        exec_id: str,
+        cid: str,
+        symbol: str,
+        qty: float,
+        price: float,
+        ts: float | None = None,
+        source: str = "stream",
+    ) -> bool:
         """Apply one fill (signed ``qty``) to its order and the position, atomically.
 
         Returns False, changing nothing, when ``exec_id`` was already recorded.
@@ -181,15 +243,19 @@ class StateDB:
         with self._tx() as c:
             if c.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone():
                 return False
-            c.execute("INSERT INTO fills (exec_id, cid, symbol, qty, price, ts, source) VALUES (?,?,?,?,?,?,?)",
-                      (exec_id, cid, symbol, qty, price, ts, source))
+            c.execute(
+                "INSERT INTO fills (exec_id, cid, symbol, qty, price, ts, source) VALUES (?,?,?,?,?,?,?)",
+                (exec_id, cid, symbol, qty, price, ts, source),
+            )
             o = c.execute("SELECT filled_qty, filled_avg_price FROM orders WHERE cid=?", (cid,)).fetchone()
             if o is not None:
                 done = o["filled_qty"] or 0.0
                 avg = o["filled_avg_price"] or 0.0
                 new = done + abs(qty)
-                c.execute("UPDATE orders SET filled_qty=?, filled_avg_price=?, updated_at=? WHERE cid=?",
-                          (new, (avg * done + price * abs(qty)) / new, ts, cid))
+                c.execute(
+                    "UPDATE orders SET filled_qty=?, filled_avg_price=?, updated_at=? WHERE cid=?",
+                    (new, (avg * done + price * abs(qty)) / new, ts, cid),
+                )
             p = c.execute("SELECT qty, avg_price FROM positions WHERE symbol=?", (symbol,)).fetchone()
             old_qty, old_avg = (p["qty"], p["avg_price"]) if p else (0.0, 0.0)
             new_qty = old_qty + qty
@@ -201,9 +267,12 @@ class StateDB:
                 new_avg = (old_qty * old_avg + qty * price) / new_qty
             else:
                 new_avg = old_avg
-            c.execute("INSERT INTO positions (symbol, qty, avg_price, updated_at) VALUES (?,?,?,?)"
-                      " ON CONFLICT(symbol) DO UPDATE SET qty=excluded.qty, avg_price=excluded.avg_price,"
-                      " updated_at=excluded.updated_at", (symbol, new_qty, new_avg, ts))
+            c.execute(
+                "INSERT INTO positions (symbol, qty, avg_price, updated_at) VALUES (?,?,?,?)"
+                " ON CONFLICT(symbol) DO UPDATE SET qty=excluded.qty, avg_price=excluded.avg_price,"
+                " updated_at=excluded.updated_at",
+                (symbol, new_qty, new_avg, ts),
+            )
         return True
 
     def fills(self, cid: str | None = None) -> list[dict]:
@@ -220,15 +289,20 @@ class StateDB:
 
     def set_position(self, symbol: str, qty: float, avg_price: float) -> None:
         with self._tx() as c:
-            c.execute("INSERT INTO positions (symbol, qty, avg_price, updated_at) VALUES (?,?,?,?)"
-                      " ON CONFLICT(symbol) DO UPDATE SET qty=excluded.qty, avg_price=excluded.avg_price,"
-                      " updated_at=excluded.updated_at", (symbol, float(qty), float(avg_price), time.time()))
+            c.execute(
+                "INSERT INTO positions (symbol, qty, avg_price, updated_at) VALUES (?,?,?,?)"
+                " ON CONFLICT(symbol) DO UPDATE SET qty=excluded.qty, avg_price=excluded.avg_price,"
+                " updated_at=excluded.updated_at",
+                (symbol, float(qty), float(avg_price), time.time()),
+            )
 
     # -- equity, strategy state, events ---------------------------------------------------
     def snapshot_equity(self, equity: float, cash: float, ts: float | None = None) -> None:
         with self._tx() as c:
-            c.execute("INSERT INTO equity (ts, equity, cash) VALUES (?,?,?)",
-                      (time.time() if ts is None else ts, float(equity), float(cash)))
+            c.execute(
+                "INSERT INTO equity (ts, equity, cash) VALUES (?,?,?)",
+                (time.time() if ts is None else ts, float(equity), float(cash)),
+            )
             peak = c.execute("SELECT value FROM meta WHERE key='equity_peak'").fetchone()
             if peak is None or float(peak["value"]) < equity:
                 c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('equity_peak', ?)", (repr(float(equity)),))
@@ -243,23 +317,31 @@ class StateDB:
 
     def save_strategy_state(self, run_id: str, key: str, value: Any) -> None:
         with self._tx() as c:
-            c.execute("INSERT OR REPLACE INTO strategy_state (run_id, key, value) VALUES (?,?,?)",
-                      (run_id, key, json.dumps(value, default=str)))
+            c.execute(
+                "INSERT OR REPLACE INTO strategy_state (run_id, key, value) VALUES (?,?,?)",
+                (run_id, key, json.dumps(value, default=str)),
+            )
 
     def save_strategy_states(self, run_id: str, values: dict[str, Any]) -> None:
         """Several strategy-state keys in one transaction (one commit per live bar)."""
         with self._tx() as c:
-            c.executemany("INSERT OR REPLACE INTO strategy_state (run_id, key, value) VALUES (?,?,?)",
-                          [(run_id, k, json.dumps(v, default=str)) for k, v in values.items()])
+            c.executemany(
+                "INSERT OR REPLACE INTO strategy_state (run_id, key, value) VALUES (?,?,?)",
+                [(run_id, k, json.dumps(v, default=str)) for k, v in values.items()],
+            )
 
     def load_strategy_state(self, run_id: str) -> dict[str, Any]:
-        return {r["key"]: json.loads(r["value"]) for r in
-                self._rows("SELECT key, value FROM strategy_state WHERE run_id=?", (run_id,))}
+        return {
+            r["key"]: json.loads(r["value"])
+            for r in self._rows("SELECT key, value FROM strategy_state WHERE run_id=?", (run_id,))
+        }
 
     def event(self, kind: str, message: str, level: str = "info") -> None:
         with self._tx() as c:
-            c.execute("INSERT INTO events (ts, level, kind, message) VALUES (?,?,?,?)",
-                      (time.time(), level, kind, scrub(message)))
+            c.execute(
+                "INSERT INTO events (ts, level, kind, message) VALUES (?,?,?,?)",
+                (time.time(), level, kind, scrub(message)),
+            )
 
     def events(self, limit: int = 20, kind: str | None = None) -> list[dict]:
         if kind:

@@ -69,9 +69,9 @@ class Credentials:
 
 def _ws_url(http_url: str) -> str:
     if http_url.startswith("https://"):
-        return "wss://" + http_url[len("https://"):]
+        return "wss://" + http_url[len("https://") :]
     if http_url.startswith("http://"):
-        return "ws://" + http_url[len("http://"):]
+        return "ws://" + http_url[len("http://") :]
     return http_url
 
 
@@ -121,11 +121,23 @@ class AlpacaStore:
         Its ``set()`` interrupts every wait of the store (token bucket, 429 reset, backoff).
     """
 
-    def __init__(self, creds: Credentials, *, timeout: float = 10.0, limiter: TokenBucket | None = None,
-                 backoff: Backoff | None = None, bar_cache_ttl: float = 30.0, stale_after: float | None = None,
-                 feed: str = "iex", trading_ws_url: str | None = None, data_stream_url: str | None = None,
-                 reconnect_min: float = 1.0, reconnect_max: float = 30.0, max_rate_wait: float = 60.0,
-                 stopper: Stopper | None = None) -> None:
+    def __init__(
+        self,
+        creds: Credentials,
+        *,
+        timeout: float = 10.0,
+        limiter: TokenBucket | None = None,
+        backoff: Backoff | None = None,
+        bar_cache_ttl: float = 30.0,
+        stale_after: float | None = None,
+        feed: str = "iex",
+        trading_ws_url: str | None = None,
+        data_stream_url: str | None = None,
+        reconnect_min: float = 1.0,
+        reconnect_max: float = 30.0,
+        max_rate_wait: float = 60.0,
+        stopper: Stopper | None = None,
+    ) -> None:
         from alpaca.data.historical import StockHistoricalDataClient
         from alpaca.trading.client import TradingClient
 
@@ -152,10 +164,12 @@ class AlpacaStore:
         self.trading_ws_url = trading_ws_url or _ws_url(creds.base_url) + "/stream"
         self.data_stream_url = data_stream_url or _ws_url(creds.data_url) + "/v2/" + feed
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
-        self.trading = TradingClient(creds.key_id, creds.secret_key, paper=creds.paper, raw_data=True,
-                                     url_override=creds.base_url)
-        self.data = StockHistoricalDataClient(creds.key_id, creds.secret_key, raw_data=True,
-                                              url_override=creds.data_url)
+        self.trading = TradingClient(
+            creds.key_id, creds.secret_key, paper=creds.paper, raw_data=True, url_override=creds.base_url
+        )
+        self.data = StockHistoricalDataClient(
+            creds.key_id, creds.secret_key, raw_data=True, url_override=creds.data_url
+        )
         for client in (self.trading, self.data):
             compat.disable_builtin_retry(client)  # our transport handles 429
             self._install_transport(client)
@@ -194,8 +208,9 @@ class AlpacaStore:
                     self.rate_limited += 1
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise RateLimited(f"{method} {url.split('?')[0]}: still rate limited (429) after "
-                                      f"{self.max_rate_wait:g}s")
+                    raise RateLimited(
+                        f"{method} {url.split('?')[0]}: still rate limited (429) after {self.max_rate_wait:g}s"
+                    )
                 wait = min(reset_wait(resp.headers), left)
                 log.warning("429 from %s %s: waiting %.2fs for the rate-limit reset", method, url.split("?")[0], wait)
                 self.limiter.block_until(time.monotonic() + wait)
@@ -237,6 +252,7 @@ class AlpacaStore:
 
     def order_by_client_id(self, cid: str) -> dict | None:
         """The broker's order with ``client_order_id`` ``cid``, or None (404)."""
+
         def lookup() -> dict | None:
             try:
                 return self.trading.get_order_by_client_id(cid)
@@ -249,8 +265,9 @@ class AlpacaStore:
 
     def submit(self, request: Any, cid: str) -> dict:
         """Submit ``request`` (an alpaca-py order request carrying ``cid``); see ``submit_resolving``."""
-        return submit_resolving(lambda: self.trading.submit_order(request), self.order_by_client_id, cid,
-                                backoff=self.backoff)
+        return submit_resolving(
+            lambda: self.trading.submit_order(request), self.order_by_client_id, cid, backoff=self.backoff
+        )
 
     def cancel(self, order_id: str) -> None:
         def cancel() -> None:
@@ -268,24 +285,41 @@ class AlpacaStore:
         return self.read(self.trading.close_all_positions, True, what="close all positions")
 
     # -- market data -----------------------------------------------------------------------
-    def bars(self, symbols: list[str], timeframe: str = "1Day", start: datetime | None = None,
-             end: datetime | None = None, limit: int | None = None) -> dict[str, pd.DataFrame]:
+    def bars(
+        self,
+        symbols: list[str],
+        timeframe: str = "1Day",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> dict[str, pd.DataFrame]:
         """Historical bars for all ``symbols`` in one request (pages followed)."""
         from alpaca.data.enums import Adjustment, DataFeed
         from alpaca.data.requests import StockBarsRequest
 
-        req = StockBarsRequest(symbol_or_symbols=list(symbols), timeframe=parse_timeframe(timeframe), start=start,
-                               end=end, limit=limit, adjustment=Adjustment.RAW,
-                               feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX)
+        req = StockBarsRequest(
+            symbol_or_symbols=list(symbols),
+            timeframe=parse_timeframe(timeframe),
+            start=start,
+            end=end,
+            limit=limit,
+            adjustment=Adjustment.RAW,
+            feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX,
+        )
         raw = self.read(self.data.get_stock_bars, req, what="bars")
         out: dict[str, pd.DataFrame] = {}
         for sym in symbols:
             rows = (raw or {}).get(sym) or []
-            df = pd.DataFrame({
-                "open": [float(r["o"]) for r in rows], "high": [float(r["h"]) for r in rows],
-                "low": [float(r["l"]) for r in rows], "close": [float(r["c"]) for r in rows],
-                "volume": [float(r["v"]) for r in rows]},
-                index=pd.DatetimeIndex([bar_time(r["t"]) for r in rows], name="date"))
+            df = pd.DataFrame(
+                {
+                    "open": [float(r["o"]) for r in rows],
+                    "high": [float(r["h"]) for r in rows],
+                    "low": [float(r["l"]) for r in rows],
+                    "close": [float(r["c"]) for r in rows],
+                    "volume": [float(r["v"]) for r in rows],
+                },
+                index=pd.DatetimeIndex([bar_time(r["t"]) for r in rows], name="date"),
+            )
             out[sym] = df.sort_index()
         return out
 
@@ -303,8 +337,9 @@ class AlpacaStore:
             else:
                 missing.append(sym)
         if missing:
-            req = StockLatestBarRequest(symbol_or_symbols=missing,
-                                        feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX)
+            req = StockLatestBarRequest(
+                symbol_or_symbols=missing, feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX
+            )
             raw = self.read(self.data.get_stock_latest_bar, req, what="latest bars") or {}
             for sym in missing:
                 if sym in raw:
@@ -344,8 +379,13 @@ class AlpacaStore:
         from alpaca.trading.stream import TradingStream
 
         stream_cls = compat.with_connect_hook(TradingStream, lambda: self._connected("trade"))
-        stream = stream_cls(self.creds.key_id, self.creds.secret_key, paper=self.creds.paper, raw_data=True,
-                            url_override=self.trading_ws_url)
+        stream = stream_cls(
+            self.creds.key_id,
+            self.creds.secret_key,
+            paper=self.creds.paper,
+            raw_data=True,
+            url_override=self.trading_ws_url,
+        )
         compat.set_reconnect_backoff(stream, self.reconnect_min, self.reconnect_max)
 
         async def handler(msg: dict) -> None:
@@ -369,9 +409,13 @@ class AlpacaStore:
         from alpaca.data.live.stock import StockDataStream
 
         stream_cls = compat.with_connect_hook(StockDataStream, lambda: self._connected("data"))
-        stream = stream_cls(self.creds.key_id, self.creds.secret_key, raw_data=True,
-                            feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX,
-                            url_override=self.data_stream_url)
+        stream = stream_cls(
+            self.creds.key_id,
+            self.creds.secret_key,
+            raw_data=True,
+            feed=DataFeed.SIP if self.feed == "sip" else DataFeed.IEX,
+            url_override=self.data_stream_url,
+        )
         compat.set_reconnect_backoff(stream, self.reconnect_min, self.reconnect_max)
 
         async def handler(bar: dict) -> None:

@@ -43,11 +43,23 @@ class Syncer:
         Seconds.
     """
 
-    def __init__(self, sync: Callable[[bool], Any], *, poll_interval: float = 30.0, order_stale_after: float = 10.0,
-                 outage_limit: float = 300.0, retry_base: float = 1.0, retry_cap: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        for name, v in (("poll interval", poll_interval), ("order stale after", order_stale_after),
-                        ("outage limit", outage_limit), ("retry base", retry_base)):
+    def __init__(
+        self,
+        sync: Callable[[bool], Any],
+        *,
+        poll_interval: float = 30.0,
+        order_stale_after: float = 10.0,
+        outage_limit: float = 300.0,
+        retry_base: float = 1.0,
+        retry_cap: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        for name, v in (
+            ("poll interval", poll_interval),
+            ("order stale after", order_stale_after),
+            ("outage limit", outage_limit),
+            ("retry base", retry_base),
+        ):
             if not v > 0:
                 raise UserError(f"{name} must be > 0 seconds, got {v}")
         self._sync, self._clock = sync, clock
@@ -72,8 +84,11 @@ class Syncer:
             return False
         if self.catchup_needed or now - self.last_sync >= self.poll_interval:
             return True
-        return (oldest_open is not None and now - oldest_open >= self.order_stale_after
-                and now - self.last_sync >= self.order_stale_after)
+        return (
+            oldest_open is not None
+            and now - oldest_open >= self.order_stale_after
+            and now - self.last_sync >= self.order_stale_after
+        )
 
     def run(self) -> bool:
         """One attempt; True on success. Raises :class:`BrokerOutage` past the outage limit."""
@@ -91,13 +106,21 @@ class Syncer:
             down = now - self.first_failure
             brief = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
             if down >= self.outage_limit:
-                raise BrokerOutage(f"broker REST API unreachable for {down:.0f}s (limit {self.outage_limit:g}s, "
-                                   f"last error {type(exc).__name__}: {brief}): stopped, no order sent "
-                                   "meanwhile") from None
+                raise BrokerOutage(
+                    f"broker REST API unreachable for {down:.0f}s (limit {self.outage_limit:g}s, "
+                    f"last error {type(exc).__name__}: {brief}): stopped, no order sent "
+                    "meanwhile"
+                ) from None
             wait = min(self.retry_cap, self.retry_base * 2 ** (self.failures - 1))
             self.next_try = now + wait
-            log.warning("REST %s failed (%s: %s); retry %d in %.1fs, no new order until it succeeds",
-                        "catch-up" if full else "poll", type(exc).__name__, brief, self.failures, wait)
+            log.warning(
+                "REST %s failed (%s: %s); retry %d in %.1fs, no new order until it succeeds",
+                "catch-up" if full else "poll",
+                type(exc).__name__,
+                brief,
+                self.failures,
+                wait,
+            )
             return False
         self.polls += 1
         self.failures, self.first_failure, self.catchup_needed = 0, None, False

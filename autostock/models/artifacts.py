@@ -64,20 +64,32 @@ class TrainingWindow:
         n = len(index)
         if not 0 <= first <= last < n:
             raise ValueError(f"training rows {first}..{last} outside an index of {n} bars")
-        return cls(pd.Timestamp(index[first]), pd.Timestamp(index[last]), int(horizon),
-                   pd.Timestamp(index[min(last + int(horizon), n - 1)]))
+        return cls(
+            pd.Timestamp(index[first]),
+            pd.Timestamp(index[last]),
+            int(horizon),
+            pd.Timestamp(index[min(last + int(horizon), n - 1)]),
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainingWindow:
         try:
-            return cls(pd.Timestamp(data["first_bar"]), pd.Timestamp(data["last_bar"]), int(data["horizon"]),
-                       pd.Timestamp(data["label_end"]))
+            return cls(
+                pd.Timestamp(data["first_bar"]),
+                pd.Timestamp(data["last_bar"]),
+                int(data["horizon"]),
+                pd.Timestamp(data["label_end"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"training window record {data!r} is incomplete ({exc})") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"first_bar": self.first_bar.isoformat(), "last_bar": self.last_bar.isoformat(),
-                "horizon": self.horizon, "label_end": self.label_end.isoformat()}
+        return {
+            "first_bar": self.first_bar.isoformat(),
+            "last_bar": self.last_bar.isoformat(),
+            "horizon": self.horizon,
+            "label_end": self.label_end.isoformat(),
+        }
 
     def saw(self, when: pd.Timestamp) -> bool:
         """Whether the predictor saw the label (or the bar itself) of the bar at ``when``."""
@@ -179,22 +191,28 @@ class TrainedModel:
 
             folder = self.path / MODELS_DIR / symbol
             if not folder.exists():
-                have = sorted(p.name for p in (self.path / MODELS_DIR).glob("*")) if (self.path / MODELS_DIR).exists() else []
+                have = (
+                    sorted(p.name for p in (self.path / MODELS_DIR).glob("*"))
+                    if (self.path / MODELS_DIR).exists()
+                    else []
+                )
                 raise DataError(f"{self.path}: no fitted model for {symbol}; have: {', '.join(have) or 'none'}")
             predictor = PREDICTORS.get(self.params["model"]).load(folder)
             predictor.training_window_ = self.training_window(symbol)
             self._models[symbol] = predictor
         return self._models[symbol]
 
-    def features(self, bars: pd.DataFrame, index: pd.Series | None = None,
-                 benchmark: pd.Series | None = None) -> pd.DataFrame:
+    def features(
+        self, bars: pd.DataFrame, index: pd.Series | None = None, benchmark: pd.Series | None = None
+    ) -> pd.DataFrame:
         """The model's feature columns computed on ``bars`` (same names and order as in training)."""
         from autostock.models.features import compute_features
 
         return compute_features(bars, ",".join(self.feature_names), index, benchmark)[self.feature_names]
 
-    def predict_bars(self, symbol: str, bars: pd.DataFrame, index: pd.Series | None = None,
-                     benchmark: pd.Series | None = None) -> pd.Series:
+    def predict_bars(
+        self, symbol: str, bars: pd.DataFrame, index: pd.Series | None = None, benchmark: pd.Series | None = None
+    ) -> pd.Series:
         """Predict every bar of ``bars`` with the saved (most recent) predictor, e.g. for live data.
 
         No check here: bars on or before ``training_window(symbol).label_end`` are in-sample.
@@ -204,8 +222,10 @@ class TrainedModel:
 
 
 TUNING_PERIOD_FILE = "tuning_period.json"
-TUNED_SCORE_NOTE = ("the best of {n} trial(s), selected on these same CV folds: biased upward (optimistic), "
-                    "not an out-of-sample estimate")
+TUNED_SCORE_NOTE = (
+    "the best of {n} trial(s), selected on these same CV folds: biased upward (optimistic), "
+    "not an out-of-sample estimate"
+)
 
 
 def period_overlap(period: dict[str, Any] | None, first: Any, last: Any) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -219,9 +239,11 @@ def period_overlap(period: dict[str, Any] | None, first: Any, last: Any) -> tupl
 
 def tuned_overlap_warning(period: dict[str, Any], overlap: tuple[pd.Timestamp, pd.Timestamp], what: str) -> str:
     """One line naming the overlap of a tuning period with ``what`` (training data, a backtest)."""
-    return (f"params tuned on {pd.Timestamp(period['first_bar']).date()}..{pd.Timestamp(period['last_bar']).date()} "
-            f"overlap {what} on {overlap[0].date()}..{overlap[1].date()}: results on those bars are in-sample for "
-            "the params (tune on an earlier period with `autostock tune --end`)")
+    return (
+        f"params tuned on {pd.Timestamp(period['first_bar']).date()}..{pd.Timestamp(period['last_bar']).date()} "
+        f"overlap {what} on {overlap[0].date()}..{overlap[1].date()}: results on those bars are in-sample for "
+        "the params (tune on an earlier period with `autostock tune --end`)"
+    )
 
 
 def prediction_kind(params: dict[str, Any]) -> str:
@@ -236,8 +258,10 @@ def prediction_kind(params: dict[str, Any]) -> str:
     kind = params.get("prediction_kind")
     if kind is None:
         if not params.get("target"):
-            raise DataError("model params.json records neither prediction_kind nor target; retrain it with "
-                            "`autostock train` or pass ml_signal kind=return|log_return|probability")
+            raise DataError(
+                "model params.json records neither prediction_kind nor target; retrain it with "
+                "`autostock train` or pass ml_signal kind=return|log_return|probability"
+            )
         return parse_target(params["target"]).prediction_kind
     if kind not in PREDICTION_KINDS:
         raise DataError(f"model params.json prediction_kind {kind!r}: expected one of {', '.join(PREDICTION_KINDS)}")

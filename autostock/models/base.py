@@ -12,8 +12,9 @@ finds the class through the same registry (no per-family shadow dictionaries).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -39,8 +40,10 @@ class Predictor:
         allowed = self.all_defaults()
         unknown = sorted(set(params) - set(allowed))
         if unknown:
-            raise ValueError(f"{self.name or type(self).__name__}: unknown param(s) {', '.join(unknown)}; "
-                             f"valid: {', '.join(sorted(allowed))}")
+            raise ValueError(
+                f"{self.name or type(self).__name__}: unknown param(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(allowed))}"
+            )
         self.params: dict[str, Any] = {**allowed, **params}
         self._check_params()
 
@@ -83,8 +86,12 @@ class Predictor:
 
     # -- persistence helpers --------------------------------------------------------------
     def _meta(self, **extra: Any) -> dict[str, Any]:
-        return {"predictor": self.name, "class": f"{type(self).__module__}:{type(self).__qualname__}",
-                "params": self.params, **extra}
+        return {
+            "predictor": self.name,
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "params": self.params,
+            **extra,
+        }
 
     @classmethod
     def saved_class(cls, folder: Path, family: type[Predictor]) -> tuple[type[Any], dict[str, Any]]:

@@ -38,7 +38,8 @@ def baseline_probabilities(close: pd.Series, horizon: int, window: int = 20) -> 
     ret = baseline_returns(close, horizon, window)
     return pd.DataFrame(
         np.where(ret.isna(), np.nan, np.where(ret > 0, 1.0, np.where(ret < 0, 0.0, 0.5))),
-        index=ret.index, columns=ret.columns,
+        index=ret.index,
+        columns=ret.columns,
     )
 
 

@@ -161,7 +161,11 @@ def stacking(
         e = min(s + refit, n)
         rows = np.flatnonzero(usable[: max(0, s - horizon)])
         if len(rows) >= min_train:
-            meta = LogisticPredictor(**(meta_params or {})) if classification else RidgePredictor(**(meta_params or {"alpha": 1.0}))
+            meta = (
+                LogisticPredictor(**(meta_params or {}))
+                if classification
+                else RidgePredictor(**(meta_params or {"alpha": 1.0}))
+            )
             meta.fit(P[rows], y[rows])
             block = meta.predict(P[s:e])
             ok = complete[s:e]

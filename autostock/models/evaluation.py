@@ -44,7 +44,7 @@ def regression_metrics(pred: np.ndarray | pd.Series, actual: np.ndarray | pd.Ser
     err = p - a
     return {
         "n": int(len(p)),
-        "rmse": _clean(float(np.sqrt(np.mean(err ** 2)))),
+        "rmse": _clean(float(np.sqrt(np.mean(err**2)))),
         "mae": _clean(float(np.mean(np.abs(err)))),
         "directional_accuracy": _clean(float(np.mean((p >= 0) == (a > 0)))),
         "ic": _clean(ic),
@@ -81,8 +81,15 @@ def aligned(pred: pd.Series, close: pd.Series, target: str | Target, window: int
         actual, base = np.log1p(fwd), np.log1p(baseline_returns(close, t.horizon, window))
     else:
         actual, base = fwd, baseline_returns(close, t.horizon, window)
-    frame = pd.concat([pred.reindex(close.index).astype(float).rename("model"), actual.rename("actual"), base,
-                       close.astype(float).rename("close")], axis=1)
+    frame = pd.concat(
+        [
+            pred.reindex(close.index).astype(float).rename("model"),
+            actual.rename("actual"),
+            base,
+            close.astype(float).rename("close"),
+        ],
+        axis=1,
+    )
     return frame[frame["model"].notna() & frame["actual"].notna()]
 
 
@@ -100,9 +107,13 @@ def metrics_from_frame(frame: pd.DataFrame, target: str | Target, price_level: b
         model_err = c * (1.0 + pred_simple.to_numpy()) - future
         naive_err = c - future
         if len(c):
-            m, nv = float(np.sqrt(np.mean(model_err ** 2))), float(np.sqrt(np.mean(naive_err ** 2)))
-            out["price_level"] = {"n": int(len(c)), "model_rmse": _clean(m), "naive_last_price_rmse": _clean(nv),
-                                  "ratio": _clean(m / nv) if nv > 0 else None}
+            m, nv = float(np.sqrt(np.mean(model_err**2))), float(np.sqrt(np.mean(naive_err**2)))
+            out["price_level"] = {
+                "n": int(len(c)),
+                "model_rmse": _clean(m),
+                "naive_last_price_rmse": _clean(nv),
+                "ratio": _clean(m / nv) if nv > 0 else None,
+            }
         else:
             out["price_level"] = {"n": 0, "model_rmse": None, "naive_last_price_rmse": None, "ratio": None}
     else:

@@ -27,9 +27,9 @@ OHLCV groups), ``full`` (everything), or a comma list of feature names and group
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Collection
 
 import numpy as np
 import pandas as pd
@@ -40,8 +40,17 @@ from autostock.models.regime import RegimeRule, regime_codes
 from autostock.registry import FEATURES
 
 GROUPS: tuple[str, ...] = (
-    "returns", "volatility", "trend", "momentum", "volume", "candles", "distribution",
-    "calendar", "regime", "index", "benchmark",
+    "returns",
+    "volatility",
+    "trend",
+    "momentum",
+    "volume",
+    "candles",
+    "distribution",
+    "calendar",
+    "regime",
+    "index",
+    "benchmark",
 )
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "basic": ("returns", "volatility", "trend"),
@@ -61,15 +70,17 @@ class Feature:
 
     name: str
     group: str
-    fn: Callable[["_Context"], pd.Series]
+    fn: Callable[[_Context], pd.Series]
     description: str
 
 
 def _add(name: str, group: str, description: str) -> Callable:
     """Register ``fn`` as feature ``name`` in the one feature registry (a duplicate raises)."""
+
     def deco(fn: Callable) -> Callable:
         FEATURES.register(name, Feature(name, group, fn, description))
         return fn
+
     return deco
 
 
@@ -118,7 +129,7 @@ def _windows(x: pd.Series, n: int) -> np.ndarray:
 def _from_windows(values: np.ndarray, x: pd.Series, n: int) -> pd.Series:
     out = np.full(len(x), np.nan)
     if len(values):
-        out[n - 1:] = values
+        out[n - 1 :] = values
     return pd.Series(out, index=x.index)
 
 
@@ -208,34 +219,39 @@ class _Context:
 
 # == returns ===================================================================================
 for _k in (1, 2, 3, 5, 10, 20, 40, 60, 120, 250):
-    _add(f"ret_{_k}", "returns", f"simple return over {_k} bars")(
-        lambda x, k=_k: x.c / x.c.shift(k) - 1.0)
-    _add(f"logret_{_k}", "returns", f"log return over {_k} bars")(
-        lambda x, k=_k: np.log(x.c / x.c.shift(k)))
+    _add(f"ret_{_k}", "returns", f"simple return over {_k} bars")(lambda x, k=_k: x.c / x.c.shift(k) - 1.0)
+    _add(f"logret_{_k}", "returns", f"log return over {_k} bars")(lambda x, k=_k: np.log(x.c / x.c.shift(k)))
 for _k in (1, 2, 3, 4, 5):
-    _add(f"ret_1_lag_{_k}", "returns", f"one-bar return {_k} bars ago")(
-        lambda x, k=_k: x.ret.shift(k))
+    _add(f"ret_1_lag_{_k}", "returns", f"one-bar return {_k} bars ago")(lambda x, k=_k: x.ret.shift(k))
 _add("mom_250_20", "returns", "12-1 momentum: return over 250 bars excluding the last 20")(
-    lambda x: x.c.shift(20) / x.c.shift(250) - 1.0)
+    lambda x: x.c.shift(20) / x.c.shift(250) - 1.0
+)
 
 # == volatility ================================================================================
 for _k in (5, 10, 20, 60, 120):
     _add(f"vol_{_k}", "volatility", f"std of log returns over {_k} bars")(lambda x, k=_k: x.vol(k))
 for _k in (10, 20, 60):
     _add(f"parkinson_{_k}", "volatility", f"Parkinson high-low volatility over {_k} bars")(
-        lambda x, k=_k: np.sqrt(_sma(x.hl_log ** 2, k) / (4.0 * np.log(2.0))))
+        lambda x, k=_k: np.sqrt(_sma(x.hl_log**2, k) / (4.0 * np.log(2.0)))
+    )
     _add(f"garman_klass_{_k}", "volatility", f"Garman-Klass volatility over {_k} bars")(
-        lambda x, k=_k: np.sqrt(_sma(0.5 * x.hl_log ** 2 - (2 * np.log(2.0) - 1) * np.log(x.c / x.o) ** 2, k).clip(lower=0)))
+        lambda x, k=_k: np.sqrt(
+            _sma(0.5 * x.hl_log**2 - (2 * np.log(2.0) - 1) * np.log(x.c / x.o) ** 2, k).clip(lower=0)
+        )
+    )
 _add("vol_ratio_5_20", "volatility", "vol_5 / vol_20")(lambda x: x.vol(5) / x.vol(20))
 _add("vol_ratio_20_60", "volatility", "vol_20 / vol_60")(lambda x: x.vol(20) / x.vol(60))
 _add("vol_ratio_20_120", "volatility", "vol_20 / vol_120")(lambda x: x.vol(20) / x.vol(120))
 for _k in (7, 14, 28):
     _add(f"atr_{_k}", "volatility", f"Wilder ATR over {_k} bars / close")(
-        lambda x, k=_k: _wilder(x.true_range, k) / x.c)
+        lambda x, k=_k: _wilder(x.true_range, k) / x.c
+    )
 _add("vol_pctile_250", "volatility", "percentile rank of vol_20 within the last 250 bars")(
-    lambda x: x.vol(20).rolling(250, min_periods=250).rank(pct=True))
+    lambda x: x.vol(20).rolling(250, min_periods=250).rank(pct=True)
+)
 _add("vol_of_vol_60", "volatility", "std of vol_20 over 60 bars / its mean")(
-    lambda x: _std(x.vol(20), 60) / _sma(x.vol(20), 60))
+    lambda x: _std(x.vol(20), 60) / _sma(x.vol(20), 60)
+)
 
 # == trend =====================================================================================
 for _k in (5, 10, 20, 50, 100, 200):
@@ -243,18 +259,24 @@ for _k in (5, 10, 20, 50, 100, 200):
     _add(f"close_ema_{_k}", "trend", f"close / EMA({_k}) - 1")(lambda x, k=_k: x.c / _ema(x.c, k) - 1.0)
 for _k in (10, 20, 50, 200):
     _add(f"sma_slope_{_k}", "trend", f"5-bar change of SMA({_k}), relative")(
-        lambda x, k=_k: _sma(x.c, k) / _sma(x.c, k).shift(5) - 1.0)
+        lambda x, k=_k: _sma(x.c, k) / _sma(x.c, k).shift(5) - 1.0
+    )
 for _f, _s in ((5, 20), (10, 50), (20, 50), (50, 200)):
     _add(f"sma_cross_{_f}_{_s}", "trend", f"SMA({_f}) / SMA({_s}) - 1")(
-        lambda x, f=_f, s=_s: _sma(x.c, f) / _sma(x.c, s) - 1.0)
+        lambda x, f=_f, s=_s: _sma(x.c, f) / _sma(x.c, s) - 1.0
+    )
 for _f, _s, _g in ((12, 26, 9), (5, 35, 5)):
+
     def _macd(x: _Context, f: int = _f, s: int = _s) -> pd.Series:
         return (_ema(x.c, f) - _ema(x.c, s)) / x.c
+
     _add(f"macd_{_f}_{_s}", "trend", f"MACD({_f},{_s}) / close")(_macd)
     _add(f"macd_signal_{_f}_{_s}_{_g}", "trend", f"EMA({_g}) of MACD({_f},{_s}) / close")(
-        lambda x, m=_macd, g=_g: _ema(m(x), g))
+        lambda x, m=_macd, g=_g: _ema(m(x), g)
+    )
     _add(f"macd_hist_{_f}_{_s}_{_g}", "trend", f"MACD({_f},{_s}) minus its signal")(
-        lambda x, m=_macd, g=_g: m(x) - _ema(m(x), g))
+        lambda x, m=_macd, g=_g: m(x) - _ema(m(x), g)
+    )
 
 
 def _adx_parts(x: _Context, n: int) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -277,22 +299,24 @@ _add("plus_di_14", "trend", "+DI(14)")(lambda x: _adx_parts(x, 14)[1])
 _add("minus_di_14", "trend", "-DI(14)")(lambda x: _adx_parts(x, 14)[2])
 _add("di_diff_14", "trend", "(+DI - -DI)(14)")(lambda x: _adx_parts(x, 14)[1] - _adx_parts(x, 14)[2])
 _add("trix_15", "trend", "1-bar change of the triple EMA(15) of close")(
-    lambda x: _ema(_ema(_ema(x.c, 15), 15), 15).pct_change(fill_method=None))
+    lambda x: _ema(_ema(_ema(x.c, 15), 15), 15).pct_change(fill_method=None)
+)
 for _k in (20, 60, 250):
-    _add(f"dist_high_{_k}", "trend", f"close / highest high of {_k} bars - 1")(
-        lambda x, k=_k: x.c / x.hh(k) - 1.0)
-    _add(f"dist_low_{_k}", "trend", f"close / lowest low of {_k} bars - 1")(
-        lambda x, k=_k: x.c / x.ll(k) - 1.0)
+    _add(f"dist_high_{_k}", "trend", f"close / highest high of {_k} bars - 1")(lambda x, k=_k: x.c / x.hh(k) - 1.0)
+    _add(f"dist_low_{_k}", "trend", f"close / lowest low of {_k} bars - 1")(lambda x, k=_k: x.c / x.ll(k) - 1.0)
 for _k in (20, 55):
     _add(f"donchian_pos_{_k}", "trend", f"position of close in the {_k}-bar high-low channel (0..1)")(
-        lambda x, k=_k: (x.c - x.ll(k)) / (x.hh(k) - x.ll(k)))
+        lambda x, k=_k: (x.c - x.ll(k)) / (x.hh(k) - x.ll(k))
+    )
 for _k in (10, 20):
     _add(f"efficiency_{_k}", "trend", f"Kaufman efficiency ratio over {_k} bars")(
-        lambda x, k=_k: (x.c - x.c.shift(k)).abs() / x.c.diff().abs().rolling(k, min_periods=k).sum())
+        lambda x, k=_k: (x.c - x.c.shift(k)).abs() / x.c.diff().abs().rolling(k, min_periods=k).sum()
+    )
 _add("aroon_up_25", "trend", "Aroon up(25)")(lambda x: 100 * (25 - _bars_since_extreme(x.h, 25, True)) / 25)
 _add("aroon_down_25", "trend", "Aroon down(25)")(lambda x: 100 * (25 - _bars_since_extreme(x.l, 25, False)) / 25)
 _add("aroon_osc_25", "trend", "Aroon up - down (25)")(
-    lambda x: 100 * (_bars_since_extreme(x.l, 25, False) - _bars_since_extreme(x.h, 25, True)) / 25)
+    lambda x: 100 * (_bars_since_extreme(x.l, 25, False) - _bars_since_extreme(x.h, 25, True)) / 25
+)
 
 
 # == momentum oscillators ======================================================================
@@ -306,34 +330,50 @@ def _rsi(x: _Context, n: int) -> pd.Series:
 for _k in (2, 7, 14, 21, 28):
     _add(f"rsi_{_k}", "momentum", f"Wilder RSI({_k})")(lambda x, k=_k: _rsi(x, k))
 for _k in (5, 14):
+
     def _stoch_k(x: _Context, k: int = _k) -> pd.Series:
         return 100 * (x.c - x.ll(k)) / (x.hh(k) - x.ll(k))
+
     _add(f"stoch_k_{_k}", "momentum", f"stochastic %K({_k})")(_stoch_k)
     _add(f"stoch_d_{_k}", "momentum", f"stochastic %D: SMA(3) of %K({_k})")(lambda x, f=_stoch_k: _sma(f(x), 3))
 for _k in (10, 14, 28):
     _add(f"williams_r_{_k}", "momentum", f"Williams %R({_k})")(
-        lambda x, k=_k: -100 * (x.hh(k) - x.c) / (x.hh(k) - x.ll(k)))
+        lambda x, k=_k: -100 * (x.hh(k) - x.c) / (x.hh(k) - x.ll(k))
+    )
 for _k in (14, 20, 40):
     _add(f"cci_{_k}", "momentum", f"commodity channel index({_k})")(
-        lambda x, k=_k: (x.typical - _sma(x.typical, k)) / (0.015 * _rolling_mad(x.typical, k)))
+        lambda x, k=_k: (x.typical - _sma(x.typical, k)) / (0.015 * _rolling_mad(x.typical, k))
+    )
 _add("mfi_14", "momentum", "money flow index(14)")(
-    lambda x: 100 - 100 / (1 + (x.typical * x.v).where(x.typical.diff() > 0, 0.0).rolling(14, min_periods=14).sum()
-                             / (x.typical * x.v).where(x.typical.diff() < 0, 0.0).rolling(14, min_periods=14).sum()))
+    lambda x: (
+        100
+        - 100
+        / (
+            1
+            + (x.typical * x.v).where(x.typical.diff() > 0, 0.0).rolling(14, min_periods=14).sum()
+            / (x.typical * x.v).where(x.typical.diff() < 0, 0.0).rolling(14, min_periods=14).sum()
+        )
+    )
+)
 for _k in (10, 20, 50):
     _add(f"bb_pctb_{_k}", "momentum", f"Bollinger %b({_k}, 2 std)")(
-        lambda x, k=_k: (x.c - _sma(x.c, k) + 2 * _std(x.c, k)) / (4 * _std(x.c, k)))
+        lambda x, k=_k: (x.c - _sma(x.c, k) + 2 * _std(x.c, k)) / (4 * _std(x.c, k))
+    )
     _add(f"bb_width_{_k}", "momentum", f"Bollinger band width({_k}, 2 std) / SMA")(
-        lambda x, k=_k: 4 * _std(x.c, k) / _sma(x.c, k))
+        lambda x, k=_k: 4 * _std(x.c, k) / _sma(x.c, k)
+    )
 for _k in (20, 60):
     _add(f"price_z_{_k}", "momentum", f"z-score of close over {_k} bars")(lambda x, k=_k: _zscore(x.c, k))
 for _k in (5, 20):
     _add(f"ret_z_{_k}", "momentum", f"{_k}-bar return divided by vol_60 * sqrt({_k})")(
-        lambda x, k=_k: np.log(x.c / x.c.shift(k)) / (x.vol(60) * np.sqrt(k)))
+        lambda x, k=_k: np.log(x.c / x.c.shift(k)) / (x.vol(60) * np.sqrt(k))
+    )
 
 # == volume ====================================================================================
 for _k in (5, 20):
     _add(f"obv_slope_{_k}", "volume", f"OBV change over {_k} bars / volume traded in them")(
-        lambda x, k=_k: (x.obv - x.obv.shift(k)) / x.v.rolling(k, min_periods=k).sum())
+        lambda x, k=_k: (x.obv - x.obv.shift(k)) / x.v.rolling(k, min_periods=k).sum()
+    )
 _add("obv_z_20", "volume", "z-score of OBV over 20 bars")(lambda x: _zscore(x.obv, 20))
 for _k in (5, 20, 60):
     _add(f"volume_z_{_k}", "volume", f"z-score of log volume over {_k} bars")(lambda x, k=_k: _zscore(x.logvol, k))
@@ -341,45 +381,62 @@ _add("volume_ratio_5_20", "volume", "mean volume 5 / mean volume 20")(lambda x: 
 _add("volume_ratio_20_60", "volume", "mean volume 20 / mean volume 60")(lambda x: _sma(x.v, 20) / _sma(x.v, 60))
 _add("log_volume", "volume", "log(1 + volume)")(lambda x: x.logvol)
 _add("dollar_volume_z_20", "volume", "z-score of log dollar volume over 20 bars")(
-    lambda x: _zscore(np.log1p(x.v * x.c), 20))
+    lambda x: _zscore(np.log1p(x.v * x.c), 20)
+)
 _add("cmf_20", "volume", "Chaikin money flow(20)")(
-    lambda x: (((x.c - x.l) - (x.h - x.c)) / (x.h - x.l) * x.v).rolling(20, min_periods=20).sum()
-    / x.v.rolling(20, min_periods=20).sum())
+    lambda x: (
+        (((x.c - x.l) - (x.h - x.c)) / (x.h - x.l) * x.v).rolling(20, min_periods=20).sum()
+        / x.v.rolling(20, min_periods=20).sum()
+    )
+)
 _add("volume_ret_corr_20", "volume", "20-bar correlation of log volume change and return")(
-    lambda x: x.logvol.diff().rolling(20, min_periods=20).corr(x.ret))
+    lambda x: x.logvol.diff().rolling(20, min_periods=20).corr(x.ret)
+)
 
 # == candles ===================================================================================
 _add("gap", "candles", "open / previous close - 1")(lambda x: x.o / x.prev_close - 1.0)
 _add("gap_mean_5", "candles", "mean gap over 5 bars")(lambda x: _sma(x.o / x.prev_close - 1.0, 5))
 _add("gap_mean_20", "candles", "mean gap over 20 bars")(lambda x: _sma(x.o / x.prev_close - 1.0, 20))
-_add("gap_abs_mean_20", "candles", "mean absolute gap over 20 bars")(lambda x: _sma((x.o / x.prev_close - 1.0).abs(), 20))
+_add("gap_abs_mean_20", "candles", "mean absolute gap over 20 bars")(
+    lambda x: _sma((x.o / x.prev_close - 1.0).abs(), 20)
+)
 _add("body", "candles", "(close - open) / open")(lambda x: x.c / x.o - 1.0)
 _add("upper_shadow", "candles", "(high - max(open, close)) / close")(lambda x: (x.h - np.maximum(x.o, x.c)) / x.c)
 _add("lower_shadow", "candles", "(min(open, close) - low) / close")(lambda x: (np.minimum(x.o, x.c) - x.l) / x.c)
 _add("range", "candles", "(high - low) / close")(lambda x: (x.h - x.l) / x.c)
 _add("close_location", "candles", "(close - low) / (high - low)")(lambda x: (x.c - x.l) / (x.h - x.l))
 _add("body_mean_5", "candles", "mean body over 5 bars")(lambda x: _sma(x.c / x.o - 1.0, 5))
-_add("close_location_mean_5", "candles", "mean close location over 5 bars")(lambda x: _sma((x.c - x.l) / (x.h - x.l), 5))
+_add("close_location_mean_5", "candles", "mean close location over 5 bars")(
+    lambda x: _sma((x.c - x.l) / (x.h - x.l), 5)
+)
 _add("intraday_overnight_ratio_20", "candles", "20-bar mean |body| / mean |gap|")(
-    lambda x: _sma((x.c / x.o - 1.0).abs(), 20) / _sma((x.o / x.prev_close - 1.0).abs(), 20))
+    lambda x: _sma((x.c / x.o - 1.0).abs(), 20) / _sma((x.o / x.prev_close - 1.0).abs(), 20)
+)
 
 # == distribution ==============================================================================
 for _k in (20, 60, 120):
     _add(f"skew_{_k}", "distribution", f"rolling skew of returns over {_k} bars")(
-        lambda x, k=_k: x.ret.rolling(k, min_periods=k).skew())
+        lambda x, k=_k: x.ret.rolling(k, min_periods=k).skew()
+    )
     _add(f"kurt_{_k}", "distribution", f"rolling excess kurtosis of returns over {_k} bars")(
-        lambda x, k=_k: x.ret.rolling(k, min_periods=k).kurt())
+        lambda x, k=_k: x.ret.rolling(k, min_periods=k).kurt()
+    )
 for _k in (10, 20, 60):
     _add(f"up_frac_{_k}", "distribution", f"fraction of up bars among the last {_k}")(
-        lambda x, k=_k: _sma((x.ret > 0).astype(float).where(x.ret.notna()), k))
+        lambda x, k=_k: _sma((x.ret > 0).astype(float).where(x.ret.notna()), k)
+    )
 _add("autocorr_1_60", "distribution", "60-bar correlation of returns with their previous value")(
-    lambda x: x.ret.rolling(60, min_periods=60).corr(x.ret.shift(1)))
+    lambda x: x.ret.rolling(60, min_periods=60).corr(x.ret.shift(1))
+)
 _add("ulcer_14", "distribution", "Ulcer index(14): RMS drawdown from the 14-bar max close, percent")(
-    lambda x: np.sqrt(_sma((100 * (x.c / x.c.rolling(14, min_periods=14).max() - 1.0)) ** 2, 14)))
+    lambda x: np.sqrt(_sma((100 * (x.c / x.c.rolling(14, min_periods=14).max() - 1.0)) ** 2, 14))
+)
 _add("max_drawdown_60", "distribution", "close / max close of 60 bars - 1")(
-    lambda x: x.c / x.c.rolling(60, min_periods=60).max() - 1.0)
+    lambda x: x.c / x.c.rolling(60, min_periods=60).max() - 1.0
+)
 _add("downside_vol_20", "distribution", "std of negative returns (others as 0) over 20 bars")(
-    lambda x: _std(x.ret.clip(upper=0), 20))
+    lambda x: _std(x.ret.clip(upper=0), 20)
+)
 
 # == calendar ==================================================================================
 _add("day_of_week", "calendar", "0 = Monday")(lambda x: pd.Series(x.c.index.dayofweek, index=x.c.index, dtype=float))
@@ -387,11 +444,20 @@ _add("month", "calendar", "1..12")(lambda x: pd.Series(x.c.index.month, index=x.
 _add("day_of_month", "calendar", "1..31")(lambda x: pd.Series(x.c.index.day, index=x.c.index, dtype=float))
 _add("quarter", "calendar", "1..4")(lambda x: pd.Series(x.c.index.quarter, index=x.c.index, dtype=float))
 _add("week_of_year", "calendar", "ISO week 1..53")(
-    lambda x: pd.Series(x.c.index.isocalendar().week.to_numpy(), index=x.c.index, dtype=float))
-_add("dow_sin", "calendar", "sin(2 pi day_of_week / 5)")(lambda x: pd.Series(np.sin(2 * np.pi * x.c.index.dayofweek / 5), index=x.c.index))
-_add("dow_cos", "calendar", "cos(2 pi day_of_week / 5)")(lambda x: pd.Series(np.cos(2 * np.pi * x.c.index.dayofweek / 5), index=x.c.index))
-_add("month_sin", "calendar", "sin(2 pi month / 12)")(lambda x: pd.Series(np.sin(2 * np.pi * x.c.index.month / 12), index=x.c.index))
-_add("month_cos", "calendar", "cos(2 pi month / 12)")(lambda x: pd.Series(np.cos(2 * np.pi * x.c.index.month / 12), index=x.c.index))
+    lambda x: pd.Series(x.c.index.isocalendar().week.to_numpy(), index=x.c.index, dtype=float)
+)
+_add("dow_sin", "calendar", "sin(2 pi day_of_week / 5)")(
+    lambda x: pd.Series(np.sin(2 * np.pi * x.c.index.dayofweek / 5), index=x.c.index)
+)
+_add("dow_cos", "calendar", "cos(2 pi day_of_week / 5)")(
+    lambda x: pd.Series(np.cos(2 * np.pi * x.c.index.dayofweek / 5), index=x.c.index)
+)
+_add("month_sin", "calendar", "sin(2 pi month / 12)")(
+    lambda x: pd.Series(np.sin(2 * np.pi * x.c.index.month / 12), index=x.c.index)
+)
+_add("month_cos", "calendar", "cos(2 pi month / 12)")(
+    lambda x: pd.Series(np.cos(2 * np.pi * x.c.index.month / 12), index=x.c.index)
+)
 
 
 # == regime ====================================================================================
@@ -401,9 +467,11 @@ def _regime(x: _Context) -> pd.Series:
 
 _add("regime", "regime", "market regime code of the symbol: 1 bull, 0 sideways, -1 bear")(_regime)
 _add("regime_age", "regime", "bars since the regime code last changed")(
-    lambda x: (lambda r: r.groupby((r != r.shift()).cumsum()).cumcount().astype(float).where(r.notna()))(_regime(x)))
+    lambda x: (lambda r: r.groupby((r != r.shift()).cumsum()).cumcount().astype(float).where(r.notna()))(_regime(x))
+)
 _add("regime_trend", "regime", "SMA(50) / SMA(200) - 1, the regime's trend input")(
-    lambda x: _sma(x.c, 50) / _sma(x.c, 200) - 1.0)
+    lambda x: _sma(x.c, 50) / _sma(x.c, 200) - 1.0
+)
 _add("regime_vol_ratio", "regime", "vol_20 / vol_120, the regime's volatility input")(lambda x: x.vol(20) / x.vol(120))
 
 
@@ -421,20 +489,25 @@ for _group, _p in REFERENCE_GROUPS.items():
     _what = "the high-beta index (QQQ)" if _group == "index" else "the benchmark"
     for _k in (1, 5, 20):
         _add(f"{_p}_ret_{_k}", _group, f"{_k}-bar return of {_what}")(
-            lambda x, k=_k, p=_p: x.ref(p) / x.ref(p).shift(k) - 1.0)
+            lambda x, k=_k, p=_p: x.ref(p) / x.ref(p).shift(k) - 1.0
+        )
     for _k in (20, 60):
         _add(f"{_p}_vol_{_k}", _group, f"{_k}-bar volatility of {_what}")(
-            lambda x, k=_k, p=_p: _std(_ref_logret(x, p), k))
+            lambda x, k=_k, p=_p: _std(_ref_logret(x, p), k)
+        )
     for _k in (60, 120):
         _add(f"{_p}_beta_{_k}", _group, f"{_k}-bar rolling beta to {_what}")(lambda x, k=_k, p=_p: _beta(x, p, k))
     for _k in (20, 60, 120):
         _add(f"{_p}_corr_{_k}", _group, f"{_k}-bar return correlation with {_what}")(
-            lambda x, k=_k, p=_p: x.logret.rolling(k, min_periods=k).corr(_ref_logret(x, p)))
+            lambda x, k=_k, p=_p: x.logret.rolling(k, min_periods=k).corr(_ref_logret(x, p))
+        )
         _add(f"{_p}_rs_{_k}", _group, f"{_k}-bar log return minus that of {_what}")(
-            lambda x, k=_k, p=_p: np.log(x.c / x.c.shift(k)) - np.log(x.ref(p) / x.ref(p).shift(k)))
+            lambda x, k=_k, p=_p: np.log(x.c / x.c.shift(k)) - np.log(x.ref(p) / x.ref(p).shift(k))
+        )
     _add(f"{_p}_trend", _group, f"{_what}: close / SMA(200) - 1")(lambda x, p=_p: x.ref(p) / _sma(x.ref(p), 200) - 1.0)
     _add(f"{_p}_regime", _group, f"regime code of {_what}")(
-        lambda x, p=_p: pd.Series(regime_codes(x.ref(p), x.regime_rule), index=x.c.index))
+        lambda x, p=_p: pd.Series(regime_codes(x.ref(p), x.regime_rule), index=x.c.index)
+    )
 
 
 # == public API ================================================================================
@@ -443,8 +516,9 @@ def feature_names(feature_set: str = "full") -> list[str]:
     return resolve_features(feature_set, have_index=True, have_benchmark=True)[0]
 
 
-def resolve_features(spec: str, have_index: bool, have_benchmark: bool,
-                     columns: Collection[str] | None = None) -> tuple[list[str], list[str]]:
+def resolve_features(
+    spec: str, have_index: bool, have_benchmark: bool, columns: Collection[str] | None = None
+) -> tuple[list[str], list[str]]:
     """Resolve a feature spec to (names to compute, names omitted for lack of a reference series).
 
     A named set silently omits cross-asset features whose reference is missing (the caller
@@ -477,13 +551,16 @@ def resolve_features(spec: str, have_index: bool, have_benchmark: bool,
         else:
             raise ConfigError(
                 f"unknown feature or group {token!r}; sets: {', '.join(FEATURE_SETS)}; groups: "
-                f"{', '.join(GROUPS + tuple(DATA_GROUPS))}; `autostock features` lists the names")
+                f"{', '.join(GROUPS + tuple(DATA_GROUPS))}; `autostock features` lists the names"
+            )
         for name in chosen:
             group = FEATURES[name].group
             need = [c for c in DATA_GROUPS.get(group, ()) if columns is not None and c not in columns]
             if need:
-                raise DataError(f"feature {name} (group {group}) needs bar column(s) {', '.join(need)}, which the "
-                                "data lacks; see docs/microstructure.md and docs/altdata.md for the sources")
+                raise DataError(
+                    f"feature {name} (group {group}) needs bar column(s) {', '.join(need)}, which the "
+                    "data lacks; see docs/microstructure.md and docs/altdata.md for the sources"
+                )
             if group in have and not have[group]:
                 what = "--index series (e.g. QQQ)" if group == "index" else "benchmark series"
                 raise DataError(f"feature {name} needs the {what}, which is not in the data")

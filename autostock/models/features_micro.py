@@ -55,26 +55,36 @@ def _depth(x, n: int = 20) -> pd.Series:
 
 # == quotes ====================================================================================
 register_feature("quoted_spread", "quotes", "(ask - bid) / mid of the quote standing at the bar's close")(
-    lambda x: (_col(x, "ask") - _col(x, "bid")) / _mid(x))
+    lambda x: (_col(x, "ask") - _col(x, "bid")) / _mid(x)
+)
 register_feature("spread_mean", "quotes", "mean relative quoted spread over the bar's quotes")(
-    lambda x: _col(x, "spread_mean").fillna((_col(x, "ask") - _col(x, "bid")) / _mid(x)))
+    lambda x: _col(x, "spread_mean").fillna((_col(x, "ask") - _col(x, "bid")) / _mid(x))
+)
 register_feature("spread_z_20", "quotes", "z-score of the quoted spread over 20 bars")(
-    lambda x: _zscore((_col(x, "ask") - _col(x, "bid")) / _mid(x), 20))
+    lambda x: _zscore((_col(x, "ask") - _col(x, "bid")) / _mid(x), 20)
+)
 register_feature("microprice_dev", "quotes", "(microprice - mid) / mid; microprice = (b*qa + a*qb) / (qb + qa)")(
-    lambda x: _micro(x) / _mid(x) - 1.0)
+    lambda x: _micro(x) / _mid(x) - 1.0
+)
 register_feature("close_microprice", "quotes", "close / microprice - 1")(lambda x: x.c / _micro(x) - 1.0)
 register_feature("quote_imbalance", "quotes", "(bid_size - ask_size) / (bid_size + ask_size) at the close")(
-    lambda x: (_col(x, "bid_size") - _col(x, "ask_size")) / (_col(x, "bid_size") + _col(x, "ask_size")))
+    lambda x: (_col(x, "bid_size") - _col(x, "ask_size")) / (_col(x, "bid_size") + _col(x, "ask_size"))
+)
 register_feature("quote_imbalance_mean", "quotes", "mean quote size imbalance over the bar's quotes")(
     lambda x: _col(x, "imbalance_mean").fillna(
-        (_col(x, "bid_size") - _col(x, "ask_size")) / (_col(x, "bid_size") + _col(x, "ask_size"))))
+        (_col(x, "bid_size") - _col(x, "ask_size")) / (_col(x, "bid_size") + _col(x, "ask_size"))
+    )
+)
 register_feature("quote_imbalance_mean_5", "quotes", "5-bar mean of quote_imbalance")(
-    lambda x: _sma((_col(x, "bid_size") - _col(x, "ask_size")) / (_col(x, "bid_size") + _col(x, "ask_size")), 5))
+    lambda x: _sma((_col(x, "bid_size") - _col(x, "ask_size")) / (_col(x, "bid_size") + _col(x, "ask_size")), 5)
+)
 register_feature("ofi", "quotes", "Cont-Kukanov-Stoikov order-flow imbalance of the bar / 20-bar mean depth")(
-    lambda x: _col(x, "ofi") / _depth(x))
+    lambda x: _col(x, "ofi") / _depth(x)
+)
 for _k in (5, 20):
     register_feature(f"ofi_{_k}", "quotes", f"OFI summed over {_k} bars / 20-bar mean depth")(
-        lambda x, k=_k: _col(x, "ofi").rolling(k, min_periods=k).sum() / _depth(x))
+        lambda x, k=_k: _col(x, "ofi").rolling(k, min_periods=k).sum() / _depth(x)
+    )
 
 
 # == trades ====================================================================================
@@ -87,32 +97,43 @@ def _classified(x) -> pd.Series:
 
 
 register_feature("signed_volume", "trades", "tick-rule signed volume (buys - sells) / bar volume")(
-    lambda x: _signed(x) / x.v)
+    lambda x: _signed(x) / x.v
+)
 register_feature("trade_imbalance", "trades", "(buy - sell) / (buy + sell) volume in the bar")(
-    lambda x: _signed(x) / _classified(x))
+    lambda x: _signed(x) / _classified(x)
+)
 for _k in (5, 20):
     register_feature(f"trade_imbalance_{_k}", "trades", f"signed / classified volume over {_k} bars")(
-        lambda x, k=_k: _signed(x).rolling(k, min_periods=k).sum() / _classified(x).rolling(k, min_periods=k).sum())
+        lambda x, k=_k: _signed(x).rolling(k, min_periods=k).sum() / _classified(x).rolling(k, min_periods=k).sum()
+    )
 for _k in (20, 50):
-    register_feature(f"vpin_{_k}", "trades", f"VPIN: sum |buy - sell| / sum volume over {_k} bars (volume bars: Easley et al.)")(
-        lambda x, k=_k: (_signed(x).abs()).rolling(k, min_periods=k).sum() / x.v.rolling(k, min_periods=k).sum())
+    register_feature(
+        f"vpin_{_k}", "trades", f"VPIN: sum |buy - sell| / sum volume over {_k} bars (volume bars: Easley et al.)"
+    )(lambda x, k=_k: (_signed(x).abs()).rolling(k, min_periods=k).sum() / x.v.rolling(k, min_periods=k).sum())
 register_feature("amihud_20", "trades", "Amihud illiquidity: 20-bar mean |return| / dollar volume, x 1e6")(
-    lambda x: _sma(x.ret.abs() / _col(x, "dollar_volume"), 20) * 1e6)
+    lambda x: _sma(x.ret.abs() / _col(x, "dollar_volume"), 20) * 1e6
+)
 register_feature("rv_ticks", "trades", "realised volatility of the bar from tick-to-tick log returns")(
-    lambda x: np.sqrt(_col(x, "rv")))
+    lambda x: np.sqrt(_col(x, "rv"))
+)
 register_feature("rv_ticks_20", "trades", "realised volatility from ticks over 20 bars")(
-    lambda x: np.sqrt(_col(x, "rv").rolling(20, min_periods=20).sum()))
+    lambda x: np.sqrt(_col(x, "rv").rolling(20, min_periods=20).sum())
+)
 register_feature("rv_ratio_20", "trades", "tick realised variance / squared bar-to-bar returns, 20 bars")(
-    lambda x: _col(x, "rv").rolling(20, min_periods=20).sum() / (x.logret ** 2).rolling(20, min_periods=20).sum())
+    lambda x: _col(x, "rv").rolling(20, min_periods=20).sum() / (x.logret**2).rolling(20, min_periods=20).sum()
+)
 register_feature("trade_count_z_20", "trades", "z-score of the number of trades over 20 bars")(
-    lambda x: _zscore(np.log1p(_col(x, "n_trades")), 20))
+    lambda x: _zscore(np.log1p(_col(x, "n_trades")), 20)
+)
 register_feature("avg_trade_size_z_20", "trades", "z-score of log mean trade size over 20 bars")(
-    lambda x: _zscore(np.log(x.v / _col(x, "n_trades")), 20))
+    lambda x: _zscore(np.log(x.v / _col(x, "n_trades")), 20)
+)
 
 
 # == volume profile ============================================================================
-def volume_profile(price: np.ndarray, volume: np.ndarray, n: int, bins: int = 24,
-                   value_area: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def volume_profile(
+    price: np.ndarray, volume: np.ndarray, n: int, bins: int = 24, value_area: float = 0.7
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rolling (POC, VAH, VAL) over windows of ``n`` bars; NaN for the first ``n - 1``.
 
     Each bar's volume sits at its price; the window's price range is cut into ``bins`` equal
@@ -143,9 +164,9 @@ def volume_profile(price: np.ndarray, volume: np.ndarray, n: int, bins: int = 24
     top = np.where(taken, idx, -1).max(axis=1)
     bottom = np.where(taken, idx, bins).min(axis=1)
     w = width[:, 0]
-    out[0, n - 1:] = lo[:, 0] + (poc + 0.5) * w
-    out[1, n - 1:] = lo[:, 0] + (top + 1) * w
-    out[2, n - 1:] = lo[:, 0] + bottom * w
+    out[0, n - 1 :] = lo[:, 0] + (poc + 0.5) * w
+    out[1, n - 1 :] = lo[:, 0] + (top + 1) * w
+    out[2, n - 1 :] = lo[:, 0] + bottom * w
     return out[0], out[1], out[2]
 
 
@@ -165,12 +186,17 @@ def _vp(x, n: int) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 for _k in (20, 60):
     register_feature(f"vp_poc_dist_{_k}", "volume_profile", f"close / {_k}-bar volume point of control - 1")(
-        lambda x, k=_k: x.c / _vp(x, k)[0] - 1.0)
+        lambda x, k=_k: x.c / _vp(x, k)[0] - 1.0
+    )
     register_feature(f"vp_vah_dist_{_k}", "volume_profile", f"close / {_k}-bar value-area high - 1")(
-        lambda x, k=_k: x.c / _vp(x, k)[1] - 1.0)
+        lambda x, k=_k: x.c / _vp(x, k)[1] - 1.0
+    )
     register_feature(f"vp_val_dist_{_k}", "volume_profile", f"close / {_k}-bar value-area low - 1")(
-        lambda x, k=_k: x.c / _vp(x, k)[2] - 1.0)
-    register_feature(f"vp_in_value_{_k}", "volume_profile", f"position of close in the {_k}-bar value area (0..1 inside)")(
-        lambda x, k=_k: (x.c - _vp(x, k)[2]) / (_vp(x, k)[1] - _vp(x, k)[2]))
+        lambda x, k=_k: x.c / _vp(x, k)[2] - 1.0
+    )
+    register_feature(
+        f"vp_in_value_{_k}", "volume_profile", f"position of close in the {_k}-bar value area (0..1 inside)"
+    )(lambda x, k=_k: (x.c - _vp(x, k)[2]) / (_vp(x, k)[1] - _vp(x, k)[2]))
 register_feature("vp_width_20", "volume_profile", "20-bar value-area width / close")(
-    lambda x: (_vp(x, 20)[1] - _vp(x, 20)[2]) / x.c)
+    lambda x: (_vp(x, 20)[1] - _vp(x, 20)[2]) / x.c
+)

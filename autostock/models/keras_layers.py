@@ -117,8 +117,9 @@ class CausalSelfAttentionBlock(layers.Layer):
         Dropout rate in [0, 1).
     """
 
-    def __init__(self, num_heads: int = 2, key_dim: int = 16, ff_dim: int = 32,
-                 dropout: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, num_heads: int = 2, key_dim: int = 16, ff_dim: int = 32, dropout: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if num_heads < 1 or key_dim < 1 or ff_dim < 1:
             raise ValueError(f"num_heads, key_dim and ff_dim must be >= 1, got {num_heads}, {key_dim}, {ff_dim}")
@@ -129,8 +130,7 @@ class CausalSelfAttentionBlock(layers.Layer):
         self.dropout = float(dropout)
         self.norm1 = layers.LayerNormalization(epsilon=1e-6)
         self.norm2 = layers.LayerNormalization(epsilon=1e-6)
-        self.attention = layers.MultiHeadAttention(num_heads=self.num_heads, key_dim=self.key_dim,
-                                                   dropout=self.dropout)
+        self.attention = layers.MultiHeadAttention(num_heads=self.num_heads, key_dim=self.key_dim, dropout=self.dropout)
         self.drop1 = layers.Dropout(self.dropout)
         self.drop2 = layers.Dropout(self.dropout)
         self.ff_hidden = layers.Dense(self.ff_dim, activation="gelu")
@@ -157,8 +157,13 @@ class CausalSelfAttentionBlock(layers.Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "ff_dim": self.ff_dim, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "ff_dim": self.ff_dim,
+            "dropout": self.dropout,
+        }
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -181,19 +186,26 @@ class TCNResidualBlock(layers.Layer):
         Dropout rate in [0, 1).
     """
 
-    def __init__(self, filters: int = 16, kernel_size: int = 3, dilation_rate: int = 1,
-                 dropout: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, filters: int = 16, kernel_size: int = 3, dilation_rate: int = 1, dropout: float = 0.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if filters < 1 or kernel_size < 1 or dilation_rate < 1:
             raise ValueError(
-                f"filters, kernel_size and dilation_rate must be >= 1, got {filters}, {kernel_size}, {dilation_rate}")
+                f"filters, kernel_size and dilation_rate must be >= 1, got {filters}, {kernel_size}, {dilation_rate}"
+            )
         _check_dropout(dropout)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
         self.dilation_rate = int(dilation_rate)
         self.dropout = float(dropout)
-        conv = dict(filters=self.filters, kernel_size=self.kernel_size, dilation_rate=self.dilation_rate,
-                    padding="causal", activation="relu")
+        conv = dict(
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            dilation_rate=self.dilation_rate,
+            padding="causal",
+            activation="relu",
+        )
         self.conv1 = layers.Conv1D(**conv)
         self.conv2 = layers.Conv1D(**conv)
         self.drop1 = layers.Dropout(self.dropout)
@@ -218,8 +230,13 @@ class TCNResidualBlock(layers.Layer):
         return (*input_shape[:-1], self.filters)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "dilation_rate": self.dilation_rate, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "dilation_rate": self.dilation_rate,
+            "dropout": self.dropout,
+        }
 
     def receptive_field(self) -> int:
         """Steps one output sees through this block's two convolutions."""
@@ -270,11 +287,16 @@ class GRUResidualBlock(layers.Layer):
         return {**super().get_config(), "units": self.units, "dropout": self.dropout}
 
 
-CUSTOM_LAYERS: tuple[type, ...] = (LastTimestep, AttentionPooling, PositionalEncoding,
-                                   CausalSelfAttentionBlock, TCNResidualBlock, GRUResidualBlock)
+CUSTOM_LAYERS: tuple[type, ...] = (
+    LastTimestep,
+    AttentionPooling,
+    PositionalEncoding,
+    CausalSelfAttentionBlock,
+    TCNResidualBlock,
+    GRUResidualBlock,
+)
 
 
 def tcn_receptive_field(kernel_size: int, dilations: tuple[int, ...] | list[int]) -> int:
     """Steps seen by one output of a stack of :class:`TCNResidualBlock` (``1 + 2(k-1)sum(d)``)."""
     return 1 + 2 * (kernel_size - 1) * int(sum(dilations))
-

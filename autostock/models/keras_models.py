@@ -189,7 +189,7 @@ class KerasPredictor(Predictor):
         """Windows and targets of the rows whose window and target are all finite."""
         Xs = self._scale(X)
         windows = sequence_windows(Xs, self.seq_len)
-        targets = y[self.seq_len - 1:]
+        targets = y[self.seq_len - 1 :]
         ok = np.isfinite(targets) & np.isfinite(windows).all(axis=(1, 2))
         targets = targets[ok]
         if self.is_classifier:
@@ -198,7 +198,7 @@ class KerasPredictor(Predictor):
             targets = ((targets - self.scaler_["y_mean"]) / self.scaler_["y_scale"]).astype("float32")
         return np.ascontiguousarray(windows[ok]), targets.reshape(-1, 1)
 
-    def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> "KerasPredictor":
+    def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> KerasPredictor:
         """Fit on ``X`` (rows = bars in time order) and targets ``y`` aligned with its rows.
 
         Parameters
@@ -230,38 +230,50 @@ class KerasPredictor(Predictor):
         if y_fin.size == 0:
             raise ValueError("y has no finite value: nothing to fit")
         y_scale = float(np.std(y_fin)) or 1.0
-        self.scaler_ = {"mean": mean.astype("float32"), "scale": scale.astype("float32"),
-                        "y_mean": np.array(float(np.mean(y_fin))), "y_scale": np.array(y_scale),
-                        "n_features": np.array(Xm.shape[1])}
+        self.scaler_ = {
+            "mean": mean.astype("float32"),
+            "scale": scale.astype("float32"),
+            "y_mean": np.array(float(np.mean(y_fin))),
+            "y_scale": np.array(y_scale),
+            "n_features": np.array(Xm.shape[1]),
+        }
         if hasattr(X, "columns"):
             self.scaler_["columns"] = np.array([str(c) for c in X.columns])
         windows, targets = self._training_windows(Xm, yv)
         if len(windows) < 2:
             raise ValueError(
                 f"only {len(windows)} complete window(s) of seq_len={self.seq_len} in {Xm.shape[0]} rows: "
-                "give more rows or a smaller seq_len")
+                "give more rows or a smaller seq_len"
+            )
         if validation_data is not None:
             Xv = _as_matrix(validation_data[0], "validation X")
             yv_val = _as_vector(validation_data[1], Xv.shape[0])
             # the validation windows may reach back into the fit rows (they precede them in time)
-            ctx = Xm[-(self.seq_len - 1):] if self.seq_len > 1 else Xm[:0]
+            ctx = Xm[-(self.seq_len - 1) :] if self.seq_len > 1 else Xm[:0]
             yctx = np.full(ctx.shape[0], np.nan)
             val = self._training_windows(np.vstack([ctx, Xv]), np.concatenate([yctx, yv_val]))
             train = (windows, targets)
         else:
-            n_train, n_val = split_validation(len(windows), float(p["validation_fraction"]),
-                                              int(p["validation_gap"]))
+            n_train, n_val = split_validation(len(windows), float(p["validation_fraction"]), int(p["validation_gap"]))
             train = (windows[:n_train], targets[:n_train])
             val = (windows[-n_val:], targets[-n_val:]) if n_val else None
         self.model_ = self.build_model(Xm.shape[1])
         callbacks = []
         if val is not None and len(val[0]):
-            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(p["patience"]),
-                                                           restore_best_weights=True))
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=int(p["patience"]), restore_best_weights=True
+                )
+            )
         history = self.model_.fit(
-            train[0], train[1], validation_data=val if val is not None and len(val[0]) else None,
-            epochs=int(p["epochs"]), batch_size=int(p["batch_size"]), shuffle=True,
-            callbacks=callbacks, verbose=int(p["verbose"]),
+            train[0],
+            train[1],
+            validation_data=val if val is not None and len(val[0]) else None,
+            epochs=int(p["epochs"]),
+            batch_size=int(p["batch_size"]),
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=int(p["verbose"]),
         )
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return self
@@ -289,8 +301,8 @@ class KerasPredictor(Predictor):
         idx = np.flatnonzero(ok)
         preds = np.empty(idx.size)
         for start in range(0, idx.size, batch_size):
-            chunk = np.ascontiguousarray(windows[idx[start: start + batch_size]])
-            preds[start: start + chunk.shape[0]] = np.asarray(self.model_.predict_on_batch(chunk)).reshape(-1)
+            chunk = np.ascontiguousarray(windows[idx[start : start + batch_size]])
+            preds[start : start + chunk.shape[0]] = np.asarray(self.model_.predict_on_batch(chunk)).reshape(-1)
         if not self.is_classifier:
             preds = preds * float(self.scaler_["y_scale"]) + float(self.scaler_["y_mean"])
         out[self.seq_len - 1 + idx] = preds
@@ -308,7 +320,7 @@ class KerasPredictor(Predictor):
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> "KerasPredictor":
+    def load(cls, path: str | Path) -> KerasPredictor:
         """Load a predictor saved by :meth:`save` (any Keras family when called on the base)."""
         keras = require("ml", "keras")
 
@@ -369,7 +381,6 @@ class GRUPredictor(KerasPredictor):
     """Stack of ``layers`` GRU residual blocks (GRU -> batch norm, plus a skip connection),
     then the last step."""
 
-
     def build_body(self, inputs: Any) -> Any:
         from autostock.models.keras_layers import GRUResidualBlock, LastTimestep
 
@@ -406,8 +417,13 @@ class TCNPredictor(KerasPredictor):
         for k in p["kernel_sizes"]:
             h = inputs
             for d in p["dilations"]:
-                h = TCNResidualBlock(int(p["units"]), kernel_size=int(k), dilation_rate=int(d),
-                                     dropout=float(p["dropout"]), name=f"tcn_k{k}_d{d}")(h)
+                h = TCNResidualBlock(
+                    int(p["units"]),
+                    kernel_size=int(k),
+                    dilation_rate=int(d),
+                    dropout=float(p["dropout"]),
+                    name=f"tcn_k{k}_d{d}",
+                )(h)
             branches.append(LastTimestep(name=f"last_k{k}")(h))
         return branches[0] if len(branches) == 1 else keras.layers.Concatenate(name="scales")(branches)
 
@@ -431,8 +447,13 @@ class TransformerPredictor(KerasPredictor):
         h = keras.layers.Dense(units, name="embed")(inputs)
         h = PositionalEncoding(name="positions")(h)
         for i in range(int(p["layers"])):
-            h = CausalSelfAttentionBlock(num_heads=heads, key_dim=max(1, units // heads), ff_dim=int(p["ff_dim"]),
-                                         dropout=float(p["dropout"]), name=f"attention_block_{i}")(h)
+            h = CausalSelfAttentionBlock(
+                num_heads=heads,
+                key_dim=max(1, units // heads),
+                ff_dim=int(p["ff_dim"]),
+                dropout=float(p["dropout"]),
+                name=f"attention_block_{i}",
+            )(h)
         return LastTimestep(name="last")(h)
 
 

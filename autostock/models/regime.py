@@ -60,8 +60,14 @@ class RegimeRule:
         return asdict(self)
 
 
-def _classify(close: np.ndarray, sma_fast: np.ndarray, sma_slow: np.ndarray, vol: np.ndarray,
-              vol_ref: np.ndarray, rule: RegimeRule) -> np.ndarray:
+def _classify(
+    close: np.ndarray,
+    sma_fast: np.ndarray,
+    sma_slow: np.ndarray,
+    vol: np.ndarray,
+    vol_ref: np.ndarray,
+    rule: RegimeRule,
+) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         trend = sma_fast / sma_slow - 1.0
         high_vol = vol > rule.vol_mult * vol_ref
@@ -106,12 +112,12 @@ def regime_code_last(close: np.ndarray, rule: RegimeRule | None = None) -> float
     c = np.asarray(close, dtype=float)
     if len(c) < rule.warmup:
         return float("nan")
-    lr = np.diff(np.log(c[-(rule.vol_long + 1):]))
+    lr = np.diff(np.log(c[-(rule.vol_long + 1) :]))
     code = _classify(
         c[-1:],
-        np.array([c[-rule.fast:].mean()]),
-        np.array([c[-rule.slow:].mean()]),
-        np.array([lr[-rule.vol_window:].std(ddof=1)]),
+        np.array([c[-rule.fast :].mean()]),
+        np.array([c[-rule.slow :].mean()]),
+        np.array([lr[-rule.vol_window :].std(ddof=1)]),
         np.array([lr.std(ddof=1)]),
         rule,
     )

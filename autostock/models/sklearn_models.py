@@ -59,8 +59,9 @@ class SklearnPredictor(Predictor):
 
     def _check_params(self) -> None:
         if self.params.get("task") not in self.ALLOWED_TASKS:
-            raise ValueError(f"{self.name}: task must be one of {', '.join(self.ALLOWED_TASKS)}, "
-                             f"got {self.params.get('task')!r}")
+            raise ValueError(
+                f"{self.name}: task must be one of {', '.join(self.ALLOWED_TASKS)}, got {self.params.get('task')!r}"
+            )
 
     @property
     def is_classifier(self) -> bool:
@@ -69,8 +70,9 @@ class SklearnPredictor(Predictor):
     def _estimator(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _fit_estimator(self, est: Any, X: np.ndarray, y: np.ndarray,
-                       validation: tuple[np.ndarray, np.ndarray] | None) -> Any:
+    def _fit_estimator(
+        self, est: Any, X: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None
+    ) -> Any:
         return est.fit(X, y)
 
     def _rows(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +84,7 @@ class SklearnPredictor(Predictor):
             yv = (yv > 0).astype(int)
         return Xm[ok], yv
 
-    def fit(self, X: Any, y: Any) -> "SklearnPredictor":
+    def fit(self, X: Any, y: Any) -> SklearnPredictor:
         """Fit on the rows of ``X`` and ``y`` that hold no NaN.
 
         Parameters
@@ -96,7 +98,7 @@ class SklearnPredictor(Predictor):
         """
         return self._fit(X, y, None)
 
-    def _fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None) -> "SklearnPredictor":
+    def _fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None) -> SklearnPredictor:
         Xf, yf = self._rows(X, y)
         self.n_features_ = _matrix(X).shape[1]
         if len(yf) < 2:
@@ -140,13 +142,15 @@ class SklearnPredictor(Predictor):
             raise RuntimeError(f"{type(self).__name__} is not fitted: nothing to save")
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
-        joblib.dump({"estimator": self.estimator_, "constant": self.constant_, "n_features": self.n_features_},
-                    folder / MODEL_FILE)
+        joblib.dump(
+            {"estimator": self.estimator_, "constant": self.constant_, "n_features": self.n_features_},
+            folder / MODEL_FILE,
+        )
         (folder / PARAMS_FILE).write_text(json.dumps(self._meta(), indent=2, default=str))
         return folder
 
     @classmethod
-    def load(cls, path: str | Path) -> "SklearnPredictor":
+    def load(cls, path: str | Path) -> SklearnPredictor:
         """Load a predictor saved by :meth:`save`."""
         folder = Path(path)
         for f in (MODEL_FILE, PARAMS_FILE):
@@ -166,17 +170,29 @@ class RandomForestPredictor(SklearnPredictor):
     Params: n_estimators, max_depth, min_samples_leaf, max_features, task, seed, n_jobs.
     """
 
-    DEFAULTS = {"n_estimators": 200, "max_depth": 6, "min_samples_leaf": 20, "max_features": 0.3,
-                "task": "regression", "seed": 42, "n_jobs": 1}
+    DEFAULTS = {
+        "n_estimators": 200,
+        "max_depth": 6,
+        "min_samples_leaf": 20,
+        "max_features": 0.3,
+        "task": "regression",
+        "seed": 42,
+        "n_jobs": 1,
+    }
 
     def _estimator(self) -> Any:
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         p = self.params
         klass = RandomForestClassifier if self.is_classifier else RandomForestRegressor
-        return klass(n_estimators=int(p["n_estimators"]), max_depth=None if p["max_depth"] is None else int(p["max_depth"]),
-                     min_samples_leaf=int(p["min_samples_leaf"]), max_features=p["max_features"],
-                     random_state=int(p["seed"]), n_jobs=int(p["n_jobs"]))
+        return klass(
+            n_estimators=int(p["n_estimators"]),
+            max_depth=None if p["max_depth"] is None else int(p["max_depth"]),
+            min_samples_leaf=int(p["min_samples_leaf"]),
+            max_features=p["max_features"],
+            random_state=int(p["seed"]),
+            n_jobs=int(p["n_jobs"]),
+        )
 
 
 @register_predictor("gradient_boosting")
@@ -187,10 +203,18 @@ class GradientBoostingPredictor(SklearnPredictor):
     patience (iterations without improvement on the validation data), task, seed.
     """
 
-    DEFAULTS = {"max_iter": 200, "learning_rate": 0.05, "max_depth": 3, "min_samples_leaf": 40,
-                "l2_regularization": 1.0, "patience": 10, "task": "regression", "seed": 42}
+    DEFAULTS = {
+        "max_iter": 200,
+        "learning_rate": 0.05,
+        "max_depth": 3,
+        "min_samples_leaf": 40,
+        "l2_regularization": 1.0,
+        "patience": 10,
+        "task": "regression",
+        "seed": 42,
+    }
 
-    def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> "GradientBoostingPredictor":
+    def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> GradientBoostingPredictor:
         """Fit on the rows without NaN; early-stop on ``validation_data`` (later bars) when given.
 
         Parameters
@@ -211,13 +235,20 @@ class GradientBoostingPredictor(SklearnPredictor):
 
         p = self.params
         klass = HistGradientBoostingClassifier if self.is_classifier else HistGradientBoostingRegressor
-        return klass(max_iter=int(p["max_iter"]), learning_rate=float(p["learning_rate"]),
-                     max_depth=None if p["max_depth"] is None else int(p["max_depth"]),
-                     min_samples_leaf=int(p["min_samples_leaf"]), l2_regularization=float(p["l2_regularization"]),
-                     early_stopping=early, n_iter_no_change=int(p["patience"]), random_state=int(p["seed"]))
+        return klass(
+            max_iter=int(p["max_iter"]),
+            learning_rate=float(p["learning_rate"]),
+            max_depth=None if p["max_depth"] is None else int(p["max_depth"]),
+            min_samples_leaf=int(p["min_samples_leaf"]),
+            l2_regularization=float(p["l2_regularization"]),
+            early_stopping=early,
+            n_iter_no_change=int(p["patience"]),
+            random_state=int(p["seed"]),
+        )
 
-    def _fit_estimator(self, est: Any, X: np.ndarray, y: np.ndarray,
-                       validation: tuple[np.ndarray, np.ndarray] | None) -> Any:
+    def _fit_estimator(
+        self, est: Any, X: np.ndarray, y: np.ndarray, validation: tuple[np.ndarray, np.ndarray] | None
+    ) -> Any:
         if validation is None or (self.is_classifier and len(np.unique(validation[1])) < 2):
             return est.fit(X, y)
         return self._estimator(early=True).fit(X, y, X_val=validation[0], y_val=validation[1])
@@ -256,5 +287,6 @@ class LogisticPredictor(SklearnPredictor):
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), LogisticRegression(C=float(self.params["C"]),
-                                                                  max_iter=int(self.params["max_iter"])))
+        return make_pipeline(
+            StandardScaler(), LogisticRegression(C=float(self.params["C"]), max_iter=int(self.params["max_iter"]))
+        )

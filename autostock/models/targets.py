@@ -49,8 +49,7 @@ def parse_target(name: str | Target) -> Target:
         return name
     m = _PATTERN.match(str(name).strip())
     if not m or int(m.group(2)) < 1:
-        raise ConfigError(
-            f"unknown target {name!r}; use fwd_return_K, fwd_logreturn_K or direction_K with K >= 1 bars")
+        raise ConfigError(f"unknown target {name!r}; use fwd_return_K, fwd_logreturn_K or direction_K with K >= 1 bars")
     return Target(m.group(0), m.group(1), int(m.group(2)))
 
 

@@ -64,7 +64,7 @@ class Tracker:
         self.uri = uri
         self._mlflow: Any = require_mlflow() if enabled else None
 
-    def __enter__(self) -> "Tracker":
+    def __enter__(self) -> Tracker:
         if self.enabled:
             uri = self.uri or os.environ.get("MLFLOW_TRACKING_URI")
             artifacts = None
@@ -94,8 +94,11 @@ class Tracker:
 
     def log_metrics(self, metrics: dict[str, Any]) -> None:
         if self.enabled:
-            numeric = {k: float(v) for k, v in flatten(metrics).items()
-                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            numeric = {
+                k: float(v)
+                for k, v in flatten(metrics).items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            }
             self._mlflow.log_metrics(numeric)
 
     def log_artifacts(self, folder: str | Path) -> None:

@@ -9,9 +9,10 @@ out-of-sample metrics next to the naive baselines, and the artifacts of
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
@@ -24,7 +25,9 @@ from autostock.models.targets import Target, make_target, parse_target
 from autostock.models.walkforward import Fold, WalkForwardConfig, walk_forward
 
 
-def predictor_factory(model: str, params: dict[str, Any] | None, target: Target, seed: int) -> tuple[Callable[[], Any], dict[str, Any]]:
+def predictor_factory(
+    model: str, params: dict[str, Any] | None, target: Target, seed: int
+) -> tuple[Callable[[], Any], dict[str, Any]]:
     """A zero-argument factory of fresh predictors for ``model`` and the params it will use.
 
     ``seed`` and ``task`` (classification for direction targets) are filled in when the
@@ -53,8 +56,9 @@ def predictor_factory(model: str, params: dict[str, Any] | None, target: Target,
     return (lambda: cls(**final)), {**defaults, **final}
 
 
-def symbol_data(market: Any, feature_set: str, target: Target, index: pd.Series | None = None,
-                min_bars: int = 0) -> tuple[dict[str, tuple[pd.DataFrame, pd.Series]], list[str]]:
+def symbol_data(
+    market: Any, feature_set: str, target: Target, index: pd.Series | None = None, min_bars: int = 0
+) -> tuple[dict[str, tuple[pd.DataFrame, pd.Series]], list[str]]:
     """Features and labels per symbol, and the feature names omitted for a missing reference."""
     data: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
     omitted: list[str] = []
@@ -171,8 +175,14 @@ def train(
         for name in members:
             factory, _ = factories[name]
             label = f"{symbol} {name}"
-            res = walk_forward(factory, X, y, tgt.horizon, walk,
-                               progress=(lambda d, n, lab=label: progress(lab, d, n)) if progress else None)
+            res = walk_forward(
+                factory,
+                X,
+                y,
+                tgt.horizon,
+                walk,
+                progress=(lambda d, n, lab=label: progress(lab, d, n)) if progress else None,
+            )
             fit_seconds += res.fit_seconds
             member_preds[name] = res.predictions
             sym_folds = res.folds
@@ -184,8 +194,7 @@ def train(
         if ensemble_method:
             preds = pd.DataFrame(member_preds)
             regime = pd.Series(regime_codes(bars["close"]), index=bars.index)
-            ens = ensemble(ensemble_method, preds, y, tgt.horizon, regime=regime,
-                           classification=tgt.is_classification)
+            ens = ensemble(ensemble_method, preds, y, tgt.horizon, regime=regime, classification=tgt.is_classification)
             pred = ens.prediction.where(preds.notna().any(axis=1))
             frame = aligned(pred, bars["close"], tgt)
             sym_metrics = metrics_from_frame(frame, tgt)
@@ -210,15 +219,18 @@ def train(
     pooled = metrics_from_frame(pd.concat(frames), tgt, price_level=False)
     pooled.pop("price_level", None)
     if ensemble_method:
-        pooled["members"] = {m: metrics_from_frame(pd.concat(f), tgt, price_level=False)["model"]
-                             for m, f in member_frames.items()}
+        pooled["members"] = {
+            m: metrics_from_frame(pd.concat(f), tgt, price_level=False)["model"] for m, f in member_frames.items()
+        }
     metrics = {
         "model": model,
         "target": tgt.name,
         "out_of_sample": True,
-        "note": ("every figure is out-of-sample (walk-forward); baselines are scored on exactly the "
-                 "model's bars; price_level compares close[t]*(1+forecast) with the naive "
-                 "last-price forecast close[t]"),
+        "note": (
+            "every figure is out-of-sample (walk-forward); baselines are scored on exactly the "
+            "model's bars; price_level compares close[t]*(1+forecast) with the naive "
+            "last-price forecast close[t]"
+        ),
         "symbols": per_symbol,
         "pooled": pooled,
         "walk_forward": walk.to_dict(),
@@ -252,7 +264,9 @@ def train(
     params["tuned_on"] = tuned_on
     metrics["tuned_on_overlap"] = overlap is not None
     metrics["tuned_overlap"] = [overlap[0].isoformat(), overlap[1].isoformat()] if overlap else None
-    metrics["warnings"] = [tuned_overlap_warning(tuned_on, overlap, "the training data")] if overlap and tuned_on else []
+    metrics["warnings"] = (
+        [tuned_overlap_warning(tuned_on, overlap, "the training data")] if overlap and tuned_on else []
+    )
     result = TrainResult(params, metrics, predictions, models, folds, windows)
     if out is not None:
         from autostock.models.artifacts import save_artifacts

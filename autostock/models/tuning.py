@@ -19,9 +19,10 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,13 @@ DEFAULT_SPACES: dict[str, dict[str, str]] = {
 }
 # any predictor taking these params (the Keras sequence models) gets this space by default
 SEQUENCE_SPACE: dict[str, str] = {
-    "seq_len": "10|20|40", "units": "16|32|64", "layers": "1|2", "dropout": "0.0|0.2",
-    "learning_rate": "0.0003|0.001|0.003", "batch_size": "32|64", "epochs": "10|30",
+    "seq_len": "10|20|40",
+    "units": "16|32|64",
+    "layers": "1|2",
+    "dropout": "0.0|0.2",
+    "learning_rate": "0.0003|0.001|0.003",
+    "batch_size": "32|64",
+    "epochs": "10|30",
 }
 
 
@@ -102,8 +108,15 @@ def default_space(model: str, params: dict[str, Any]) -> dict[str, str]:
     return space
 
 
-def purged_splits(n: int, horizon: int, n_splits: int = 4, min_train: float = 0.4,
-                  purge: int | None = None, embargo: int = 0, first_row: int = 0) -> list[tuple[range, range]]:
+def purged_splits(
+    n: int,
+    horizon: int,
+    n_splits: int = 4,
+    min_train: float = 0.4,
+    purge: int | None = None,
+    embargo: int = 0,
+    first_row: int = 0,
+) -> list[tuple[range, range]]:
     """Expanding (train rows, validation rows) splits with a purge gap of ``purge + embargo`` bars.
 
     Rows before ``first_row`` (the features' warm-up) are left out; the first ``min_train``
@@ -147,14 +160,14 @@ def cv_score(
                 v0 = tr.stop - n_val
                 fit_end = v0 - target.horizon
                 if fit_end > 2:
-                    yv = ya[fit_end:tr.stop].copy()
+                    yv = ya[fit_end : tr.stop].copy()
                     yv[: v0 - fit_end] = np.nan
-                    kwargs["validation_data"] = (Xa[fit_end:tr.stop], yv)
+                    kwargs["validation_data"] = (Xa[fit_end : tr.stop], yv)
                     tr = range(tr.start, fit_end)
-            model.fit(Xa[tr.start:tr.stop], ya[tr.start:tr.stop], **kwargs)
+            model.fit(Xa[tr.start : tr.stop], ya[tr.start : tr.stop], **kwargs)
             lo = max(0, va.start - context_rows(model) + 1)
-            pred = np.asarray(model.predict(Xa[lo:va.stop]), dtype=float)[va.start - lo:]
-            actual = ya[va.start:va.stop]
+            pred = np.asarray(model.predict(Xa[lo : va.stop]), dtype=float)[va.start - lo :]
+            actual = ya[va.start : va.stop]
             if target.is_classification:
                 m = classification_metrics(pred, actual)
                 score, hit = m["log_loss"], m["accuracy"]
@@ -167,9 +180,12 @@ def cv_score(
                 ics.append(m["ic"] if m["ic"] is not None else np.nan)
     if not scores:
         return {"score": math.inf, "score_std": math.nan, "ic": math.nan, "directional_accuracy": math.nan}
-    return {"score": float(np.mean(scores)), "score_std": float(np.std(scores)),
-            "ic": float(np.nanmean(ics)) if np.isfinite(ics).any() else math.nan,
-            "directional_accuracy": float(np.nanmean(hits)) if np.isfinite(hits).any() else math.nan}
+    return {
+        "score": float(np.mean(scores)),
+        "score_std": float(np.std(scores)),
+        "ic": float(np.nanmean(ics)) if np.isfinite(ics).any() else math.nan,
+        "directional_accuracy": float(np.nanmean(hits)) if np.isfinite(hits).any() else math.nan,
+    }
 
 
 def _progress(total: int, desc: str, enabled: bool) -> Any:
@@ -253,12 +269,21 @@ def tune(
         table.to_csv(folder / RESULTS_FILE, index=False)
         period = tuning_period(data, target, n_splits, embargo)
         write_json(folder / TUNING_PERIOD_FILE, period)
-        write_json(folder / BEST_PARAMS_FILE, {"model": model, "method": method, "target": target.name,
-                                               "params": best_all, "score": float(best_row["score"]),
-                                               "score_selected_on_same_folds": True,
-                                               "score_note": TUNED_SCORE_NOTE.format(n=len(table)),
-                                               "metric": "log_loss" if target.is_classification else "rmse",
-                                               "n_trials": len(table), "tuned_on": period})
+        write_json(
+            folder / BEST_PARAMS_FILE,
+            {
+                "model": model,
+                "method": method,
+                "target": target.name,
+                "params": best_all,
+                "score": float(best_row["score"]),
+                "score_selected_on_same_folds": True,
+                "score_note": TUNED_SCORE_NOTE.format(n=len(table)),
+                "metric": "log_loss" if target.is_classification else "rmse",
+                "n_trials": len(table),
+                "tuned_on": period,
+            },
+        )
     return table, best_all
 
 
@@ -272,8 +297,9 @@ def _typed(dim: Dimension, value: Any) -> Any:
     return value
 
 
-def tuning_period(data: dict[str, tuple[pd.DataFrame, pd.Series]], target: Target, n_splits: int = 4,
-                  embargo: int = 0) -> dict[str, Any]:
+def tuning_period(
+    data: dict[str, tuple[pd.DataFrame, pd.Series]], target: Target, n_splits: int = 4, embargo: int = 0
+) -> dict[str, Any]:
     """The bars a search looked at: first and last bar overall and per symbol, and every CV fold's
     training and validation bars (what ``train --params-from`` and backtests check for overlap)."""
     symbols: dict[str, Any] = {}
@@ -282,13 +308,23 @@ def tuning_period(data: dict[str, tuple[pd.DataFrame, pd.Series]], target: Targe
         finite = np.isfinite(Xa).all(axis=1)
         first_row = int(np.argmax(finite)) if finite.any() else len(Xa)
         idx = X.index
-        folds = [{"train_first": idx[tr.start].isoformat(), "train_last": idx[tr.stop - 1].isoformat(),
-                  "validation_first": idx[va.start].isoformat(), "validation_last": idx[va.stop - 1].isoformat()}
-                 for tr, va in purged_splits(len(Xa), target.horizon, n_splits, embargo=embargo, first_row=first_row)]
+        folds = [
+            {
+                "train_first": idx[tr.start].isoformat(),
+                "train_last": idx[tr.stop - 1].isoformat(),
+                "validation_first": idx[va.start].isoformat(),
+                "validation_last": idx[va.stop - 1].isoformat(),
+            }
+            for tr, va in purged_splits(len(Xa), target.horizon, n_splits, embargo=embargo, first_row=first_row)
+        ]
         symbols[symbol] = {"first_bar": idx[0].isoformat(), "last_bar": idx[-1].isoformat(), "folds": folds}
-    return {"first_bar": min(v["first_bar"] for v in symbols.values()),
-            "last_bar": max(v["last_bar"] for v in symbols.values()),
-            "n_splits": n_splits, "embargo": embargo, "symbols": symbols}
+    return {
+        "first_bar": min(v["first_bar"] for v in symbols.values()),
+        "last_bar": max(v["last_bar"] for v in symbols.values()),
+        "n_splits": n_splits,
+        "embargo": embargo,
+        "symbols": symbols,
+    }
 
 
 def _plain(value: Any) -> Any:

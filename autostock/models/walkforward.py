@@ -31,8 +31,9 @@ and training labels end before the block.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,17 +71,22 @@ class WalkForwardConfig:
         if not (0 <= self.val < 0.5):
             raise ConfigError(f"walk-forward val must be a fraction in [0, 0.5), got {self.val!r}")
 
-    def resolved(self, horizon: int) -> "WalkForwardConfig":
+    def resolved(self, horizon: int) -> WalkForwardConfig:
         """Fill ``retrain`` and ``purge`` defaults for a target ``horizon``; check the gaps fit."""
         purge = horizon if self.purge is None else self.purge
         if purge < horizon:
             raise ConfigError(
                 f"walk-forward purge={purge} is shorter than the target horizon {horizon}: training labels "
-                f"would overlap the test window; use purge>={horizon}")
-        out = WalkForwardConfig(self.train, self.test, self.retrain or self.test, purge, self.embargo, self.mode, self.val)
+                f"would overlap the test window; use purge>={horizon}"
+            )
+        out = WalkForwardConfig(
+            self.train, self.test, self.retrain or self.test, purge, self.embargo, self.mode, self.val
+        )
         if self.train - purge - self.embargo < 2:
-            raise ConfigError(f"walk-forward train={self.train} leaves no training rows after purge={purge} "
-                              f"and embargo={self.embargo}")
+            raise ConfigError(
+                f"walk-forward train={self.train} leaves no training rows after purge={purge} "
+                f"and embargo={self.embargo}"
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,8 +139,9 @@ class Fold:
         return last + horizon
 
 
-def plan_folds(n: int, horizon: int, cfg: WalkForwardConfig, uses_validation: bool = False,
-               first_row: int = 0) -> list[Fold]:
+def plan_folds(
+    n: int, horizon: int, cfg: WalkForwardConfig, uses_validation: bool = False, first_row: int = 0
+) -> list[Fold]:
     """The fold plan for ``n`` bars; depends on the settings and ``first_row`` only.
 
     ``first_row`` is the first row whose features are all finite (the end of the features'
@@ -154,7 +161,8 @@ def plan_folds(n: int, horizon: int, cfg: WalkForwardConfig, uses_validation: bo
         if hi - lo < 2:
             raise ConfigError(
                 f"walk-forward train={cfg.train} leaves {max(hi - lo, 0)} training rows before bar {s} after the "
-                f"features' warm-up of {first_row} bars and purge+embargo={cfg.purge + cfg.embargo}; use a longer train")
+                f"features' warm-up of {first_row} bars and purge+embargo={cfg.purge + cfg.embargo}; use a longer train"
+            )
         val_start = val_end = None
         fit_end = hi
         n_val = int((hi - lo) * cfg.val) if uses_validation else 0
@@ -263,15 +271,15 @@ def walk_forward(
                 # the validation X starts right after the fitted rows (contiguous for sequence
                 # models); the purged rows in between carry no label
                 v0 = fold.fit_end
-                yv = ya[v0:fold.val_end].copy()
+                yv = ya[v0 : fold.val_end].copy()
                 yv[: fold.val_start - v0] = np.nan
-                kwargs["validation_data"] = (Xa[v0:fold.val_end], yv)
-            model.fit(Xa[fold.fit_start:fold.fit_end], ya[fold.fit_start:fold.fit_end], **kwargs)
+                kwargs["validation_data"] = (Xa[v0 : fold.val_end], yv)
+            model.fit(Xa[fold.fit_start : fold.fit_end], ya[fold.fit_start : fold.fit_end], **kwargs)
             fit_seconds += time.perf_counter() - t0
         ctx = context_rows(model)
         lo = max(0, fold.test_start - ctx + 1)
-        pred = np.asarray(model.predict(Xa[lo:fold.test_end]), dtype=float).reshape(-1)
-        out[fold.test_start:fold.test_end] = pred[fold.test_start - lo:]
+        pred = np.asarray(model.predict(Xa[lo : fold.test_end]), dtype=float).reshape(-1)
+        out[fold.test_start : fold.test_end] = pred[fold.test_start - lo :]
         if progress is not None:
             progress(i + 1, len(folds))
     series = pd.Series(out, index=X.index, name="prediction")

@@ -38,15 +38,25 @@ def equity_chart(
         bench = value.iloc[0] * (1 + benchmark_returns.fillna(0)).cumprod()
         ax.plot(bench.index, bench.values, color="#999999", lw=1.0, label=f"benchmark ({benchmark_returns.name})")
     if len(trades):
-        for col, marker, color, label in (("entry_date", "^", "#2a9d4b", "entry"), ("exit_date", "v", "#c0392b", "exit")):
+        for col, marker, color, label in (
+            ("entry_date", "^", "#2a9d4b", "entry"),
+            ("exit_date", "v", "#c0392b", "exit"),
+        ):
             dates = pd.DatetimeIndex(pd.to_datetime(trades[col]))
             pos = value.index.searchsorted(dates).clip(0, len(value) - 1)
             ax.scatter(value.index[pos], value.values[pos], marker=marker, color=color, s=18, zorder=3, label=label)
     for ev in events or []:
         when = pd.Timestamp(ev["date"])
         ax.axvline(when, color="#d35400", ls="--", lw=1)
-        ax.annotate(ev.get("label", "event"), (when, ax.get_ylim()[1]), color="#d35400", fontsize=8,
-                    ha="left", va="top", rotation=90)
+        ax.annotate(
+            ev.get("label", "event"),
+            (when, ax.get_ylim()[1]),
+            color="#d35400",
+            fontsize=8,
+            ha="left",
+            va="top",
+            rotation=90,
+        )
     ax.set_title(title)
     ax.set_ylabel("portfolio value")
     ax.grid(alpha=0.3)

@@ -15,7 +15,9 @@ def print_summary(result: RunResult, paths: dict[str, Path]) -> None:
 
     console = Console()
     eq = result.equity
-    table = Table(title=f"{result.spec.strategy} | {result.market.label} | {eq.index[0].date()} .. {eq.index[-1].date()}")
+    table = Table(
+        title=f"{result.spec.strategy} | {result.market.label} | {eq.index[0].date()} .. {eq.index[-1].date()}"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("initial cash", f"{result.spec.cash:,.2f}")

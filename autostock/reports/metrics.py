@@ -81,8 +81,9 @@ def _safe(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return None
 
 
-def compute_metrics(returns: pd.Series, bench: pd.Series | None, trades: pd.DataFrame | None = None,
-                    periods: int | None = None) -> dict[str, Any]:
+def compute_metrics(
+    returns: pd.Series, bench: pd.Series | None, trades: pd.DataFrame | None = None, periods: int | None = None
+) -> dict[str, Any]:
     """The summary metrics (see the module docstring for the conventions); non-finite values
     (e.g. Sharpe with zero volatility) become ``None``. ``periods`` (bars per year) defaults to
     :func:`periods_per_year` of the returns' index."""

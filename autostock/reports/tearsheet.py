@@ -31,8 +31,15 @@ def quantstats_html(returns: pd.Series, benchmark: pd.Series | None, path: str |
         warnings.simplefilter("ignore")
         # the bar frequency of the data, and every bar (no trimming to the first trade), so the
         # tearsheet's CAGR and annualised figures are the summary's
-        qs.reports.html(returns, benchmark=benchmark, output=str(path), title=title, download_filename=path.name,
-                        periods_per_year=periods_per_year(returns.index), match_dates=False)
+        qs.reports.html(
+            returns,
+            benchmark=benchmark,
+            output=str(path),
+            title=title,
+            download_filename=path.name,
+            periods_per_year=periods_per_year(returns.index),
+            match_dates=False,
+        )
     html = path.read_text(encoding="utf-8")
     html = re.sub(r'<link[^>]*rel="shortcut icon"[^>]*>', "", html)
     path.write_text(html, encoding="utf-8")
@@ -77,8 +84,9 @@ def rolling_beta(returns: pd.Series, factor_returns: pd.Series | pd.DataFrame, r
 def _pyfolio_rolling_beta(returns: pd.Series, factor_returns: Any, rolling_window: int) -> Any:
     import pyfolio.timeseries
 
-    return _ORIGINAL_ROLLING_BETA.get("fn", pyfolio.timeseries.rolling_beta)(returns, factor_returns,
-                                                                             rolling_window=rolling_window)
+    return _ORIGINAL_ROLLING_BETA.get("fn", pyfolio.timeseries.rolling_beta)(
+        returns, factor_returns, rolling_window=rolling_window
+    )
 
 
 _ORIGINAL_ROLLING_BETA: dict[str, Any] = {}
@@ -97,7 +105,6 @@ def fast_pyfolio() -> Iterator[None]:
     finally:
         pyfolio.timeseries.rolling_beta = original
         _ORIGINAL_ROLLING_BETA.pop("fn", None)
-
 
 
 def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:

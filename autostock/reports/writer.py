@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 
 from autostock import __version__
-from autostock.result import RunResult
 from autostock.errors import ConfigError
+from autostock.result import RunResult
 
 OUTPUTS = ("summary", "csv", "chart", "tearsheet", "pyfolio")
 
@@ -92,12 +92,15 @@ def parse_outputs(text: str | None) -> tuple[str, ...]:
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
     bad = [n for n in names if n not in OUTPUTS]
     if bad or not names:
-        raise ConfigError(f"--outputs {text!r}: unknown {', '.join(bad) or 'empty list'}; choose from {','.join(OUTPUTS)} or all")
+        raise ConfigError(
+            f"--outputs {text!r}: unknown {', '.join(bad) or 'empty list'}; choose from {','.join(OUTPUTS)} or all"
+        )
     return tuple(n for n in OUTPUTS if n in names)
 
 
-def _chart_task(equity: pd.DataFrame, trades: pd.DataFrame, path: Path, title: str,
-                bench: pd.Series | None, events: list) -> Path:
+def _chart_task(
+    equity: pd.DataFrame, trades: pd.DataFrame, path: Path, title: str, bench: pd.Series | None, events: list
+) -> Path:
     from autostock.reports.charts import equity_chart
 
     return equity_chart(equity, trades, path, title, bench, events)
@@ -126,8 +129,13 @@ def _pool(tasks: int, parallel: bool | None) -> ProcessPoolExecutor | None:
     return ProcessPoolExecutor(max_workers=min(tasks, cores), mp_context=multiprocessing.get_context("fork"))
 
 
-def write_outputs(result: RunResult, out_dir: str | Path, tearsheet: bool = True,
-                  outputs: tuple[str, ...] | None = None, parallel: bool | None = None) -> dict[str, Path]:
+def write_outputs(
+    result: RunResult,
+    out_dir: str | Path,
+    tearsheet: bool = True,
+    outputs: tuple[str, ...] | None = None,
+    parallel: bool | None = None,
+) -> dict[str, Path]:
     """Write a run's outputs into ``out_dir``; return name -> path.
 
     ``outputs`` selects among :data:`OUTPUTS` (default: all; ``tearsheet=False`` drops the
@@ -146,13 +154,19 @@ def write_outputs(result: RunResult, out_dir: str | Path, tearsheet: bool = True
     title = f"{result.spec.strategy} on {result.market.label}"
     jobs: list[tuple[str, Any, tuple]] = []
     if "chart" in selected:
-        jobs.append(("chart", _chart_task, (result.equity, result.trades, out / "equity.png", title,
-                                             result.benchmark_returns, result.events)))
+        jobs.append(
+            (
+                "chart",
+                _chart_task,
+                (result.equity, result.trades, out / "equity.png", title, result.benchmark_returns, result.events),
+            )
+        )
     if "pyfolio" in selected:
         jobs.append(("pyfolio", _pyfolio_task, (result.pyfolio, result.benchmark_returns, out / "pyfolio")))
     if "tearsheet" in selected:
-        jobs.append(("tearsheet", _tearsheet_task, (result.returns, result.benchmark_returns,
-                                                     out / "tearsheet.html", title)))
+        jobs.append(
+            ("tearsheet", _tearsheet_task, (result.returns, result.benchmark_returns, out / "tearsheet.html", title))
+        )
     pool = _pool(len(jobs), parallel)
     futures: dict[str, Future] = {}
     paths: dict[str, Path] = {}

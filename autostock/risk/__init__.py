@@ -46,7 +46,10 @@ def install(cerebro: Any, context: RunContext, market: Any, settings: RiskSettin
     spec = context.spec
     settings = settings if settings is not None else settings_for(spec)
     names = [d._name for d in cerebro.datas]
-    sectors = {**sectors_for(names), **{k: v for k, v in (getattr(market, "sectors", None) or {}).items() if v != "Other"}}
+    sectors = {
+        **sectors_for(names),
+        **{k: v for k, v in (getattr(market, "sectors", None) or {}).items() if v != "Other"},
+    }
     sectors = {n: sectors.get(n, "other") for n in names}
     guard = RiskGuard(settings, sectors)
     context.guard = guard

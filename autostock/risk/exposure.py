@@ -59,9 +59,18 @@ class Exposure(bt.Analyzer):
             biggest = max(biggest, abs(value))
         gross = long + short
         scale = 1.0 / equity if equity > 0 else float("nan")
-        row = {"date": strat.datetime.date(0).isoformat(), "equity": equity, "cash": float(broker.getcash()),
-               "long": long, "short": short, "gross": gross, "net": long - short, "leverage": gross * scale,
-               "n_positions": n, "max_position_weight": biggest * scale}
+        row = {
+            "date": strat.datetime.date(0).isoformat(),
+            "equity": equity,
+            "cash": float(broker.getcash()),
+            "long": long,
+            "short": short,
+            "gross": gross,
+            "net": long - short,
+            "leverage": gross * scale,
+            "n_positions": n,
+            "max_position_weight": biggest * scale,
+        }
         row.update({f"sector_{s}": v * scale for s, v in by_sector.items()})
         self.rows.append(row)
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import backtrader as bt
 import numpy as np
@@ -125,13 +126,23 @@ class RiskGuard:
         return out
 
     # -- decisions -----------------------------------------------------------------------
-    def _record(self, kind: str, strategy: bt.Strategy, data: Any, reason: str, asked: float,
-                allowed: float, detail: str = "") -> None:
+    def _record(
+        self, kind: str, strategy: bt.Strategy, data: Any, reason: str, asked: float, allowed: float, detail: str = ""
+    ) -> None:
         (self.refusals if kind == "refused" else self.reductions)[reason] += 1
-        row = {"date": _date(strategy), "symbol": data._name, "action": kind, "reason": reason,
-               "asked": asked, "allowed": allowed, "detail": detail}
+        row = {
+            "date": _date(strategy),
+            "symbol": data._name,
+            "action": kind,
+            "reason": reason,
+            "asked": asked,
+            "allowed": allowed,
+            "detail": detail,
+        }
         self.log.append(row)
-        log.info("%s %s %s: %s (asked %s, allowed %s) %s", row["date"], data._name, kind, reason, asked, allowed, detail)
+        log.info(
+            "%s %s %s: %s (asked %s, allowed %s) %s", row["date"], data._name, kind, reason, asked, allowed, detail
+        )
 
     def correlation(self, data: Any, sign: int, book: dict[Any, float]) -> float:
         """Rolling correlation of ``data``'s returns (negated for a short) with the rest of the book."""
@@ -179,15 +190,35 @@ class RiskGuard:
             position=abs(book.get(data, 0.0)),
             sector=sum(abs(v) for d, v in book.items() if self.sector_of(d) == sector),
         )
-        allowed, reason = limit_shares(int(shares), price, exposure, max_leverage=s.max_leverage,
-                                       max_position_weight=s.max_position_weight, sector_cap=cap)
+        allowed, reason = limit_shares(
+            int(shares),
+            price,
+            exposure,
+            max_leverage=s.max_leverage,
+            max_position_weight=s.max_position_weight,
+            sector_cap=cap,
+        )
         if reason is not None:
-            self._record("refused" if allowed <= 0 else "reduced", strategy, data, reason, shares, allowed,
-                         f"sector {sector}" if reason == "sector_cap" else "")
+            self._record(
+                "refused" if allowed <= 0 else "reduced",
+                strategy,
+                data,
+                reason,
+                shares,
+                allowed,
+                f"sector {sector}" if reason == "sector_cap" else "",
+            )
         return allowed
 
-    def submit(self, strategy: bt.Strategy, submit_fn: Callable[..., Any], data: Any, size: float | None,
-               is_buy: bool, kwargs: dict[str, Any]) -> bt.Order | None:
+    def submit(
+        self,
+        strategy: bt.Strategy,
+        submit_fn: Callable[..., Any],
+        data: Any,
+        size: float | None,
+        is_buy: bool,
+        kwargs: dict[str, Any],
+    ) -> bt.Order | None:
         """Check an order and send what passes through ``submit_fn``; ``None`` when refused."""
         if size is None:
             size = strategy.getsizing(data, isbuy=is_buy)
@@ -296,12 +327,24 @@ class RiskGuard:
             if strategy.getposition(d).size:
                 strategy.close(data=d)
                 closed.append(d._name)
-        event = {"type": "kill_switch", "date": _date(strategy), "equity": value, "peak": self.peak,
-                 "drawdown": dd, "limit": self.settings.max_drawdown, "flattened": closed,
-                 "cool_off_bars": self.settings.cool_off}
+        event = {
+            "type": "kill_switch",
+            "date": _date(strategy),
+            "equity": value,
+            "peak": self.peak,
+            "drawdown": dd,
+            "limit": self.settings.max_drawdown,
+            "flattened": closed,
+            "cool_off_bars": self.settings.cool_off,
+        }
         self.events.append(event)
-        log.warning("%s kill switch: drawdown %.2f%% >= %.2f%%, flattening %s", event["date"], 100 * dd,
-                    100 * self.settings.max_drawdown, ", ".join(closed) or "nothing")
+        log.warning(
+            "%s kill switch: drawdown %.2f%% >= %.2f%%, flattening %s",
+            event["date"],
+            100 * dd,
+            100 * self.settings.max_drawdown,
+            ", ".join(closed) or "nothing",
+        )
 
     # -- protective stops ----------------------------------------------------------------
     def on_order(self, strategy: bt.Strategy, order: bt.Order) -> None:
@@ -312,8 +355,15 @@ class RiskGuard:
         kind = order.info.get("risk") if order.info else None
         if kind:
             self.stops_fired[kind] += 1
-            self.events.append({"type": kind, "date": _date(strategy), "symbol": data._name,
-                                "price": order.executed.price, "size": order.executed.size})
+            self.events.append(
+                {
+                    "type": kind,
+                    "date": _date(strategy),
+                    "symbol": data._name,
+                    "price": order.executed.price,
+                    "size": order.executed.size,
+                }
+            )
             log.info("%s %s %s filled at %.4f", _date(strategy), data._name, kind, order.executed.price)
         if not self.settings.has_stops:
             return

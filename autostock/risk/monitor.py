@@ -39,7 +39,7 @@ class RiskMonitor(bt.Analyzer):
         if isinstance(context, RunContext):
             for ev in self.guard.events:
                 if ev["type"].startswith("kill_switch"):
-                    label = ("kill switch" if ev["type"] == "kill_switch" else "resume")
+                    label = "kill switch" if ev["type"] == "kill_switch" else "resume"
                     if "drawdown" in ev:
                         label += f" (-{100 * ev['drawdown']:.1f}%)"
                     context.events.append({**ev, "label": label})

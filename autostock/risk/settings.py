@@ -25,8 +25,9 @@ sets the same key.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from autostock.errors import ConfigError
 from autostock.universe import sector_caps as default_sector_caps
@@ -63,8 +64,7 @@ KEYS: tuple[str, ...] = tuple(f.name for f in fields(RiskSettings))
 DEFAULTS = RiskSettings()
 
 
-def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True,
-            high_open: bool = False) -> float:
+def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = True, high_open: bool = False) -> float:
     try:
         x = float(value)
     except (TypeError, ValueError):
@@ -78,7 +78,11 @@ def _number(key: str, value: Any, low: float, high: float, *, low_open: bool = T
 
 
 def _off(value: Any) -> bool:
-    return value is None or value is False or (isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""))
+    return (
+        value is None
+        or value is False
+        or (isinstance(value, str) and value.strip().lower() in ("off", "none", "no", "false", ""))
+    )
 
 
 def _check_sectors(caps: Mapping[str, Any]) -> None:
@@ -92,8 +96,9 @@ def _check_sectors(caps: Mapping[str, Any]) -> None:
             raise ConfigError(f"sector cap {name!r}: no such sector; valid: {', '.join(sorted(known))}, {OTHER}")
 
 
-def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
-               strategy_defaults: Mapping[str, Any] | None = None) -> RiskSettings:
+def parse_risk(
+    raw: Mapping[str, Any] | None, strategy: str | None = None, strategy_defaults: Mapping[str, Any] | None = None
+) -> RiskSettings:
     """Validate a risk table into :class:`RiskSettings`; a bad key or value raises ConfigError.
 
     Precedence: ``strategy_defaults`` (the class's ``risk_defaults``) < top-level keys <
@@ -129,7 +134,9 @@ def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
             raise ConfigError("risk setting cool_off needs max_drawdown (the kill switch it cools off)")
     caps = merged.get("sector_caps")
     if not _off(caps):
-        if caps is True or (isinstance(caps, str) and caps.strip().lower() in ("default", "defaults", "on", "true", "yes")):
+        if caps is True or (
+            isinstance(caps, str) and caps.strip().lower() in ("default", "defaults", "on", "true", "yes")
+        ):
             out["sector_caps"] = default_sector_caps()
         elif isinstance(caps, Mapping):
             _check_sectors(caps)
@@ -139,7 +146,10 @@ def parse_risk(raw: Mapping[str, Any] | None, strategy: str | None = None,
     limit = merged.get("correlation_limit", DEFAULTS.correlation_limit)
     out["correlation_limit"] = None if _off(limit) else _number("correlation_limit", limit, -1.0, 1.0, low_open=False)
     window = merged.get("correlation_window", DEFAULTS.correlation_window)
-    if isinstance(window, bool) or not float(_number("correlation_window", window, 3, 10**6, low_open=False)).is_integer():
+    if (
+        isinstance(window, bool)
+        or not float(_number("correlation_window", window, 3, 10**6, low_open=False)).is_integer()
+    ):
         raise ConfigError(f"risk setting correlation_window={window!r} must be a whole number of bars >= 3")
     out["correlation_window"] = int(window)
     action = str(merged.get("correlation_action", DEFAULTS.correlation_action)).strip().lower()

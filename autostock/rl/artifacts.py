@@ -39,8 +39,10 @@ def load_policy_params(path: str | Path) -> dict[str, Any]:
     folder = Path(path).expanduser()
     file = folder / PARAMS_FILE
     if not file.is_file() or not (folder / ACTIONS_DIR).is_dir():
-        raise UserError(f"{path}: not a policy directory (no {PARAMS_FILE} and {ACTIONS_DIR}/); "
-                        f"run `autostock rl train --out {path}`")
+        raise UserError(
+            f"{path}: not a policy directory (no {PARAMS_FILE} and {ACTIONS_DIR}/); "
+            f"run `autostock rl train --out {path}`"
+        )
     return json.loads(file.read_text())
 
 

@@ -48,10 +48,22 @@ class TradingEnv(gym.Env):
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium declares it as an instance attribute
 
-    def __init__(self, bars: pd.DataFrame, market: pd.DataFrame, builder: ObservationBuilder, reward: Reward,
-                 actions: str = "discrete", costs: CostModel | None = None, cash: float = 100_000.0,
-                 max_leverage: float = 1.0, band: float = 0.0, allow_short: bool = True, start: int = 0,
-                 end: int | None = None, episode_bars: int | None = None) -> None:
+    def __init__(
+        self,
+        bars: pd.DataFrame,
+        market: pd.DataFrame,
+        builder: ObservationBuilder,
+        reward: Reward,
+        actions: str = "discrete",
+        costs: CostModel | None = None,
+        cash: float = 100_000.0,
+        max_leverage: float = 1.0,
+        band: float = 0.0,
+        allow_short: bool = True,
+        start: int = 0,
+        end: int | None = None,
+        episode_bars: int | None = None,
+    ) -> None:
         super().__init__()
         if not (0 < max_leverage <= 10):
             raise ConfigError(f"max_leverage must be in (0, 10], got {max_leverage}")
@@ -61,7 +73,7 @@ class TradingEnv(gym.Env):
         self.start, self.end = int(start), int(len(bars) if end is None else end)
         if self.end - self.start < 2:
             raise ConfigError(f"episode range [{self.start}, {self.end}) needs at least 2 bars")
-        block = self.sim.market[self.start:self.end] if self.sim.market is not None else None
+        block = self.sim.market[self.start : self.end] if self.sim.market is not None else None
         if block is not None and not np.isfinite(block).all():
             raise ConfigError("the environment's market rows hold NaN in its range (forecasts or features missing)")
         self.episode_bars = episode_bars

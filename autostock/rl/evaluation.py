@@ -55,8 +55,16 @@ def forecast_kind(values: pd.Series) -> str:
     return "return"
 
 
-def baseline_weights(market: pd.DataFrame, index: pd.DatetimeIndex, start: pd.Timestamp, kind: str,
-                     max_leverage: float, allow_short: bool, draws: int, seed: int) -> dict[str, list[pd.Series]]:
+def baseline_weights(
+    market: pd.DataFrame,
+    index: pd.DatetimeIndex,
+    start: pd.Timestamp,
+    kind: str,
+    max_leverage: float,
+    allow_short: bool,
+    draws: int,
+    seed: int,
+) -> dict[str, list[pd.Series]]:
     live = index >= start
     one = pd.Series(np.where(live, 1.0, np.nan), index=index)
     rng = np.random.default_rng(seed)
@@ -88,8 +96,13 @@ def _mean(ms: list[dict[str, Any]]) -> dict[str, Any]:
 
 def spread(values: list[float]) -> dict[str, float | None]:
     a = np.asarray(values, dtype=float)
-    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else None,
-            "min": float(a.min()), "max": float(a.max()), "n": len(a)}
+    return {
+        "mean": float(a.mean()),
+        "std": float(a.std(ddof=1)) if len(a) > 1 else None,
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "n": len(a),
+    }
 
 
 def pbo_splits(n_periods: int) -> int:
@@ -124,9 +137,19 @@ def overfitting(trial_returns: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def evaluate_symbol(bars: pd.DataFrame, market: pd.DataFrame, actions: pd.DataFrame, costs: CostModel, cash: float,
-                    band: float, max_leverage: float, allow_short: bool, action_kind: str, random_draws: int = 5,
-                    seed: int = 0) -> tuple[dict[str, Any], dict[str, pd.Series]]:
+def evaluate_symbol(
+    bars: pd.DataFrame,
+    market: pd.DataFrame,
+    actions: pd.DataFrame,
+    costs: CostModel,
+    cash: float,
+    band: float,
+    max_leverage: float,
+    allow_short: bool,
+    action_kind: str,
+    random_draws: int = 5,
+    seed: int = 0,
+) -> tuple[dict[str, Any], dict[str, pd.Series]]:
     """Metrics of each seed's actions and of the baselines on the same out-of-sample bars,
     and each seed's per-bar returns (for DSR / PBO)."""
     first = min(actions[c].first_valid_index() for c in actions.columns)
@@ -138,31 +161,48 @@ def evaluate_symbol(bars: pd.DataFrame, market: pd.DataFrame, actions: pd.DataFr
         policy[col] = equity_metrics(run, cash)
         returns[col] = run["equity"].pct_change().dropna()
     base: dict[str, Any] = {}
-    for name, series in baseline_weights(market, idx, first, action_kind, max_leverage, allow_short,
-                                         random_draws, seed).items():
+    for name, series in baseline_weights(
+        market, idx, first, action_kind, max_leverage, allow_short, random_draws, seed
+    ).items():
         base[name] = _mean([equity_metrics(run_weights(bars, w, costs, cash, band), cash) for w in series])
     sharpe = spread([m["sharpe"] for m in policy.values()])
     total = spread([m["total_return"] for m in policy.values()])
     beats = {name: int(sum(m["sharpe"] > b["sharpe"] for m in policy.values())) for name, b in base.items()}
     beats_flat_return = int(sum(m["total_return"] > 0 for m in policy.values()))
     summary = {
-        "oos_start": str(first.date()), "oos_end": str(idx[-1].date()),
-        "policy": policy, "across_seeds": {"sharpe": sharpe, "total_return": total},
+        "oos_start": str(first.date()),
+        "oos_end": str(idx[-1].date()),
+        "policy": policy,
+        "across_seeds": {"sharpe": sharpe, "total_return": total},
         "baselines": base,
-        "seeds_beating_baseline_sharpe": beats, "seeds_beating_flat_total_return": beats_flat_return,
+        "seeds_beating_baseline_sharpe": beats,
+        "seeds_beating_flat_total_return": beats_flat_return,
     }
     return summary, returns
 
 
-def evaluate_symbols(data: dict[str, Any], actions: dict[str, pd.DataFrame], settings: Any,
-                     settings_tried: list[dict[str, Any]], extra_trials: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+def evaluate_symbols(
+    data: dict[str, Any],
+    actions: dict[str, pd.DataFrame],
+    settings: Any,
+    settings_tried: list[dict[str, Any]],
+    extra_trials: dict[str, pd.DataFrame] | None = None,
+) -> dict[str, Any]:
     """metrics.json: per symbol the policy seeds and baselines; over all trials DSR and PBO."""
     symbols: dict[str, Any] = {}
     trials: dict[str, pd.Series] = {}
     for symbol, sd in data.items():
-        summary, rets = evaluate_symbol(sd.bars, sd.market, actions[symbol].reindex(sd.bars.index), settings.costs,
-                                        settings.cash, settings.band, settings.max_leverage, settings.allow_short,
-                                        settings.actions)
+        summary, rets = evaluate_symbol(
+            sd.bars,
+            sd.market,
+            actions[symbol].reindex(sd.bars.index),
+            settings.costs,
+            settings.cash,
+            settings.band,
+            settings.max_leverage,
+            settings.allow_short,
+            settings.actions,
+        )
         symbols[symbol] = summary
         for col, r in rets.items():
             trials[f"{symbol}:{col}"] = r
@@ -212,8 +252,13 @@ def evaluate_policies(market: Any, policy_dirs: list[str]) -> dict[str, Any]:
             key = s if len(policy_dirs) == 1 else f"{s} [{tag}]"
             out["symbols"][key] = res["symbols"][s]
             for col in actions[s].columns:
-                run = run_weights(data[s].bars, actions[s][col].reindex(data[s].bars.index), settings.costs,
-                                  settings.cash, settings.band)
+                run = run_weights(
+                    data[s].bars,
+                    actions[s][col].reindex(data[s].bars.index),
+                    settings.costs,
+                    settings.cash,
+                    settings.band,
+                )
                 trials[f"{s}:{tag}:{col}"] = run["equity"].pct_change().dropna()
     frame = pd.DataFrame(trials)
     for s in sorted({k.split(":")[0] for k in trials}):

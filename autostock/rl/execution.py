@@ -35,11 +35,11 @@ from autostock.errors import ConfigError
 class CostModel:
     """Commission, slippage and spread, with the fields and meaning of :class:`autostock.config.RunSpec`."""
 
-    commission: float = 0.0            # percent of traded value
+    commission: float = 0.0  # percent of traded value
     commission_per_share: float = 0.0  # replaces the percent commission when set
-    commission_min: float = 0.0        # per order, with a per-share commission
-    slippage: float = 0.0              # percent of price per fill
-    spread_bps: float = 0.0            # full spread; half charged per fill
+    commission_min: float = 0.0  # per order, with a per-share commission
+    slippage: float = 0.0  # percent of price per fill
+    spread_bps: float = 0.0  # full spread; half charged per fill
 
     def __post_init__(self) -> None:
         for name in ("commission", "commission_per_share", "commission_min", "slippage", "spread_bps"):
@@ -50,8 +50,13 @@ class CostModel:
     @classmethod
     def from_spec(cls, spec: Any) -> CostModel:
         """The costs of a :class:`~autostock.config.RunSpec` (or anything with its cost fields)."""
-        return cls(float(spec.commission), float(spec.commission_per_share), float(spec.commission_min),
-                   float(spec.slippage), float(spec.spread_bps))
+        return cls(
+            float(spec.commission),
+            float(spec.commission_per_share),
+            float(spec.commission_min),
+            float(spec.slippage),
+            float(spec.spread_bps),
+        )
 
     @property
     def slip(self) -> float:
@@ -140,8 +145,9 @@ def target_shares(weight: float, equity: float, price: float) -> int:
 GAP_BUFFER = 0.02  # buys keep cash for a 2 % gap up at the next open (besides the slippage)
 
 
-def plan_order(account: Account, weight: float, close: float, fee: Callable[[float, float], float],
-               price_buffer: float = 0.0) -> int:
+def plan_order(
+    account: Account, weight: float, close: float, fee: Callable[[float, float], float], price_buffer: float = 0.0
+) -> int:
     """Shares to trade at the next open so the position is ``weight`` of equity (0: nothing).
 
     ``fee(size, price)`` is the commission function (``CostModel.fee`` in the environment, the

@@ -89,8 +89,9 @@ class ObservationBuilder:
         if not np.isfinite(values).all():
             raise DataError("observation statistics: the training rows hold NaN forecasts or features")
         sd = values.std(axis=0)
-        return ObservationBuilder(list(self.columns), values.mean(axis=0).tolist(),
-                                  np.where(sd > 1e-12, sd, 1.0).tolist(), self.clip)
+        return ObservationBuilder(
+            list(self.columns), values.mean(axis=0).tolist(), np.where(sd > 1e-12, sd, 1.0).tolist(), self.clip
+        )
 
     def market_part(self, values: np.ndarray) -> np.ndarray:
         """Normalised market rows (``values``: shape (k,) or (n, k), columns in ``self.columns`` order)."""
@@ -108,8 +109,13 @@ class ObservationBuilder:
         return np.concatenate([self.market_part(market_row), self.account_part(account, close)]).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "mean": self.mean, "std": self.std, "clip": self.clip,
-                "account": list(ACCOUNT_COLUMNS)}
+        return {
+            "columns": self.columns,
+            "mean": self.mean,
+            "std": self.std,
+            "clip": self.clip,
+            "account": list(ACCOUNT_COLUMNS),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObservationBuilder:

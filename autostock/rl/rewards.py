@@ -57,8 +57,10 @@ class Reward:
     def __init__(self, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)
         if unknown:
-            raise ConfigError(f"unknown param(s) {', '.join(sorted(unknown))} for reward {type(self).__name__}; "
-                              f"valid: {', '.join(sorted(self.defaults)) or '(none)'}")
+            raise ConfigError(
+                f"unknown param(s) {', '.join(sorted(unknown))} for reward {type(self).__name__}; "
+                f"valid: {', '.join(sorted(self.defaults)) or '(none)'}"
+            )
         self.params = {**self.defaults, **{k: float(v) for k, v in params.items()}}
         for key, value in self.params.items():
             if not math.isfinite(value) or value < 0:

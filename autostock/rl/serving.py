@@ -53,7 +53,7 @@ class PolicyServer:
         row: dict[str, float] = {}
         for trained in self.predictors:
             model = trained.model(self.symbol)
-            X = feats[trained.feature_names].iloc[-context_rows(model):].to_numpy(dtype=float)
+            X = feats[trained.feature_names].iloc[-context_rows(model) :].to_numpy(dtype=float)
             row[forecast_column(trained.path)] = float(np.asarray(model.predict(X), dtype=float).reshape(-1)[-1])
         for name in own:
             row[name] = float(feats[name].iloc[-1])
@@ -67,5 +67,9 @@ class PolicyServer:
         obs = self.builder.observe(row, account, float(bars["close"].iloc[-1]))
         action: Any
         action, _ = self.agent.predict(obs, deterministic=True)
-        return action_to_weight(action, self.params["actions"], float(self.params["max_leverage"]),
-                                bool(self.params.get("allow_short", True)))
+        return action_to_weight(
+            action,
+            self.params["actions"],
+            float(self.params["max_leverage"]),
+            bool(self.params.get("allow_short", True)),
+        )

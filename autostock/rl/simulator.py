@@ -66,8 +66,14 @@ class Simulator:
         Rebalance band on the target weight (:class:`~autostock.rl.execution.Rebalancer`).
     """
 
-    def __init__(self, bars: pd.DataFrame, market: pd.DataFrame | None = None, costs: CostModel | None = None,
-                 cash: float = 100_000.0, band: float = 0.0) -> None:
+    def __init__(
+        self,
+        bars: pd.DataFrame,
+        market: pd.DataFrame | None = None,
+        costs: CostModel | None = None,
+        cash: float = 100_000.0,
+        band: float = 0.0,
+    ) -> None:
         if not (cash > 0):
             raise ConfigError(f"cash must be > 0, got {cash}")
         self.index = bars.index
@@ -124,8 +130,9 @@ class Simulator:
         return StepResult(Step(eq0, eq1, fee + slip_cost, acc.weight(self.close[t + 1]), traded), price, acc.shares)
 
 
-def run_weights(bars: pd.DataFrame, weights: pd.Series, costs: CostModel | None = None, cash: float = 100_000.0,
-                band: float = 0.0) -> pd.DataFrame:
+def run_weights(
+    bars: pd.DataFrame, weights: pd.Series, costs: CostModel | None = None, cash: float = 100_000.0, band: float = 0.0
+) -> pd.DataFrame:
     """Equity per bar of trading the target ``weights`` (indexed like ``bars``; the weight at bar t
     fills at t+1's open). Rows before the first finite weight are skipped; the frame starts there.
 

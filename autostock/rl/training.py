@@ -78,11 +78,22 @@ class RLSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "agent": self.agent, "reward": self.reward, "reward_params": self.reward_params, "actions": self.actions,
-            "predictors": [str(Path(p).expanduser().resolve()) for p in self.predictors], "features": self.features,
-            "walk_forward": self.walk.to_dict(), "timesteps": self.timesteps, "seeds": self.seeds,
-            "costs": self.costs.to_dict(), "cash": self.cash, "max_leverage": self.max_leverage, "band": self.band,
-            "allow_short": self.allow_short, "episode_bars": self.episode_bars, "net": list(self.net),
+            "agent": self.agent,
+            "reward": self.reward,
+            "reward_params": self.reward_params,
+            "actions": self.actions,
+            "predictors": [str(Path(p).expanduser().resolve()) for p in self.predictors],
+            "features": self.features,
+            "walk_forward": self.walk.to_dict(),
+            "timesteps": self.timesteps,
+            "seeds": self.seeds,
+            "costs": self.costs.to_dict(),
+            "cash": self.cash,
+            "max_leverage": self.max_leverage,
+            "band": self.band,
+            "allow_short": self.allow_short,
+            "episode_bars": self.episode_bars,
+            "net": list(self.net),
         }
 
 
@@ -105,24 +116,30 @@ def symbol_market(symbol: str, bars: pd.DataFrame, predictors: list[str], featur
     mkt = market_frame(bars, forecasts, features)
     ok = np.isfinite(mkt.to_numpy(dtype=float)).all(axis=1)
     if not ok.any():
-        raise DataError(f"{symbol}: no bar has every forecast and feature ({', '.join(mkt.columns)}); "
-                        "do the predictors cover this data?")
+        raise DataError(
+            f"{symbol}: no bar has every forecast and feature ({', '.join(mkt.columns)}); "
+            "do the predictors cover this data?"
+        )
     first = int(np.argmax(ok))
     gaps = np.flatnonzero(~ok[first:])
     if len(gaps):
         bad = mkt.iloc[first + gaps[0]]
         cols = [c for c in mkt.columns if not np.isfinite(bad[c])]
-        raise DataError(f"{symbol}: {', '.join(cols)} missing on {mkt.index[first + gaps[0]].date()} "
-                        f"after the first complete bar {mkt.index[first].date()} ({len(gaps)} bar(s)); "
-                        "train the predictors on the same data (--end) or trim it")
+        raise DataError(
+            f"{symbol}: {', '.join(cols)} missing on {mkt.index[first + gaps[0]].date()} "
+            f"after the first complete bar {mkt.index[first].date()} ({len(gaps)} bar(s)); "
+            "train the predictors on the same data (--end) or trim it"
+        )
     return SymbolData(symbol, bars.iloc[first:], mkt.iloc[first:])
 
 
 def plan(sd: SymbolData, walk: WalkForwardConfig) -> list[Fold]:
     n = len(sd.bars)
     if n <= walk.train + 1:
-        raise DataError(f"{sd.symbol}: {n} bars with forecasts and features, need more than train={walk.train} + 1 "
-                        f"(forecasts start {sd.bars.index[0].date()})")
+        raise DataError(
+            f"{sd.symbol}: {n} bars with forecasts and features, need more than train={walk.train} + 1 "
+            f"(forecasts start {sd.bars.index[0].date()})"
+        )
     return plan_folds(n, 1, walk)
 
 
@@ -133,8 +150,9 @@ def fold_of(folds: list[Fold], t: int) -> int:
     raise ConfigError(f"row {t} is in no test block")
 
 
-def rollout(sd: SymbolData, folds: list[Fold], builders: list[ObservationBuilder], policies: list[Any],
-            settings: RLSettings) -> pd.Series:
+def rollout(
+    sd: SymbolData, folds: list[Fold], builders: list[ObservationBuilder], policies: list[Any], settings: RLSettings
+) -> pd.Series:
     """Out-of-sample target weights over all test blocks, the account carried across folds."""
     sim = Simulator(sd.bars, sd.market[builders[0].columns], settings.costs, settings.cash, settings.band)
     start = folds[0].test_start
@@ -194,8 +212,13 @@ class TrainResult:
     train_seconds: float = 0.0
 
 
-def train_policies(market: Any, settings: RLSettings, out: str | Path | None = None, progress: bool = False,
-                   log: Callable[[str], None] | None = None) -> TrainResult:
+def train_policies(
+    market: Any,
+    settings: RLSettings,
+    out: str | Path | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
     """Train ``settings.agent`` walk-forward on every symbol of ``market``; see the module docstring.
 
     Writes the policy directory (:mod:`autostock.rl.artifacts`) when ``out`` is given.
@@ -220,20 +243,33 @@ def train_policies(market: Any, settings: RLSettings, out: str | Path | None = N
             builders: list[ObservationBuilder] = []
             policies: dict[int, list[Any]] = {s: [] for s in settings.seeds}
             for k, fold in enumerate(folds):
-                builder = ObservationBuilder(list(sd.market.columns)).fit(sd.market.iloc[fold.fit_start:fold.fit_end])
+                builder = ObservationBuilder(list(sd.market.columns)).fit(sd.market.iloc[fold.fit_start : fold.fit_end])
                 builders.append(builder)
                 if folder is not None:
                     from autostock.models.artifacts import write_json
 
                     write_json(fold_dir(folder, symbol, k) / "observation.json", builder.to_dict())
                 for seed in settings.seeds:
-                    env = TradingEnv(sd.bars, sd.market, builder, make_reward(settings.reward, settings.reward_params),
-                                     settings.actions, settings.costs, settings.cash, settings.max_leverage,
-                                     settings.band, settings.allow_short, fold.fit_start, fold.fit_end,
-                                     settings.episode_bars)
+                    env = TradingEnv(
+                        sd.bars,
+                        sd.market,
+                        builder,
+                        make_reward(settings.reward, settings.reward_params),
+                        settings.actions,
+                        settings.costs,
+                        settings.cash,
+                        settings.max_leverage,
+                        settings.band,
+                        settings.allow_short,
+                        fold.fit_start,
+                        fold.fit_end,
+                        settings.episode_bars,
+                    )
                     env.reset(seed=seed)
                     agent = make_agent(settings.agent, env, seed, settings.timesteps, settings.net, settings.device)
-                    agent.learn(settings.timesteps, callback=bar.callback(f"{symbol} fold {k + 1}/{len(folds)} seed {seed}"))
+                    agent.learn(
+                        settings.timesteps, callback=bar.callback(f"{symbol} fold {k + 1}/{len(folds)} seed {seed}")
+                    )
                     if folder is not None:
                         agent.save(str(fold_dir(folder, symbol, k) / f"seed_{seed}.zip"))
                     policies[seed].append(agent)
@@ -242,14 +278,26 @@ def train_policies(market: Any, settings: RLSettings, out: str | Path | None = N
                 frame[f"seed_{seed}"] = rollout(sd, folds, builders, policies[seed], settings).reindex(frame.index)
             actions[symbol] = frame
             idx = sd.bars.index
-            fold_info[symbol] = [{"fold": k, "fit_start": str(idx[f.fit_start].date()), "fit_end": str(idx[f.fit_end - 1].date()),
-                                  "test_start": str(idx[f.test_start].date()), "test_end": str(idx[f.test_end - 1].date())}
-                                 for k, f in enumerate(folds)]
+            fold_info[symbol] = [
+                {
+                    "fold": k,
+                    "fit_start": str(idx[f.fit_start].date()),
+                    "fit_end": str(idx[f.fit_end - 1].date()),
+                    "test_start": str(idx[f.test_start].date()),
+                    "test_end": str(idx[f.test_end - 1].date()),
+                }
+                for k, f in enumerate(folds)
+            ]
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    params = {**settings.to_dict(), "symbols": list(data), "folds": fold_info,
-              "env_steps": total, "train_seconds": seconds}
+    params = {
+        **settings.to_dict(),
+        "symbols": list(data),
+        "folds": fold_info,
+        "env_steps": total,
+        "train_seconds": seconds,
+    }
     metrics = evaluate_symbols(data, actions, settings, [settings.to_dict()])
     if folder is not None:
         from autostock.models.artifacts import write_json
@@ -264,8 +312,21 @@ def train_policies(market: Any, settings: RLSettings, out: str | Path | None = N
 def settings_from_params(params: dict[str, Any]) -> RLSettings:
     """The :class:`RLSettings` recorded in a policy directory's params.json."""
     wf = dict(params["walk_forward"])
-    return RLSettings(list(params["predictors"]), params["agent"], params["reward"], dict(params.get("reward_params") or {}),
-                      params["actions"], params["features"], WalkForwardConfig(**wf), int(params["timesteps"]),
-                      [int(s) for s in params["seeds"]], CostModel(**params["costs"]), float(params["cash"]),
-                      float(params["max_leverage"]), float(params["band"]), bool(params.get("allow_short", True)),
-                      int(params.get("episode_bars", 252)), tuple(params.get("net", (32, 32))))
+    return RLSettings(
+        list(params["predictors"]),
+        params["agent"],
+        params["reward"],
+        dict(params.get("reward_params") or {}),
+        params["actions"],
+        params["features"],
+        WalkForwardConfig(**wf),
+        int(params["timesteps"]),
+        [int(s) for s in params["seeds"]],
+        CostModel(**params["costs"]),
+        float(params["cash"]),
+        float(params["max_leverage"]),
+        float(params["band"]),
+        bool(params.get("allow_short", True)),
+        int(params.get("episode_bars", 252)),
+        tuple(params.get("net", (32, 32))),
+    )

@@ -15,7 +15,10 @@ import pandas as pd
 from autostock.reports.charts import _pyplot
 
 HIST_METRICS: tuple[tuple[str, str], ...] = (
-    ("cagr", "CAGR"), ("sharpe", "Sharpe"), ("max_drawdown", "Max drawdown"), ("final_value", "Final value"),
+    ("cagr", "CAGR"),
+    ("sharpe", "Sharpe"),
+    ("max_drawdown", "Max drawdown"),
+    ("final_value", "Final value"),
 )
 
 
@@ -39,8 +42,9 @@ def histograms(table: pd.DataFrame, historical: dict[str, Any], path: Path, titl
     return path
 
 
-def fan_chart(dates: pd.DatetimeIndex, curves: dict[int, np.ndarray], historical: np.ndarray, path: Path,
-              title: str = "") -> Path:
+def fan_chart(
+    dates: pd.DatetimeIndex, curves: dict[int, np.ndarray], historical: np.ndarray, path: Path, title: str = ""
+) -> Path:
     """Percentile bands (5-95, 25-75, median) of the sampled equity paths, a few paths, and the
     historical equity."""
     plt = _pyplot()
@@ -71,7 +75,9 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str, path: Path, title: 
     grid = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
     fig, ax = plt.subplots(figsize=(1.2 + 0.5 * max(4, grid.shape[1]), 1.2 + 0.4 * max(4, grid.shape[0])))
     im = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
-    ax.set_xticks(range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.columns], rotation=90)
+    ax.set_xticks(
+        range(grid.shape[1]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.columns], rotation=90
+    )
     ax.set_yticks(range(grid.shape[0]), [f"{v:g}" if isinstance(v, float) else str(v) for v in grid.index])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
@@ -95,20 +101,22 @@ def montecarlo_html(summary: dict[str, Any], images: list[Path], path: Path) -> 
         hist = summary["historical"].get(metric)
         cells = "".join(f"<td>{pct[k]:.4g}</td>" for k in pct) if pct else "<td colspan=5>no finite values</td>"
         rank = summary["historical_percentile"].get(metric)
-        rows.append(f"<tr><th>{html.escape(metric)}</th>{cells}<td>{'' if hist is None else f'{hist:.4g}'}</td>"
-                    f"<td>{'' if rank is None else f'{rank:.0f}'}</td></tr>")
+        rows.append(
+            f"<tr><th>{html.escape(metric)}</th>{cells}<td>{'' if hist is None else f'{hist:.4g}'}</td>"
+            f"<td>{'' if rank is None else f'{rank:.0f}'}</td></tr>"
+        )
     settings = html.escape(json.dumps(summary["settings"], indent=2, default=str))
     ploss = summary["probability_of_loss"]
     pdd = summary["probability_drawdown_exceeds_limit"]
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>autostock Monte Carlo</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}img{{max-width:100%}}</style>
-</head><body><h1>Monte Carlo: {html.escape(str(summary['settings'].get('strategy')))} ({html.escape(str(summary['settings'].get('mode')))} mode)</h1>
-<p>{summary['completed_paths']} paths{' (INTERRUPTED: partial results)' if summary['interrupted'] else ''} on {html.escape(str(summary['settings'].get('data')))}.</p>
+</head><body><h1>Monte Carlo: {html.escape(str(summary["settings"].get("strategy")))} ({html.escape(str(summary["settings"].get("mode")))} mode)</h1>
+<p>{summary["completed_paths"]} paths{" (INTERRUPTED: partial results)" if summary["interrupted"] else ""} on {html.escape(str(summary["settings"].get("data")))}.</p>
 <table><tr><th>metric</th><th>p5</th><th>p25</th><th>p50</th><th>p75</th><th>p95</th><th>historical</th><th>historical percentile</th></tr>
-{''.join(rows)}</table>
-<p>Probability of loss: {'n/a' if ploss is None else f'{ploss:.1%}'}.
-Probability that max drawdown exceeds {summary['max_drawdown_limit']:.0%}: {'n/a' if pdd is None else f'{pdd:.1%}'}.</p>
-{''.join(_img(p) for p in images)}
+{"".join(rows)}</table>
+<p>Probability of loss: {"n/a" if ploss is None else f"{ploss:.1%}"}.
+Probability that max drawdown exceeds {summary["max_drawdown_limit"]:.0%}: {"n/a" if pdd is None else f"{pdd:.1%}"}.</p>
+{"".join(_img(p) for p in images)}
 <h2>Settings</h2><pre>{settings}</pre></body></html>"""
     Path(path).write_text(body)
     return path

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from autostock.errors import ConfigError
 from autostock.extras import require
@@ -118,7 +119,7 @@ class Executor:
             return f"dask({self.dask})"
         return "serial" if self.workers == 1 else f"processes({self.workers})"
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -219,8 +220,11 @@ class Executor:
             return self._client
         if self.dask == "local":
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
             )
             self._client = Client(self._cluster)
         else:
@@ -251,8 +255,15 @@ class Executor:
             raise
 
 
-def run_jobs(func: Callable[[Any, Any], Any], context: Any, jobs: Iterable[Any], workers: int | None = None,
-             dask: str | None = None, progress: bool = True, desc: str = "runs") -> JobResults:
+def run_jobs(
+    func: Callable[[Any, Any], Any],
+    context: Any,
+    jobs: Iterable[Any],
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: bool = True,
+    desc: str = "runs",
+) -> JobResults:
     """Run the jobs on a fresh :class:`Executor` and close it."""
     with Executor(workers, dask, progress) as executor:
         return executor.map(func, context, jobs, desc)

@@ -72,13 +72,20 @@ class LookaheadReport:
         return bool(self.lookahead or self.recursive)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"strategy": self.strategy, "bias_found": self.bias_found,
-                "lookahead_bias": [f.to_dict() for f in self.lookahead], "recursive_bias": self.recursive,
-                "cuts": self.cuts, "history": self.history, "tolerance": self.tolerance,
-                "lines_checked": self.lines_checked, "n_decisions_full_run": self.n_decisions,
-                "history_dependent_by_design": self.history_dependent_by_design,
-                "note": "history_dependent_by_design lines (a model trained walk-forward on every earlier bar) "
-                        "are checked for look-ahead only"}
+        return {
+            "strategy": self.strategy,
+            "bias_found": self.bias_found,
+            "lookahead_bias": [f.to_dict() for f in self.lookahead],
+            "recursive_bias": self.recursive,
+            "cuts": self.cuts,
+            "history": self.history,
+            "tolerance": self.tolerance,
+            "lines_checked": self.lines_checked,
+            "n_decisions_full_run": self.n_decisions,
+            "history_dependent_by_design": self.history_dependent_by_design,
+            "note": "history_dependent_by_design lines (a model trained walk-forward on every earlier bar) "
+            "are checked for look-ahead only",
+        }
 
 
 @dataclass
@@ -105,8 +112,13 @@ def _history_dependent(obj: Any, seen: dict[int, bool] | None = None) -> bool:
     if getattr(type(obj), "history_dependent", False):
         seen[key] = True
         return True
-    sources = [*(getattr(obj, "datas", None) or []), *(getattr(obj, "_datas", None) or []),
-               getattr(obj, "a", None), getattr(obj, "b", None), getattr(obj, "_owner", None)]
+    sources = [
+        *(getattr(obj, "datas", None) or []),
+        *(getattr(obj, "_datas", None) or []),
+        getattr(obj, "a", None),
+        getattr(obj, "b", None),
+        getattr(obj, "_owner", None),
+    ]
     seen[key] = any(_history_dependent(src, seen) for src in sources if src is not None and src is not obj)
     return seen[key]
 
@@ -144,8 +156,14 @@ def _run(spec: RunSpec, market: Market) -> _Run:
             if order.ref in self.seen:
                 return
             self.seen.add(order.ref)
-            decisions.append((pd.Timestamp(bt.num2date(order.created.dt)), order.data._name,
-                              "buy" if order.isbuy() else "sell", float(order.created.size)))
+            decisions.append(
+                (
+                    pd.Timestamp(bt.num2date(order.created.dt)),
+                    order.data._name,
+                    "buy" if order.isbuy() else "sell",
+                    float(order.created.size),
+                )
+            )
 
     try:
         cerebro = build_cerebro(before_run(spec, market), market, record=False)
@@ -179,8 +197,9 @@ def cut_points(dates: pd.DatetimeIndex, cuts: int, history: int) -> list[int]:
         raise ConfigError(f"cuts must be >= 1, got {cuts}")
     lo, hi = max(n // 2, history), n - 3
     if hi <= lo:
-        raise ConfigError(f"{n} bars are too few for a look-ahead check with history={history}; "
-                          f"need more than {history + 3}")
+        raise ConfigError(
+            f"{n} bars are too few for a look-ahead check with history={history}; need more than {history + 3}"
+        )
     return sorted({int(x) for x in np.linspace(lo, hi, cuts)})
 
 
@@ -216,8 +235,16 @@ def perturbed(market: Market, after: pd.Timestamp, seed: int) -> Market:
         known = bench[~later].dropna()
         if later.any() and len(known):
             bench[later] = _mirror(bench[later].to_numpy(dtype=float), float(known.iloc[-1]))
-    return Market(bars, market.source, bench, market.benchmark_symbol, market.synthetic, list(market.notes),
-                  list(market.gaps), dict(market.sectors))
+    return Market(
+        bars,
+        market.source,
+        bench,
+        market.benchmark_symbol,
+        market.synthetic,
+        list(market.notes),
+        list(market.gaps),
+        dict(market.sectors),
+    )
 
 
 def _same(a: np.ndarray, b: np.ndarray, tol: float) -> np.ndarray:
@@ -238,14 +265,22 @@ def _compare_lines(ref: _Run, other: _Run, upto: pd.Timestamp, check: str, cut: 
         ok = _same(a, b, tol)
         if not ok.all():
             first = other.dates[keep][~ok][0]
-            out.append(Finding("look-ahead", check, cut, name,
-                               f"{int((~ok).sum())} value(s) on or before the cut changed, first on {first} "
-                               f"({a[~ok][0]:.6g} -> {b[~ok][0]:.6g})"))
+            out.append(
+                Finding(
+                    "look-ahead",
+                    check,
+                    cut,
+                    name,
+                    f"{int((~ok).sum())} value(s) on or before the cut changed, first on {first} "
+                    f"({a[~ok][0]:.6g} -> {b[~ok][0]:.6g})",
+                )
+            )
     return out
 
 
-def _compare_decisions(ref: _Run, other: _Run, upto: pd.Timestamp, inclusive: bool, check: str,
-                       cut: str) -> list[Finding]:
+def _compare_decisions(
+    ref: _Run, other: _Run, upto: pd.Timestamp, inclusive: bool, check: str, cut: str
+) -> list[Finding]:
     def pick(run: _Run) -> list[tuple]:
         return sorted(d for d in run.decisions if (d[0] <= upto if inclusive else d[0] < upto))
 
@@ -253,13 +288,21 @@ def _compare_decisions(ref: _Run, other: _Run, upto: pd.Timestamp, inclusive: bo
     if a == b:
         return []
     first = next((x, y) for x, y in zip(a + [None] * len(b), b + [None] * len(a)) if x != y)
-    return [Finding("look-ahead", check, cut, "orders",
-                    f"order decisions on or before the cut changed ({len(a)} in the full run, {len(b)} here); "
-                    f"first difference: {first[0]} vs {first[1]}")]
+    return [
+        Finding(
+            "look-ahead",
+            check,
+            cut,
+            "orders",
+            f"order decisions on or before the cut changed ({len(a)} in the full run, {len(b)} here); "
+            f"first difference: {first[0]} vs {first[1]}",
+        )
+    ]
 
 
-def check_lookahead(spec: RunSpec, market: Market, cuts: int = 3, history: int = 300,
-                    tolerance: float = 1e-6, seed: int = 0) -> LookaheadReport:
+def check_lookahead(
+    spec: RunSpec, market: Market, cuts: int = 3, history: int = 300, tolerance: float = 1e-6, seed: int = 0
+) -> LookaheadReport:
     """Run the look-ahead and recursive-bias checks of the module docstring for ``spec``."""
     from autostock.engine import market_for
 
@@ -274,24 +317,39 @@ def check_lookahead(spec: RunSpec, market: Market, cuts: int = 3, history: int =
         raise ConfigError(f"strategy {spec.strategy!r} fails on the full data: {ref.error}")
     dates = ref.dates
     positions = cut_points(dates, cuts, history)
-    report = LookaheadReport(spec.strategy, [str(dates[c]) for c in positions], history, tolerance,
-                             sorted(ref.lines), len(ref.decisions))
+    report = LookaheadReport(
+        spec.strategy, [str(dates[c]) for c in positions], history, tolerance, sorted(ref.lines), len(ref.decisions)
+    )
     report.history_dependent_by_design = sorted(ref.by_design)
     stabilise: dict[str, dict[str, Any]] = {}
     for c in positions:
         cut, at = str(dates[c]), dates[c]
         truncated = _run(spec, market.slice(None, at))
         if truncated.error:
-            report.lookahead.append(Finding("look-ahead", "truncated", cut, "run",
-                                            f"the run fails when the data ends at the cut ({truncated.error}): "
-                                            "it reads a bar after the current one"))
+            report.lookahead.append(
+                Finding(
+                    "look-ahead",
+                    "truncated",
+                    cut,
+                    "run",
+                    f"the run fails when the data ends at the cut ({truncated.error}): "
+                    "it reads a bar after the current one",
+                )
+            )
         else:
             report.lookahead += _compare_lines(ref, truncated, at, "truncated", cut, 1e-12)
             report.lookahead += _compare_decisions(ref, truncated, at, False, "truncated", cut)
         moved = _run(spec, perturbed(market, at, seed + c))
         if moved.error:
-            report.lookahead.append(Finding("look-ahead", "perturbed", cut, "run",
-                                            f"the run fails when bars after the cut change ({moved.error})"))
+            report.lookahead.append(
+                Finding(
+                    "look-ahead",
+                    "perturbed",
+                    cut,
+                    "run",
+                    f"the run fails when bars after the cut change ({moved.error})",
+                )
+            )
         else:
             report.lookahead += _compare_lines(ref, moved, at, "perturbed", cut, 1e-12)
             report.lookahead += _compare_decisions(ref, moved, at, True, "perturbed", cut)
@@ -320,13 +378,17 @@ def check_lookahead(spec: RunSpec, market: Market, cuts: int = 3, history: int =
             bad = np.flatnonzero(~ok)
             if len(bad) and bad[-1] == len(ok) - 1:
                 entry["bars_to_stabilise"] = None
-                entry["detail"] = (f"its value depends on how much history preceded it: {history} bars of "
-                                   f"history are not enough, and it did not come within {tolerance:g} (relative) "
-                                   f"of the full-history value in the {len(ok)} bars after a later start")
+                entry["detail"] = (
+                    f"its value depends on how much history preceded it: {history} bars of "
+                    f"history are not enough, and it did not come within {tolerance:g} (relative) "
+                    f"of the full-history value in the {len(ok)} bars after a later start"
+                )
             else:
                 entry["bars_to_stabilise"] = int(bad[-1]) + 1 if len(bad) else 0
-                entry["detail"] = (f"its value depends on how much history preceded it: it needs "
-                                   f"{entry['bars_to_stabilise']} bars to come within {tolerance:g} (relative) of "
-                                   f"the full-history value, more than the {history} bars of history given")
+                entry["detail"] = (
+                    f"its value depends on how much history preceded it: it needs "
+                    f"{entry['bars_to_stabilise']} bars to come within {tolerance:g} (relative) of "
+                    f"the full-history value, more than the {history} bars of history given"
+                )
     report.recursive = sorted(stabilise.values(), key=lambda e: e["line"])
     return report

@@ -28,7 +28,14 @@ from autostock.robustness.resample import TRADE_METHODS, RelativeBars, path_rng,
 
 MODES: tuple[str, ...] = ("bars", "trades")
 PATH_METRICS: tuple[str, ...] = (
-    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "n_trades",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "n_trades",
 )
 SUMMARY_METRICS: tuple[str, ...] = ("cagr", "sharpe", "max_drawdown", "final_value")
 PERCENTILES: tuple[int, ...] = (5, 25, 50, 75, 95)
@@ -210,10 +217,19 @@ def run_montecarlo(
 
     historical = run_backtest(spec, market)
     settings = {
-        "strategy": spec.strategy, "params": historical.params, "sizer": spec.sizer, "mode": mode,
-        "paths": paths, "seed": seed, "cash": spec.cash, "executor": executor.name, "data": market.label,
-        "symbols": market.symbols, "start": str(historical.equity.index[0].date()),
-        "end": str(historical.equity.index[-1].date()), "notes": list(market.notes),
+        "strategy": spec.strategy,
+        "params": historical.params,
+        "sizer": spec.sizer,
+        "mode": mode,
+        "paths": paths,
+        "seed": seed,
+        "cash": spec.cash,
+        "executor": executor.name,
+        "data": market.label,
+        "symbols": market.symbols,
+        "start": str(historical.equity.index[0].date()),
+        "end": str(historical.equity.index[-1].date()),
+        "notes": list(market.notes),
     }
     if mode == "bars":
         ctx: Any = BarsContext(spec, market, block, seed, sample)
@@ -232,8 +248,16 @@ def run_montecarlo(
             raise ConfigError(f"strategy {spec.strategy!r} closed no trades: nothing to resample in trades mode")
         trades = trades.sort_values("exit_date", kind="stable")
         exit_pos = np.clip(dates.searchsorted(pd.DatetimeIndex(trades["exit_date"])), 0, len(dates) - 1)
-        ctx = TradesContext(trades["pnl_after_costs"].to_numpy(dtype=float), exit_pos, dates, spec.cash,
-                            historical.benchmark_returns, trade_method, seed, sample)
+        ctx = TradesContext(
+            trades["pnl_after_costs"].to_numpy(dtype=float),
+            exit_pos,
+            dates,
+            spec.cash,
+            historical.benchmark_returns,
+            trade_method,
+            seed,
+            sample,
+        )
         hist_curve = trade_curve(ctx.pnl, exit_pos, len(dates), spec.cash)
         hist_metrics = dict(_curve_metrics(hist_curve, ctx), final_value=float(hist_curve[-1]))
         settings["trade_method"] = trade_method
@@ -245,7 +269,8 @@ def run_montecarlo(
             "trades mode: equity steps at trade exits (closed trades only, no mark-to-market), so its drawdowns "
             "understate the real one: the backtest's mark-to-market max drawdown is "
             + (f"{mtm:.1%}" if mtm is not None else "n/a")
-            + f" vs {hist_metrics.get('max_drawdown', float('nan')):.1%} on closed trades")
+            + f" vs {hist_metrics.get('max_drawdown', float('nan')):.1%} on closed trades"
+        )
         func = trades_path
     try:
         done = executor.map(func, ctx, range(paths), desc=f"montecarlo {mode}")
@@ -277,8 +302,9 @@ def write_montecarlo(result: MonteCarloResult, out: str | Path, dd_limit: float 
     title = f"{result.settings['strategy']} - {len(result.table)} paths ({result.settings['mode']})"
     if result.settings["mode"] == "trades":
         mtm = result.settings.get("mark_to_market_max_drawdown")
-        title += (" - closed trades only; real backtest mark-to-market max drawdown "
-                  + (f"{mtm:.1%}" if mtm is not None else "n/a"))
+        title += " - closed trades only; real backtest mark-to-market max drawdown " + (
+            f"{mtm:.1%}" if mtm is not None else "n/a"
+        )
     charts.histograms(result.table, result.historical, files["histograms"], title)
     charts.fan_chart(result.dates, result.curves, result.historical_curve, files["fan"], title)
     charts.montecarlo_html(summary, [files["histograms"], files["fan"]], files["html"])

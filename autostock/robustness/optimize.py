@@ -29,7 +29,14 @@ from autostock.robustness.executor import Executor
 OBJECTIVES: tuple[str, ...] = ("sharpe", "cagr", "calmar", "sortino")
 METHODS: tuple[str, ...] = ("grid", "random", "optuna")
 TRIAL_METRICS: tuple[str, ...] = (
-    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "n_trades",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "n_trades",
 )
 OPTUNA_BATCH = 8  # fixed, so the same seed gives the same trials whatever the executor
 
@@ -131,7 +138,8 @@ def run_trial(ctx: TrialContext, job: TrialJob) -> tuple[dict[str, Any], pd.Seri
 
     spec = ctx.spec.replace(
         params={**ctx.spec.params, **job.params},
-        start=job.start or ctx.spec.start, end=job.end or ctx.spec.end,
+        start=job.start or ctx.spec.start,
+        end=job.end or ctx.spec.end,
     )
     row: dict[str, Any] = {"trial": job.trial, **job.params}
     try:
@@ -224,10 +232,15 @@ def trial_matrix(returns: dict[int, pd.Series]) -> pd.DataFrame:
     return pd.DataFrame({k: v for k, v in sorted(returns.items())}).dropna(how="all").fillna(0.0)
 
 
-def overfitting_stats(returns: dict[int, pd.Series], best: int | None, n_splits: int = 16) -> tuple[dict | None, dict | None]:
+def overfitting_stats(
+    returns: dict[int, pd.Series], best: int | None, n_splits: int = 16
+) -> tuple[dict | None, dict | None]:
     """Deflated Sharpe of trial ``best`` against all trials, and PBO over the trials' returns."""
-    from autostock.robustness.stats import (deflated_sharpe_from_returns, probability_of_backtest_overfitting,
-                                            sharpe_per_period)
+    from autostock.robustness.stats import (
+        deflated_sharpe_from_returns,
+        probability_of_backtest_overfitting,
+        sharpe_per_period,
+    )
 
     if best is None or best not in returns:
         return None, None
@@ -307,9 +320,18 @@ def optimize(
     _fail_if_all_invalid(table)
     best = best_trial(table, list(grid))
     dsr, pbo = overfitting_stats(returns, best["trial"] if best else None, n_splits)
-    settings = {"strategy": spec.strategy, "base_params": spec.params, "grid": grid, "seed": seed,
-                "executor": executor.name, "data": market.label, "symbols": market.symbols,
-                "start": spec.start, "end": spec.end, "notes": list(market.notes)}
+    settings = {
+        "strategy": spec.strategy,
+        "base_params": spec.params,
+        "grid": grid,
+        "seed": seed,
+        "executor": executor.name,
+        "data": market.label,
+        "symbols": market.symbols,
+        "start": spec.start,
+        "end": spec.end,
+        "notes": list(market.notes),
+    }
     from autostock.sim.vectorsim import engine_note
 
     settings["engine"] = engine_note(spec, market)
@@ -364,8 +386,11 @@ def write_optimize(result: OptimizeResult, out: str | Path) -> dict[str, Path]:
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {"csv": out_dir / "optimize.csv", "json": out_dir / "optimize.json",
-             "trial_returns": out_dir / TRIAL_RETURNS_FILE}
+    files = {
+        "csv": out_dir / "optimize.csv",
+        "json": out_dir / "optimize.json",
+        "trial_returns": out_dir / TRIAL_RETURNS_FILE,
+    }
     result.table.to_csv(files["csv"], index=False, float_format="%.10g")
     matrix = result.trial_returns()
     matrix.columns = [f"trial_{c}" for c in matrix.columns]
@@ -376,8 +401,12 @@ def write_optimize(result: OptimizeResult, out: str | Path) -> dict[str, Path]:
     valid = result.table[result.table["status"] == "ok"]
     if len(names) == 2 and len(valid):
         files["heatmap"] = charts.heatmap(
-            valid.assign(objective=pd.to_numeric(valid["objective"])), names[0], names[1], "objective",
-            out_dir / "heatmap.png", f"{result.objective} by {names[0]} and {names[1]}",
+            valid.assign(objective=pd.to_numeric(valid["objective"])),
+            names[0],
+            names[1],
+            "objective",
+            out_dir / "heatmap.png",
+            f"{result.objective} by {names[0]} and {names[1]}",
         )
     return files
 
@@ -386,4 +415,3 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
-

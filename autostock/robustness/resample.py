@@ -83,7 +83,9 @@ class RelativeBars:
             prev_close = frame[:-1, 3]
             if not np.all(prev_close > 0):
                 bad = self.dates[:-1][~(prev_close > 0)][0]
-                raise DataError(f"{sym}: close must be > 0 to resample, got {prev_close[~(prev_close > 0)][0]} on {bad.date()}")
+                raise DataError(
+                    f"{sym}: close must be > 0 to resample, got {prev_close[~(prev_close > 0)][0]} on {bad.date()}"
+                )
             self.first[sym] = frame[0]
             self.ratios[sym] = frame[1:, :4] / prev_close[:, None]
             self.volume[sym] = frame[1:, 4]
@@ -152,7 +154,9 @@ def resample_market(market: Market | RelativeBars, block: float = 20.0, seed: in
     """
     rel = market if isinstance(market, RelativeBars) else RelativeBars(market)
     idx = rel.indices(block, path_rng(seed, path))
-    return rel.build(idx, note=f"Monte Carlo path {path}: stationary block bootstrap, mean block {block:g} days, seed {seed}")
+    return rel.build(
+        idx, note=f"Monte Carlo path {path}: stationary block bootstrap, mean block {block:g} days, seed {seed}"
+    )
 
 
 def resample_trade_pnl(pnl: np.ndarray, rng: np.random.Generator, method: str = "bootstrap") -> np.ndarray:

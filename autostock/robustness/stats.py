@@ -64,12 +64,15 @@ def expected_max_sharpe(n_trials: int, var_sharpe: float) -> float:
     if n_trials == 1:
         return 0.0
     n = float(n_trials)
-    return float(np.sqrt(var_sharpe) * (
-        (1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n) + EULER_GAMMA * stats.norm.ppf(1 - 1 / (n * np.e))
-    ))
+    return float(
+        np.sqrt(var_sharpe)
+        * ((1 - EULER_GAMMA) * stats.norm.ppf(1 - 1 / n) + EULER_GAMMA * stats.norm.ppf(1 - 1 / (n * np.e)))
+    )
 
 
-def probabilistic_sharpe_ratio(sharpe: float, benchmark_sharpe: float, n_obs: int, skew: float, kurtosis: float) -> float:
+def probabilistic_sharpe_ratio(
+    sharpe: float, benchmark_sharpe: float, n_obs: int, skew: float, kurtosis: float
+) -> float:
     """P(true Sharpe > ``benchmark_sharpe``) given an observed per-period ``sharpe`` over
     ``n_obs`` returns with ``skew`` and (non-excess) ``kurtosis``."""
     if n_obs < 2:
@@ -97,7 +100,9 @@ class DeflatedSharpe:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
-def deflated_sharpe_ratio(sharpe: float, n_obs: int, skew: float, kurtosis: float, n_trials: int, var_sharpe: float) -> DeflatedSharpe:
+def deflated_sharpe_ratio(
+    sharpe: float, n_obs: int, skew: float, kurtosis: float, n_trials: int, var_sharpe: float
+) -> DeflatedSharpe:
     """Deflated Sharpe ratio of a selected trial (Bailey & Lopez de Prado 2014).
 
     Parameters
@@ -115,7 +120,9 @@ def deflated_sharpe_ratio(sharpe: float, n_obs: int, skew: float, kurtosis: floa
     """
     sr0 = expected_max_sharpe(n_trials, var_sharpe)
     dsr = probabilistic_sharpe_ratio(sharpe, sr0, n_obs, skew, kurtosis)
-    return DeflatedSharpe(dsr, float(sharpe), sr0, int(n_trials), float(var_sharpe), int(n_obs), float(skew), float(kurtosis))
+    return DeflatedSharpe(
+        dsr, float(sharpe), sr0, int(n_trials), float(var_sharpe), int(n_obs), float(skew), float(kurtosis)
+    )
 
 
 def deflated_sharpe_from_returns(best_returns: np.ndarray, trial_sharpes: np.ndarray) -> DeflatedSharpe:
@@ -189,10 +196,12 @@ def probability_of_backtest_overfitting(returns: np.ndarray, n_splits: int = 16,
     rows = t // n_splits
     if rows < 1 or (metric == "sharpe" and rows * n_splits // 2 < 2):
         raise ConfigError(f"{t} periods are too few for {n_splits} splits")
-    m = np.nan_to_num(m[t - rows * n_splits:], nan=0.0)
+    m = np.nan_to_num(m[t - rows * n_splits :], nan=0.0)
     blocks = m.reshape(n_splits, rows, n)
     sums, sq = blocks.sum(axis=1), (blocks**2).sum(axis=1)
-    combos = np.array([[b in c for b in range(n_splits)] for c in combinations(range(n_splits), n_splits // 2)], dtype=float)
+    combos = np.array(
+        [[b in c for b in range(n_splits)] for c in combinations(range(n_splits), n_splits // 2)], dtype=float
+    )
     per_block = np.full(n_splits, float(rows))
     is_perf = _block_performance(combos @ sums, combos @ sq, combos @ per_block, metric)
     oos = 1.0 - combos
@@ -237,8 +246,13 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def overfitting_verdict(dsr: float | None, pbo: float | None, n_trials: int,
-                        dsr_threshold: float = DSR_THRESHOLD, pbo_threshold: float = PBO_THRESHOLD) -> Verdict:
+def overfitting_verdict(
+    dsr: float | None,
+    pbo: float | None,
+    n_trials: int,
+    dsr_threshold: float = DSR_THRESHOLD,
+    pbo_threshold: float = PBO_THRESHOLD,
+) -> Verdict:
     """The verdict of a search over ``n_trials`` trials from its DSR and PBO (either may be None).
 
     Examples: ``no evidence of skill: DSR 0.38 < 0.95 (PBO 0.10 is low, but a stable ranking is
@@ -247,8 +261,13 @@ def overfitting_verdict(dsr: float | None, pbo: float | None, n_trials: int,
     d, p = _finite_or_none(dsr), _finite_or_none(pbo)
     trials = f"{n_trials} trial{'s' if n_trials != 1 else ''}"
     if d is None:
-        return Verdict(False, f"no verdict: the deflated Sharpe ratio could not be computed ({trials}); "
-                              "treat the result as unproven", d, p, n_trials)
+        return Verdict(
+            False,
+            f"no verdict: the deflated Sharpe ratio could not be computed ({trials}); treat the result as unproven",
+            d,
+            p,
+            n_trials,
+        )
     if d < dsr_threshold:
         if p is None:
             note = "PBO not computed"
@@ -256,16 +275,35 @@ def overfitting_verdict(dsr: float | None, pbo: float | None, n_trials: int,
             note = f"PBO {p:.2f} is low, but a stable ranking is not skill"
         else:
             note = f"and PBO {p:.2f} >= {pbo_threshold:.2f}: likely overfit"
-        return Verdict(False, f"no evidence of skill: DSR {d:.2f} < {dsr_threshold:.2f} ({note}; {trials})",
-                       d, p, n_trials)
+        return Verdict(
+            False, f"no evidence of skill: DSR {d:.2f} < {dsr_threshold:.2f} ({note}; {trials})", d, p, n_trials
+        )
     if p is None:
         if n_trials <= 1:
-            return Verdict(True, f"evidence of skill: DSR {d:.2f} >= {dsr_threshold:.2f} (1 trial, no selection)",
-                           d, p, n_trials)
-        return Verdict(False, f"inconclusive: DSR {d:.2f} >= {dsr_threshold:.2f} but PBO could not be computed "
-                              f"(too few periods or trials; {trials})", d, p, n_trials)
+            return Verdict(
+                True, f"evidence of skill: DSR {d:.2f} >= {dsr_threshold:.2f} (1 trial, no selection)", d, p, n_trials
+            )
+        return Verdict(
+            False,
+            f"inconclusive: DSR {d:.2f} >= {dsr_threshold:.2f} but PBO could not be computed "
+            f"(too few periods or trials; {trials})",
+            d,
+            p,
+            n_trials,
+        )
     if p >= pbo_threshold:
-        return Verdict(False, f"likely overfit: PBO {p:.2f} >= {pbo_threshold:.2f} although DSR {d:.2f} "
-                              f">= {dsr_threshold:.2f} ({trials})", d, p, n_trials)
-    return Verdict(True, f"evidence of skill: DSR {d:.2f} >= {dsr_threshold:.2f} and PBO {p:.2f} < "
-                         f"{pbo_threshold:.2f} ({trials})", d, p, n_trials)
+        return Verdict(
+            False,
+            f"likely overfit: PBO {p:.2f} >= {pbo_threshold:.2f} although DSR {d:.2f} "
+            f">= {dsr_threshold:.2f} ({trials})",
+            d,
+            p,
+            n_trials,
+        )
+    return Verdict(
+        True,
+        f"evidence of skill: DSR {d:.2f} >= {dsr_threshold:.2f} and PBO {p:.2f} < {pbo_threshold:.2f} ({trials})",
+        d,
+        p,
+        n_trials,
+    )

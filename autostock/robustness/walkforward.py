@@ -69,8 +69,9 @@ class Fold:
         return {k: str(getattr(self, k).date()) for k in ("train_start", "train_end", "test_start", "test_end")}
 
 
-def make_folds(dates: pd.DatetimeIndex, train: pd.DateOffset, test: pd.DateOffset, anchored: bool = False,
-               min_test_bars: int = 5) -> list[Fold]:
+def make_folds(
+    dates: pd.DatetimeIndex, train: pd.DateOffset, test: pd.DateOffset, anchored: bool = False, min_test_bars: int = 5
+) -> list[Fold]:
     """Cut ``dates`` into walk-forward folds (see the module docstring).
 
     A final out-of-sample slice shorter than ``min_test_bars`` trading days is dropped.
@@ -116,8 +117,10 @@ class WalkForwardResult:
     def trial_returns(self) -> pd.DataFrame:
         """Every in-sample trial's daily returns, long: date, fold, trial, return."""
         n = max(1, int(self.settings.get("candidates_per_fold", 1)))
-        rows = [pd.DataFrame({"date": r.index, "fold": trial // n, "trial": trial, "return": r.to_numpy()})
-                for trial, r in sorted(self.is_returns.items())]
+        rows = [
+            pd.DataFrame({"date": r.index, "fold": trial // n, "trial": trial, "return": r.to_numpy()})
+            for trial, r in sorted(self.is_returns.items())
+        ]
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["date", "fold", "trial", "return"])
 
     def summary(self) -> dict[str, Any]:
@@ -185,18 +188,26 @@ def walk_forward(
     own = executor is None
     executor = executor or Executor()
     try:
-        is_jobs = [TrialJob(f.index * len(candidates) + i, p, str(f.train_start.date()), str(f.train_end.date()))
-                   for f in folds for i, p in enumerate(candidates)]
+        is_jobs = [
+            TrialJob(f.index * len(candidates) + i, p, str(f.train_start.date()), str(f.train_end.date()))
+            for f in folds
+            for i, p in enumerate(candidates)
+        ]
         done, is_rows, is_returns = evaluate_trials(executor, ctx, is_jobs, "walk-forward in-sample")
-        trials_table = pd.DataFrame(is_rows, columns=["trial", *grid, *TRIAL_METRICS, "final_value", "objective", "status"])
+        trials_table = pd.DataFrame(
+            is_rows, columns=["trial", *grid, *TRIAL_METRICS, "final_value", "objective", "status"]
+        )
         trials_table.insert(0, "fold", trials_table["trial"] // len(candidates))
         chosen: dict[int, dict[str, Any]] = {}
         for f in folds:
             best = best_trial(trials_table[trials_table["fold"] == f.index], list(grid))
             if best is not None:
                 chosen[f.index] = best
-        oos_jobs = [TrialJob(f.index, {**chosen[f.index]["params"]}, str(f.train_start.date()), str(f.test_end.date()))
-                    for f in folds if f.index in chosen and not done.interrupted]
+        oos_jobs = [
+            TrialJob(f.index, {**chosen[f.index]["params"]}, str(f.train_start.date()), str(f.test_end.date()))
+            for f in folds
+            if f.index in chosen and not done.interrupted
+        ]
         done_oos, oos_rows, oos_returns = evaluate_trials(executor, ctx, oos_jobs, "walk-forward out-of-sample")
     finally:
         if own:
@@ -233,17 +244,41 @@ def walk_forward(
         metrics.pop(key, None)
     is_cagrs = pd.to_numeric(folds_table["is_cagr"], errors="coerce").dropna()
     wfe = _wfe(metrics.get("cagr"), float(is_cagrs.mean()) if len(is_cagrs) else None)
-    settings = {"strategy": spec.strategy, "base_params": spec.params, "grid": grid, "train": str(train),
-                "test": str(test), "anchored": anchored, "objective": objective, "method": method,
-                "seed": seed, "executor": executor.name, "data": market.label, "symbols": market.symbols,
-                "candidates_per_fold": len(candidates), "notes": list(market.notes)}
+    settings = {
+        "strategy": spec.strategy,
+        "base_params": spec.params,
+        "grid": grid,
+        "train": str(train),
+        "test": str(test),
+        "anchored": anchored,
+        "objective": objective,
+        "method": method,
+        "seed": seed,
+        "executor": executor.name,
+        "data": market.label,
+        "symbols": market.symbols,
+        "candidates_per_fold": len(candidates),
+        "notes": list(market.notes),
+    }
     stats = overfitting(oos, is_returns, folds, len(candidates))
-    return WalkForwardResult(folds_table, trials_table, oos, equity, bench, metrics, wfe, settings,
-                             done.interrupted or done_oos.interrupted, stats, is_returns)
+    return WalkForwardResult(
+        folds_table,
+        trials_table,
+        oos,
+        equity,
+        bench,
+        metrics,
+        wfe,
+        settings,
+        done.interrupted or done_oos.interrupted,
+        stats,
+        is_returns,
+    )
 
 
-def overfitting(oos: pd.Series, is_returns: dict[int, pd.Series], folds: list[Fold], n_candidates: int,
-                n_splits: int = 16) -> dict[str, Any]:
+def overfitting(
+    oos: pd.Series, is_returns: dict[int, pd.Series], folds: list[Fold], n_candidates: int, n_splits: int = 16
+) -> dict[str, Any]:
     """DSR of the stitched out-of-sample returns, PBO of each fold's in-sample search, one verdict.
 
     The DSR deflates the out-of-sample Sharpe by the ``n_candidates`` tried in each window and
@@ -271,22 +306,36 @@ def overfitting(oos: pd.Series, is_returns: dict[int, pd.Series], folds: list[Fo
             if len(finite) >= 2:
                 variances.append(float(np.var(finite, ddof=1)))
         splits = min(n_splits, (len(frame) // 4) // 2 * 2)
-        pbos[f.index] = (probability_of_backtest_overfitting(frame.to_numpy(), splits).pbo
-                         if frame.shape[1] >= 2 and splits >= 2 else None)
+        pbos[f.index] = (
+            probability_of_backtest_overfitting(frame.to_numpy(), splits).pbo
+            if frame.shape[1] >= 2 and splits >= 2
+            else None
+        )
     known = [v for v in pbos.values() if v is not None]
     pbo_median = float(np.median(known)) if known else None
     r = oos.to_numpy(dtype=float)
     r = r[np.isfinite(r)]
     dsr = None
     if len(r) > 2:
-        dsr = deflated_sharpe_ratio(sharpe_per_period(r), len(r), float(sps.skew(r)),
-                                    float(sps.kurtosis(r, fisher=True) + 3.0), max(1, n_candidates),
-                                    float(np.mean(variances)) if variances else 0.0).to_dict()
+        dsr = deflated_sharpe_ratio(
+            sharpe_per_period(r),
+            len(r),
+            float(sps.skew(r)),
+            float(sps.kurtosis(r, fisher=True) + 3.0),
+            max(1, n_candidates),
+            float(np.mean(variances)) if variances else 0.0,
+        ).to_dict()
     verdict = overfitting_verdict((dsr or {}).get("dsr"), pbo_median, max(1, n_candidates)).to_dict()
-    return {"deflated_sharpe": dsr, "pbo_per_fold": pbos, "pbo_median": pbo_median,
-            "n_trials": max(1, n_candidates), "n_trials_total": len(is_returns), "verdict": verdict,
-            "note": "DSR of the stitched out-of-sample returns, deflated by the candidates tried per window; "
-                    "PBO of each window's in-sample search (median across windows)"}
+    return {
+        "deflated_sharpe": dsr,
+        "pbo_per_fold": pbos,
+        "pbo_median": pbo_median,
+        "n_trials": max(1, n_candidates),
+        "n_trials_total": len(is_returns),
+        "verdict": verdict,
+        "note": "DSR of the stitched out-of-sample returns, deflated by the candidates tried per window; "
+        "PBO of each window's in-sample search (median across windows)",
+    }
 
 
 def write_walkforward(result: WalkForwardResult, out: str | Path, tearsheet: bool = True) -> dict[str, Path]:
@@ -305,14 +354,19 @@ def write_walkforward(result: WalkForwardResult, out: str | Path, tearsheet: boo
     result.trial_returns().to_csv(files["trial_returns"], index=False, float_format="%.12g")
     result.folds.to_csv(files["folds"], index=False, float_format="%.10g")
     result.trials.to_csv(files["trials"], index=False, float_format="%.10g")
-    pd.DataFrame({"value": result.oos_equity, "returns": result.oos_returns}).to_csv(files["equity"], index_label="date")
-    files["json"].write_text(json.dumps(result.summary(), indent=2,
-                                        default=lambda v: plain_value(v) if hasattr(v, "item") else str(v)))
+    pd.DataFrame({"value": result.oos_equity, "returns": result.oos_returns}).to_csv(
+        files["equity"], index_label="date"
+    )
+    files["json"].write_text(
+        json.dumps(result.summary(), indent=2, default=lambda v: plain_value(v) if hasattr(v, "item") else str(v))
+    )
     if tearsheet and len(result.oos_returns) > 2:
         from autostock.reports.tearsheet import quantstats_html
 
         files["tearsheet"] = quantstats_html(
-            result.oos_returns, result.benchmark, out_dir / "tearsheet.html",
+            result.oos_returns,
+            result.benchmark,
+            out_dir / "tearsheet.html",
             f"Walk-forward out-of-sample: {result.settings['strategy']}",
         )
     return files

@@ -34,7 +34,7 @@ def _sma(close: np.ndarray, period: int) -> np.ndarray:
     values = close.tolist()
     fsum = math.fsum
     for i in range(period - 1, len(values)):
-        out[i] = fsum(values[i - period + 1:i + 1]) / period
+        out[i] = fsum(values[i - period + 1 : i + 1]) / period
     return out
 
 
@@ -91,8 +91,7 @@ def _broker_model(spec: RunSpec) -> Any:
     from autostock.costs import apply_costs
 
     broker = bt.brokers.BackBroker()
-    apply_costs(broker, spec.commission, spec.commission_per_share, spec.commission_min, spec.slippage,
-                spec.spread_bps)
+    apply_costs(broker, spec.commission, spec.commission_per_share, spec.commission_min, spec.slippage, spec.spread_bps)
     return broker
 
 
@@ -121,15 +120,16 @@ def simulate(spec: RunSpec, market: Market) -> Any:
     if spec.strategy == "sma_cross" and not (0 < p.fast < p.slow):
         raise ConfigError(f"sma_cross needs 0 < fast < slow, got fast={p.fast} slow={p.slow}")
     sizer_cls = resolve_sizer(spec.sizer)
-    sp = {**dict(sizer_cls.params._getitems()),
-          **check_params(sizer_cls, spec.sizer_params, f"sizer {spec.sizer!r}")}
+    sp = {**dict(sizer_cls.params._getitems()), **check_params(sizer_cls, spec.sizer_params, f"sizer {spec.sizer!r}")}
     symbols = list(spec.symbols or market.symbols)
     index = market.bars[symbols[0]].index
     n, m = len(index), len(symbols)
     if n == 0:
         raise ConfigError("the run produced no bars: check --start/--end and the data")
-    cols = {c: np.column_stack([market.bars[s][c].to_numpy(dtype=float) for s in symbols])
-            for c in ("open", "high", "low", "close")}
+    cols = {
+        c: np.column_stack([market.bars[s][c].to_numpy(dtype=float) for s in symbols])
+        for c in ("open", "high", "low", "close")
+    }
     want, minperiod = SIGNALS[spec.strategy](cols, p)
     broker = _broker_model(spec)
     comminfo = broker.comminfo[None]
@@ -186,16 +186,28 @@ def simulate(spec: RunSpec, market: Market) -> Any:
                     cash += size * entry[j] + pnl - c
                     slip_cost = round(abs(price - popen) * size, 8)
                     info = entry_info[j]
-                    trades.append({
-                        "symbol": symbols[j], "direction": "long",
-                        "entry_date": dates[info["bar"]].isoformat(), "entry_price": entry[j],
-                        "exit_date": dates[t].isoformat(), "exit_price": price, "size": float(size),
-                        "bars": t - info["bar"], "pnl": pnl, "commission": info["comm"] + c,
-                        "slippage_cost": info["slip"] + slip_cost, "pnl_after_costs": pnl - (info["comm"] + c),
-                    })
+                    trades.append(
+                        {
+                            "symbol": symbols[j],
+                            "direction": "long",
+                            "entry_date": dates[info["bar"]].isoformat(),
+                            "entry_price": entry[j],
+                            "exit_date": dates[t].isoformat(),
+                            "exit_price": price,
+                            "size": float(size),
+                            "bars": t - info["bar"],
+                            "pnl": pnl,
+                            "commission": info["comm"] + c,
+                            "slippage_cost": info["slip"] + slip_cost,
+                            "pnl_after_costs": pnl - (info["comm"] + c),
+                        }
+                    )
                     pos[j] = 0
-                    orders.append(_order_row(order, symbols, dates, "Completed", dates[t], -size, price, c,
-                                             slip_cost, exec_price=price))
+                    orders.append(
+                        _order_row(
+                            order, symbols, dates, "Completed", dates[t], -size, price, c, slip_cost, exec_price=price
+                        )
+                    )
                     continue
                 price = _slip(broker, popen, highs[t, j], up=True)
                 if kind == "fill":
@@ -213,8 +225,11 @@ def simulate(spec: RunSpec, market: Market) -> Any:
                 pos[j], entry[j] = size, price
                 slip_cost = round(abs(price - popen) * size, 8)
                 entry_info[j] = {"bar": t, "comm": c, "slip": slip_cost}
-                orders.append(_order_row(order, symbols, dates, "Completed", dates[t], size, price, c, slip_cost,
-                                         exec_price=price))
+                orders.append(
+                    _order_row(
+                        order, symbols, dates, "Completed", dates[t], size, price, c, slip_cost, exec_price=price
+                    )
+                )
             submitted = []
         held[t] = pos
         cash_after[t] = cash
@@ -247,24 +262,60 @@ def simulate(spec: RunSpec, market: Market) -> Any:
     trades_df = pd.DataFrame(trades, columns=TRADE_COLUMNS)
     orders_df = pd.DataFrame(orders, columns=ORDER_COLUMNS)
     r, c = np.nonzero(held)
-    positions = pd.DataFrame({"date": index[r], "symbol": np.array(symbols, dtype=object)[c],
-                              "size": held[r, c], "value": held[r, c] * closes[r, c]})
+    positions = pd.DataFrame(
+        {
+            "date": index[r],
+            "symbol": np.array(symbols, dtype=object)[c],
+            "size": held[r, c],
+            "value": held[r, c] * closes[r, c],
+        }
+    )
     bench = benchmark_returns(market, equity.index)
     metrics = compute_metrics(equity["returns"], bench, trades_df)
     full = dict(cls.params._getitems())
     full.update(params)
-    return RunResult(spec, market, full, equity, trades_df, orders_df, positions, bench, metrics,
-                     {"simulator": {"engine": "vectorsim"}})
+    return RunResult(
+        spec,
+        market,
+        full,
+        equity,
+        trades_df,
+        orders_df,
+        positions,
+        bench,
+        metrics,
+        {"simulator": {"engine": "vectorsim"}},
+    )
 
 
-def _order_row(order: tuple, symbols: list[str], dates: Any, status: str, executed: Any, exec_size: float,
-               price: float, commission: float, slip: float = 0.0, exec_price: float | None = None) -> dict[str, Any]:
+def _order_row(
+    order: tuple,
+    symbols: list[str],
+    dates: Any,
+    status: str,
+    executed: Any,
+    exec_size: float,
+    price: float,
+    commission: float,
+    slip: float = 0.0,
+    exec_price: float | None = None,
+) -> dict[str, Any]:
     j, size, kind, bar, _ = order
     sign = -1 if kind == "sell" else 1
-    return {"ref": None, "created": dates[bar].isoformat(), "symbol": symbols[j],
-            "side": "sell" if kind == "sell" else "buy", "type": "Market", "size": sign * size, "status": status,
-            "executed": executed.isoformat() if executed is not None else None, "exec_price": exec_price,
-            "exec_size": exec_size, "commission": commission, "slippage_cost": slip}
+    return {
+        "ref": None,
+        "created": dates[bar].isoformat(),
+        "symbol": symbols[j],
+        "side": "sell" if kind == "sell" else "buy",
+        "type": "Market",
+        "size": sign * size,
+        "status": status,
+        "executed": executed.isoformat() if executed is not None else None,
+        "exec_price": exec_price,
+        "exec_size": exec_size,
+        "commission": commission,
+        "slippage_cost": slip,
+    }
 
 
 def run(spec: RunSpec, market: Market) -> tuple[Any, str]:

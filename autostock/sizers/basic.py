@@ -86,8 +86,15 @@ class PercentSizer(bt.Sizer):
         def commission(size: float, price: float) -> float:
             return comminfo.getcommission(size, price)
 
-        size = percent_shares(self.broker.getvalue(), self._free_cash(cash, commission), data.close[0], weight,
-                              slip, commission, self.p.cash_buffer)
+        size = percent_shares(
+            self.broker.getvalue(),
+            self._free_cash(cash, commission),
+            data.close[0],
+            weight,
+            slip,
+            commission,
+            self.p.cash_buffer,
+        )
         offer = getattr(self.broker, "offer_fill_sizing", None)
         if offer is not None and size > 0 and self.p.at_fill:
             cap = size if getattr(self.strategy.env, "autostock_guard", None) is not None else None
@@ -98,7 +105,6 @@ class PercentSizer(bt.Sizer):
 
             offer(data, size, resize)
         return size
-
 
     def _free_cash(self, cash: float, commission: Callable[[float, float], float]) -> float:
         """Cash left after the orders sent earlier on this bar, as backtrader's submission check

@@ -34,8 +34,14 @@ class FillSizingBroker(bt.brokers.BackBroker):
 
     def submit(self, order: bt.Order, check: bool = True) -> bt.Order:
         offer, self._offer = self._offer, None
-        if (offer is not None and offer[0] is order.data and offer[1] == abs(order.size) and order.size
-                and order.exectype == bt.Order.Market and order.parent is None):
+        if (
+            offer is not None
+            and offer[0] is order.data
+            and offer[1] == abs(order.size)
+            and order.size
+            and order.exectype == bt.Order.Market
+            and order.parent is None
+        ):
             self._resize[order.ref] = offer[2]
         return super().submit(order, check=check)
 
@@ -66,8 +72,9 @@ class FillSizingBroker(bt.brokers.BackBroker):
                     price = self._slip_up(phigh, price, doslip=self.p.slip_open)
                 else:
                     price = self._slip_down(plow, price, doslip=self.p.slip_open)
-                equity = self.cash + sum(pos.size * float(d.open[0]) for d, pos in self.positions.items()
-                                         if pos.size and len(d))
+                equity = self.cash + sum(
+                    pos.size * float(d.open[0]) for d, pos in self.positions.items() if pos.size and len(d)
+                )
                 size = int(resize(float(price), float(self.cash), float(equity)))
                 if size <= 0:
                     order.cancel()

@@ -9,8 +9,8 @@ direction is the caller's business). Every function checks its inputs and raises
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -36,8 +36,15 @@ def shares_for_value(value: float, price: float) -> int:
     return int(math.floor(value / price + 1e-9))
 
 
-def cap_shares(shares: int, price: float, *, equity: float, cash: float | None = None,
-               gross_exposure: float = 0.0, max_leverage: float = 1.0) -> int:
+def cap_shares(
+    shares: int,
+    price: float,
+    *,
+    equity: float,
+    cash: float | None = None,
+    gross_exposure: float = 0.0,
+    max_leverage: float = 1.0,
+) -> int:
     """``shares`` reduced so that their cost fits in ``cash`` and the leverage room.
 
     The leverage room is ``max_leverage * equity - gross_exposure`` (gross exposure of the
@@ -51,8 +58,7 @@ def cap_shares(shares: int, price: float, *, equity: float, cash: float | None =
 
 
 # -- fixed fraction ----------------------------------------------------------------------
-def average_true_range(high: Sequence[float], low: Sequence[float], close: Sequence[float],
-                       period: int = 14) -> float:
+def average_true_range(high: Sequence[float], low: Sequence[float], close: Sequence[float], period: int = 14) -> float:
     """Mean true range over the last ``period`` bars (needs ``period + 1`` closes).
 
     ``TR_t = max(high_t, close_{t-1}) - min(low_t, close_{t-1})``. Returns ``nan`` when the
@@ -63,14 +69,21 @@ def average_true_range(high: Sequence[float], low: Sequence[float], close: Seque
     h, lo, c = (np.asarray(x, dtype=float) for x in (high, low, close))
     if len(c) < period + 1 or not (len(h) == len(lo) == len(c)):
         return float("nan")
-    prev = c[-period - 1:-1]
+    prev = c[-period - 1 : -1]
     tr = np.maximum(h[-period:], prev) - np.minimum(lo[-period:], prev)
     return float(np.mean(tr))
 
 
-def fixed_fraction_shares(equity: float, price: float, stop_distance: float, *,
-                          risk_fraction: float = 0.02, cash: float | None = None,
-                          gross_exposure: float = 0.0, max_leverage: float = 1.0) -> int:
+def fixed_fraction_shares(
+    equity: float,
+    price: float,
+    stop_distance: float,
+    *,
+    risk_fraction: float = 0.02,
+    cash: float | None = None,
+    gross_exposure: float = 0.0,
+    max_leverage: float = 1.0,
+) -> int:
     """Shares such that hitting the stop loses ``risk_fraction`` of equity.
 
     ``shares = floor(equity * risk_fraction / stop_distance)``, then capped by cash and by the
@@ -89,8 +102,7 @@ def fixed_fraction_shares(equity: float, price: float, stop_distance: float, *,
     _check_positive("stop_distance", stop_distance)
     _check_fraction("risk_fraction", risk_fraction)
     raw = int(math.floor(equity * risk_fraction / stop_distance + 1e-9))
-    return cap_shares(raw, price, equity=equity, cash=cash, gross_exposure=gross_exposure,
-                      max_leverage=max_leverage)
+    return cap_shares(raw, price, equity=equity, cash=cash, gross_exposure=gross_exposure, max_leverage=max_leverage)
 
 
 # -- Kelly -------------------------------------------------------------------------------
@@ -131,8 +143,15 @@ def kelly_fraction(win_rate: float, payoff: float, *, fraction: float = 0.5, cap
     return float(min(fraction * full, cap))
 
 
-def kelly_from_pnls(pnls: Sequence[float], *, window: int = 50, min_trades: int = 10,
-                    fraction: float = 0.5, cap: float = 0.25, warmup: float = 0.05) -> float:
+def kelly_from_pnls(
+    pnls: Sequence[float],
+    *,
+    window: int = 50,
+    min_trades: int = 10,
+    fraction: float = 0.5,
+    cap: float = 0.25,
+    warmup: float = 0.05,
+) -> float:
     """Fractional Kelly from the last ``window`` closed trades.
 
     Until ``min_trades`` trades have closed there are no statistics to use, so the bet is the
@@ -190,9 +209,15 @@ def portfolio_vol(weights: np.ndarray, cov: np.ndarray, periods_per_year: int = 
     return float(math.sqrt(max(float(w @ np.asarray(cov, dtype=float) @ w), 0.0) * periods_per_year))
 
 
-def vol_target_weights(returns: np.ndarray, *, target_vol: float = 0.10, method: str = "risk_parity",
-                       max_leverage: float = 1.0, max_weight: float | None = None,
-                       periods_per_year: int = TRADING_DAYS) -> np.ndarray:
+def vol_target_weights(
+    returns: np.ndarray,
+    *,
+    target_vol: float = 0.10,
+    method: str = "risk_parity",
+    max_leverage: float = 1.0,
+    max_weight: float | None = None,
+    periods_per_year: int = TRADING_DAYS,
+) -> np.ndarray:
     """Long-only weights from per-period returns (rows: periods, columns: assets).
 
     Inverse-volatility or risk-parity weights are scaled so the portfolio's annualised
@@ -227,26 +252,30 @@ def vol_target_weights(returns: np.ndarray, *, target_vol: float = 0.10, method:
     return w
 
 
-def equal_weight_shares(equity: float, price: float, n_positions: int, *, cash: float | None = None,
-                        current_shares: float = 0.0) -> int:
+def equal_weight_shares(
+    equity: float, price: float, n_positions: int, *, cash: float | None = None, current_shares: float = 0.0
+) -> int:
     """Shares to add so the position is worth ``equity / n_positions``, capped by cash."""
     _check_positive("equity", equity)
     if n_positions < 1:
         raise ValueError(f"n_positions must be >= 1, got {n_positions}")
     target = shares_for_value(equity / n_positions, price)
-    return cap_shares(max(target - int(abs(current_shares)), 0), price, equity=equity, cash=cash,
-                      max_leverage=float("inf"))
+    return cap_shares(
+        max(target - int(abs(current_shares)), 0), price, equity=equity, cash=cash, max_leverage=float("inf")
+    )
 
 
-def target_shares(weight: float, equity: float, price: float, *, current_shares: float = 0.0,
-                  cash: float | None = None) -> int:
+def target_shares(
+    weight: float, equity: float, price: float, *, current_shares: float = 0.0, cash: float | None = None
+) -> int:
     """Shares to add so the position reaches ``weight`` of equity (never negative), capped by cash."""
     _check_positive("equity", equity)
     if not (weight >= 0):
         raise ValueError(f"weight must be >= 0, got {weight}")
     target = shares_for_value(weight * equity, price)
-    return cap_shares(max(target - int(abs(current_shares)), 0), price, equity=equity, cash=cash,
-                      max_leverage=float("inf"))
+    return cap_shares(
+        max(target - int(abs(current_shares)), 0), price, equity=equity, cash=cash, max_leverage=float("inf")
+    )
 
 
 # -- limits ------------------------------------------------------------------------------
@@ -265,9 +294,15 @@ class Exposure:
     sector: float = 0.0
 
 
-def limit_shares(shares: int, price: float, book: Exposure, *, max_leverage: float = 1.0,
-                 max_position_weight: float | None = None, sector_cap: float | None = None
-                 ) -> tuple[int, str | None]:
+def limit_shares(
+    shares: int,
+    price: float,
+    book: Exposure,
+    *,
+    max_leverage: float = 1.0,
+    max_position_weight: float | None = None,
+    sector_cap: float | None = None,
+) -> tuple[int, str | None]:
     """Shares (that increase a position) allowed by the leverage, position and sector limits.
 
     Returns ``(allowed, reason)`` where ``reason`` names the binding limit when the order was
@@ -289,8 +324,7 @@ def limit_shares(shares: int, price: float, book: Exposure, *, max_leverage: flo
     return (allowed, None) if allowed >= shares else (max(allowed, 0), reason)
 
 
-def correlation_with_book(candidate: Sequence[float], holdings: np.ndarray,
-                          values: Sequence[float]) -> float:
+def correlation_with_book(candidate: Sequence[float], holdings: np.ndarray, values: Sequence[float]) -> float:
     """Pearson correlation of a candidate's returns with the book's returns.
 
     ``holdings`` holds the held symbols' returns (rows: periods, columns: symbols) over the

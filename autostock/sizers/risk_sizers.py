@@ -89,8 +89,10 @@ class FixedFractionSizer(RiskSizer):
         if not 0 < self.p.risk <= 1:
             raise ConfigError(f"fixed_fraction sizer: risk must be in (0, 1], got {self.p.risk}")
         if self.p.atr_period < 1 or self.p.atr_multiple <= 0:
-            raise ConfigError(f"fixed_fraction sizer: atr_period >= 1 and atr_multiple > 0 needed, got "
-                              f"{self.p.atr_period}, {self.p.atr_multiple}")
+            raise ConfigError(
+                f"fixed_fraction sizer: atr_period >= 1 and atr_multiple > 0 needed, got "
+                f"{self.p.atr_period}, {self.p.atr_multiple}"
+            )
         if not 0 <= self.p.stop < 1:
             raise ConfigError(f"fixed_fraction sizer: stop must be in [0, 1), got {self.p.stop}")
 
@@ -105,8 +107,9 @@ class FixedFractionSizer(RiskSizer):
             return price * float(pct)
         n = min(self.p.atr_period, len(data) - 1)
         if n >= 1:
-            atr = risk.average_true_range(data.high.get(size=n + 1), data.low.get(size=n + 1),
-                                          data.close.get(size=n + 1), n)
+            atr = risk.average_true_range(
+                data.high.get(size=n + 1), data.low.get(size=n + 1), data.close.get(size=n + 1), n
+            )
         else:
             atr = float(data.high[0] - data.low[0])
         return self.p.atr_multiple * atr
@@ -116,8 +119,15 @@ class FixedFractionSizer(RiskSizer):
         if not (distance > 0) or not math.isfinite(distance):
             return 0
         leverage = self.p.max_leverage or self.guard_setting("max_leverage") or 1.0
-        return risk.fixed_fraction_shares(equity, price, distance, risk_fraction=self.p.risk, cash=cash,
-                                          gross_exposure=self.gross_exposure(), max_leverage=leverage)
+        return risk.fixed_fraction_shares(
+            equity,
+            price,
+            distance,
+            risk_fraction=self.p.risk,
+            cash=cash,
+            gross_exposure=self.gross_exposure(),
+            max_leverage=leverage,
+        )
 
 
 @SIZERS.register("kelly")
@@ -138,7 +148,9 @@ class KellySizer(RiskSizer):
             if not low < getattr(self.p, name) <= high:
                 raise ConfigError(f"kelly sizer: {name} must be in ({low}, {high}], got {getattr(self.p, name)}")
         if self.p.window < 1 or self.p.min_trades < 1:
-            raise ConfigError(f"kelly sizer: window and min_trades must be >= 1, got {self.p.window}, {self.p.min_trades}")
+            raise ConfigError(
+                f"kelly sizer: window and min_trades must be >= 1, got {self.p.window}, {self.p.min_trades}"
+            )
 
     def closed_pnls(self) -> list[float]:
         """Profit after commission of every closed trade so far, oldest first."""
@@ -149,8 +161,14 @@ class KellySizer(RiskSizer):
         return [pnl for _, _, pnl in sorted(closed)]
 
     def entry(self, data: Any, price: float, equity: float, cash: float, position: float) -> int:
-        f = risk.kelly_from_pnls(self.closed_pnls(), window=self.p.window, min_trades=self.p.min_trades,
-                                 fraction=self.p.fraction, cap=self.p.cap, warmup=self.p.warmup)
+        f = risk.kelly_from_pnls(
+            self.closed_pnls(),
+            window=self.p.window,
+            min_trades=self.p.min_trades,
+            fraction=self.p.fraction,
+            cap=self.p.cap,
+            warmup=self.p.warmup,
+        )
         return risk.target_shares(f, equity, price, current_shares=position, cash=cash)
 
 
@@ -168,13 +186,20 @@ class VolTargetSizer(RiskSizer):
     "inverse_vol"), ``max_leverage`` (1.0), ``periods_per_year`` (252).
     """
 
-    params = (("target", 0.10), ("lookback", 60), ("method", "risk_parity"), ("max_leverage", 1.0),
-              ("periods_per_year", 252))
+    params = (
+        ("target", 0.10),
+        ("lookback", 60),
+        ("method", "risk_parity"),
+        ("max_leverage", 1.0),
+        ("periods_per_year", 252),
+    )
 
     def __init__(self) -> None:
         if not self.p.target > 0 or self.p.lookback < 2 or not self.p.max_leverage > 0:
-            raise ConfigError(f"vol_target sizer: target > 0, lookback >= 2, max_leverage > 0 needed, got "
-                              f"{self.p.target}, {self.p.lookback}, {self.p.max_leverage}")
+            raise ConfigError(
+                f"vol_target sizer: target > 0, lookback >= 2, max_leverage > 0 needed, got "
+                f"{self.p.target}, {self.p.lookback}, {self.p.max_leverage}"
+            )
         if self.p.method not in ("risk_parity", "inverse_vol"):
             raise ConfigError(f"vol_target sizer: method={self.p.method!r}; valid: risk_parity, inverse_vol")
         self._cache: tuple[Any, dict[Any, float]] | None = None
@@ -190,9 +215,13 @@ class VolTargetSizer(RiskSizer):
         if eligible:
             closes = np.column_stack([np.asarray(d.close.get(size=n), dtype=float) for d in eligible])
             if np.all(closes > 0):
-                w = risk.vol_target_weights(np.diff(np.log(closes), axis=0), target_vol=self.p.target,
-                                            method=self.p.method, max_leverage=float("inf"),
-                                            periods_per_year=self.p.periods_per_year)
+                w = risk.vol_target_weights(
+                    np.diff(np.log(closes), axis=0),
+                    target_vol=self.p.target,
+                    method=self.p.method,
+                    max_leverage=float("inf"),
+                    periods_per_year=self.p.periods_per_year,
+                )
                 k = min(self.slots(), len(eligible))
                 scaled = np.minimum(w * len(eligible) / k, self.p.max_leverage / k)
                 weights = dict(zip(eligible, scaled.tolist()))

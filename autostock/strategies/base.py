@@ -75,7 +75,7 @@ class BaseStrategy(bt.Strategy):
         guard = self.guard
         if guard is None:
             return
-        for order in (qorders if self.cerebro.p.quicknotify else self._orderspending):
+        for order in qorders if self.cerebro.p.quicknotify else self._orderspending:
             guard.on_order(self, order)
         if qorders:
             return  # backtrader notifies the value once per bar, without orders

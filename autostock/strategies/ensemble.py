@@ -59,8 +59,9 @@ def parse_members(spec: str | list | dict, weights: str | list | None = None) ->
             if isinstance(item, str):
                 members.append(_parse_text_member(item))
             elif isinstance(item, dict) and "name" in item:
-                members.append(Member(str(item["name"]), dict(item.get("params") or {}),
-                                      float(item.get("weight", 1.0))))
+                members.append(
+                    Member(str(item["name"]), dict(item.get("params") or {}), float(item.get("weight", 1.0)))
+                )
             else:
                 raise ConfigError(f"ensemble member {item!r}: expected a name or {{'name': ..., 'params': ...}}")
     if weights not in (None, ""):
@@ -86,7 +87,8 @@ def member_signal(member: Member, data: Any) -> Any:
     cls = STRATEGIES.get(member.name)
     if not (isinstance(cls, type) and issubclass(cls, SignalStrategy)):
         raise ConfigError(
-            f"ensemble member {member.name!r} has no signal line: only SignalStrategy strategies can vote")
+            f"ensemble member {member.name!r} has no signal line: only SignalStrategy strategies can vote"
+        )
     params = check_params(cls, member.params, f"ensemble member {member.name!r}")
     return cls.signal(data, cls.param_namespace(**params))
 
@@ -156,4 +158,3 @@ class Ensemble(SignalStrategy):
         long_share = sum(w * (s > 0) for w, s in zip(weights, signals))
         short_share = sum(w * (s < 0) for w, s in zip(weights, signals))
         return (long_share > float(p.quorum)) - (short_share > float(p.quorum))
-

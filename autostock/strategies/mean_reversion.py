@@ -40,6 +40,8 @@ class MeanReversion(SignalStrategy):
     @classmethod
     def signal(cls, data: Any, p: Any) -> Any:
         if not (p.period >= 2 and p.entry > p.exit >= 0):
-            raise ConfigError(f"mean_reversion needs period >= 2 and entry > exit >= 0, got {p.period}, {p.entry}, {p.exit}")
+            raise ConfigError(
+                f"mean_reversion needs period >= 2 and entry > exit >= 0, got {p.period}, {p.entry}, {p.exit}"
+            )
         z = ZScore(data.close, period=p.period)
         return Band(z, long_entry=-p.entry, long_exit=-p.exit, short_entry=p.entry, short_exit=p.exit)

@@ -24,8 +24,10 @@ def load_model_predictions(model: str | Path, symbol: str) -> pd.Series:
 
     folder = Path(model).expanduser()
     if not folder.is_dir():
-        raise ConfigError(f"model {str(model)!r} is neither a model directory nor a registered predictor "
-                          "(train one with `autostock train --out DIR`)")
+        raise ConfigError(
+            f"model {str(model)!r} is neither a model directory nor a registered predictor "
+            "(train one with `autostock train --out DIR`)"
+        )
     return load_predictions(folder, symbol)
 
 
@@ -48,8 +50,9 @@ def walk_forward_predictions(bars: pd.DataFrame, p: Any) -> pd.Series:
     from autostock.models.walkforward import parse_walk_forward, walk_forward
 
     target = parse_target(p.target)
-    params = parse_pairs([s.strip() for s in str(p.model_params or "").split(",") if s.strip()],
-                         "ml_signal model_params item")
+    params = parse_pairs(
+        [s.strip() for s in str(p.model_params or "").split(",") if s.strip()], "ml_signal model_params item"
+    )
     factory, _ = predictor_factory(p.model, params, target, int(p.seed))
     X = compute_features(bars, p.features)
     y = make_target(bars["close"], target)
@@ -99,8 +102,11 @@ def tuned_facts(param_sets: list[dict[str, Any]], market: Any) -> dict[str, Any]
     model's params were tuned on a period overlapping the run's bars (``tuned_on_overlap``)."""
     from autostock.models.artifacts import load_artifacts, period_overlap, tuned_overlap_warning
 
-    dirs = [str(ps["model"]) for ps in param_sets
-            if ps.get("model") and ps.get("predictions") is None and Path(str(ps["model"])).expanduser().is_dir()]
+    dirs = [
+        str(ps["model"])
+        for ps in param_sets
+        if ps.get("model") and ps.get("predictions") is None and Path(str(ps["model"])).expanduser().is_dir()
+    ]
     if not dirs:
         return {}
     dates = market.dates()
@@ -201,11 +207,13 @@ class MLSignal(SignalStrategy):
                 return p.predictions
             if isinstance(p.predictions, dict):
                 if symbol not in p.predictions:
-                    raise ConfigError(f"ml_signal predictions have no series for {symbol}; "
-                                      f"have: {', '.join(map(str, p.predictions))}")
+                    raise ConfigError(
+                        f"ml_signal predictions have no series for {symbol}; have: {', '.join(map(str, p.predictions))}"
+                    )
                 return p.predictions[symbol]
-            raise ConfigError(f"ml_signal predictions must be a Series or a dict of Series, "
-                              f"got {type(p.predictions).__name__}")
+            raise ConfigError(
+                f"ml_signal predictions must be a Series or a dict of Series, got {type(p.predictions).__name__}"
+            )
         if not p.model:
             raise ConfigError("ml_signal needs model=<model directory or predictor name> (or predictions=)")
         if is_predictor_name(p.model):
@@ -213,7 +221,8 @@ class MLSignal(SignalStrategy):
                 f"ml_signal model={p.model} names a predictor, and a strategy never trains: run it through "
                 "autostock.engine.run_backtest (backtest, optimize, walkforward and montecarlo train it "
                 "walk-forward before the run), or train it with `autostock train --model "
-                f"{p.model} --out DIR` and pass model=DIR")
+                f"{p.model} --out DIR` and pass model=DIR"
+            )
         return load_model_predictions(p.model, symbol)
 
     @classmethod
@@ -232,8 +241,7 @@ class MLSignal(SignalStrategy):
 
             trained = load_artifacts(p.model)
             predictor = trained.model(data._name or "data0")
-            line = PredictorIndicator(data, predictor=predictor, features=trained.features,
-                                      lookback=int(p.lookback))
+            line = PredictorIndicator(data, predictor=predictor, features=trained.features, lookback=int(p.lookback))
             return line, p.kind if p.kind != "auto" else prediction_kind(trained.params)
         series = cls.predictions_for(data, p)
         kind = p.kind

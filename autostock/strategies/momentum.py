@@ -24,7 +24,9 @@ class Momentum(BaseStrategy):
 
     def __init__(self) -> None:
         if self.p.lookback < 1 or self.p.top_n < 1 or self.p.rebalance < 1:
-            raise ConfigError(f"momentum needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, {self.p.top_n}, {self.p.rebalance}")
+            raise ConfigError(
+                f"momentum needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, {self.p.top_n}, {self.p.rebalance}"
+            )
         self.scores = {d: bt.indicators.ROC(d.close, period=self.p.lookback) for d in self.datas}
         self.members: set = set()
         self._bars = 0

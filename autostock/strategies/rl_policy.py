@@ -99,7 +99,9 @@ class RLPolicy(BaseStrategy):
                 return p.actions
             if isinstance(p.actions, dict):
                 if symbol not in p.actions:
-                    raise ConfigError(f"rl_policy actions have no series for {symbol}; have: {', '.join(map(str, p.actions))}")
+                    raise ConfigError(
+                        f"rl_policy actions have no series for {symbol}; have: {', '.join(map(str, p.actions))}"
+                    )
                 return p.actions[symbol]
             raise ConfigError(f"rl_policy actions must be a Series or a dict of Series, got {type(p.actions).__name__}")
         from autostock.rl.artifacts import load_actions
@@ -119,7 +121,8 @@ class RLPolicy(BaseStrategy):
             raise ConfigError(
                 f"rl_policy: no out-of-sample action for {symbol} on {dates[int(np.argmax(missing))].date()} "
                 f"({int(missing.sum())} bar(s) without one; the actions cover {cover}); "
-                f"run over that range, e.g. --start {have.index[0].date() if len(have) else 'DATE'}")
+                f"run over that range, e.g. --start {have.index[0].date() if len(have) else 'DATE'}"
+            )
         return values
 
     def _bars(self, data: Any) -> pd.DataFrame:

@@ -24,13 +24,21 @@ class SectorRotation(BaseStrategy):
     ``by_sector`` (False), ``absolute`` (True).
     """
 
-    params = (("lookback", 63), ("top_n", 3), ("rebalance", 21), ("benchmark", "SPY"), ("by_sector", False),
-              ("absolute", True))
+    params = (
+        ("lookback", 63),
+        ("top_n", 3),
+        ("rebalance", 21),
+        ("benchmark", "SPY"),
+        ("by_sector", False),
+        ("absolute", True),
+    )
 
     def __init__(self) -> None:
         if self.p.lookback < 1 or self.p.top_n < 1 or self.p.rebalance < 1:
-            raise ConfigError(f"sector_rotation needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, "
-                              f"{self.p.top_n}, {self.p.rebalance}")
+            raise ConfigError(
+                f"sector_rotation needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, "
+                f"{self.p.top_n}, {self.p.rebalance}"
+            )
         from autostock.universe import sectors_for
 
         names = [d._name for d in self.datas]

@@ -34,8 +34,14 @@ def live_session(tmp_path_factory):
     fake = FakeAlpaca(key_id=KEY, secret_key=SECRET).start()
     symbols, n, warm = ["AAA", "BBB"], 45, 7
     bars = daily_bars(symbols, n)
-    spec = RunSpec(strategy="sma_cross", params={"fast": 3, "slow": 8}, symbols=symbols, cash=100_000.0,
-                   sizer="fixed", sizer_params={"stake": 50})  # sizes that slippage cannot change
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 3, "slow": 8},
+        symbols=symbols,
+        cash=100_000.0,
+        sizer="fixed",
+        sizer_params={"stake": 50},
+    )  # sizes that slippage cannot change
     for s in symbols:
         fake.add_bars(s, bars[s].iloc[:warm])
     state = tmp / "paper.sqlite"
@@ -56,8 +62,11 @@ def live_session(tmp_path_factory):
                 push_daily(fake, s, dates[i], bars[s].iloc[i])
             run.wait_steps(i + 1)
         # the publisher writes every 2 s: wait for a payload that has seen both streams connect
-        wait_until(lambda: len(json.loads(db.get_meta("health") or "{}").get("last_message", {})) == 2,
-                   timeout=15, what="health with both streams")
+        wait_until(
+            lambda: len(json.loads(db.get_meta("health") or "{}").get("last_message", {})) == 2,
+            timeout=15,
+            what="health with both streams",
+        )
         health = json.loads(db.get_meta("health"))
         db.close()
     finally:
@@ -81,14 +90,77 @@ def reports_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("reports")
     common = ["--symbols", "AAA", "--start", "2020-01-01", "--end", "2021-12-31"]
     _run(["backtest", *common, "--no-pyfolio", "-o", str(root / "bt-slow")])
-    _run(["backtest", *common, "-p", "fast=5", "-p", "slow=20", "--no-pyfolio", "--no-tearsheet",
-          "-o", str(root / "bt-fast")])
+    _run(
+        [
+            "backtest",
+            *common,
+            "-p",
+            "fast=5",
+            "-p",
+            "slow=20",
+            "--no-pyfolio",
+            "--no-tearsheet",
+            "-o",
+            str(root / "bt-fast"),
+        ]
+    )
     _run(["montecarlo", *common, "--paths", "6", "-w", "1", "--no-progress", "-o", str(root / "mc")])
-    _run(["optimize", *common, "-g", "fast=5,10", "-g", "slow=20,30", "-w", "1", "--no-progress",
-          "-o", str(root / "opt")])
-    _run(["walkforward", "--symbols", "AAA", "--start", "2017-01-01", "--end", "2020-12-31", "-g", "fast=5,10",
-          "-g", "slow=30", "--train", "2y", "--test", "1y", "-w", "1", "--no-progress", "--no-tearsheet",
-          "-o", str(root / "wf")])
-    _run(["train", "-m", "ridge", "--symbols", "AAA", "--start", "2016-01-01", "--end", "2020-12-31",
-          "--walk-forward", "train=300,test=100", "-q", "-o", str(root / "model")])
+    _run(
+        [
+            "optimize",
+            *common,
+            "-g",
+            "fast=5,10",
+            "-g",
+            "slow=20,30",
+            "-w",
+            "1",
+            "--no-progress",
+            "-o",
+            str(root / "opt"),
+        ]
+    )
+    _run(
+        [
+            "walkforward",
+            "--symbols",
+            "AAA",
+            "--start",
+            "2017-01-01",
+            "--end",
+            "2020-12-31",
+            "-g",
+            "fast=5,10",
+            "-g",
+            "slow=30",
+            "--train",
+            "2y",
+            "--test",
+            "1y",
+            "-w",
+            "1",
+            "--no-progress",
+            "--no-tearsheet",
+            "-o",
+            str(root / "wf"),
+        ]
+    )
+    _run(
+        [
+            "train",
+            "-m",
+            "ridge",
+            "--symbols",
+            "AAA",
+            "--start",
+            "2016-01-01",
+            "--end",
+            "2020-12-31",
+            "--walk-forward",
+            "train=300,test=100",
+            "-q",
+            "-o",
+            str(root / "model"),
+        ]
+    )
     return root

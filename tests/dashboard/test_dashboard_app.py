@@ -63,8 +63,9 @@ def test_live_page_of_a_halted_account_shows_the_reason_and_disables_halt(monkey
     path = make_state(tmp_path / "s.sqlite", halted="max drawdown: equity 80,000.00 is 20.0% below its peak")
     at = _app(monkeypatch, path, tmp_path).run()
     errors = [e.value for e in at.error]
-    assert any(e.startswith("Trading HALTED: max drawdown: equity 80,000.00") and "autostock resume" in e
-               for e in errors)
+    assert any(
+        e.startswith("Trading HALTED: max drawdown: equity 80,000.00") and "autostock resume" in e for e in errors
+    )
     assert at.button(key="halt").disabled
     assert not at.success
 
@@ -187,9 +188,12 @@ def test_robustness_page_shows_monte_carlo_optimisation_and_walk_forward(monkeyp
     assert _metric(at, "Deflated Sharpe (DSR)") == f"{opt['deflated_sharpe']['dsr']:.3f}"
     assert _metric(at, "PBO") == f"{opt['pbo']['pbo']:.3f}"
     assert _metric(at, "Verdict") == "not recorded"
-    heat = next(json.loads(el.proto.spec) for el in at.get("plotly_chart")
-                if json.loads(el.proto.spec)["data"][0]["type"] == "heatmap"
-                and json.loads(el.proto.spec)["layout"]["xaxis"]["title"]["text"] == "fast")
+    heat = next(
+        json.loads(el.proto.spec)
+        for el in at.get("plotly_chart")
+        if json.loads(el.proto.spec)["data"][0]["type"] == "heatmap"
+        and json.loads(el.proto.spec)["layout"]["xaxis"]["title"]["text"] == "fast"
+    )
     assert len(heat["data"][0]["x"]) == 2 and len(heat["data"][0]["y"]) == 2
     folds = _frame(at, "wfe").value
     wf = json.loads((reports_root / "wf" / "walkforward.json").read_text())

@@ -40,7 +40,8 @@ def test_a_missing_dashboard_extra_is_one_line_naming_it(monkeypatch):
     res = CliRunner().invoke(cli, ["dashboard"])
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [
-        "error: the dashboard needs the 'dashboard' extra (streamlit missing): pip install 'autostock[dashboard]'"]
+        "error: the dashboard needs the 'dashboard' extra (streamlit missing): pip install 'autostock[dashboard]'"
+    ]
 
 
 def test_a_busy_port_is_one_line_naming_it():
@@ -69,9 +70,27 @@ class Dashboard:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **(env or {}))
-        self.proc = subprocess.Popen([sys.executable, "-m", "autostock.cli", "dashboard", "--state", str(state),
-                                      "--reports", str(reports), "--port", str(self.port), "--refresh", "1"],
-                                     cwd=REPO, env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "autostock.cli",
+                "dashboard",
+                "--state",
+                str(state),
+                "--reports",
+                str(reports),
+                "--port",
+                str(self.port),
+                "--refresh",
+                "1",
+            ],
+            cwd=REPO,
+            env=full,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._pump, daemon=True).start()
@@ -125,16 +144,27 @@ def _chrome(tmp_path: Path):
 
     opts = Options()
     opts.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                "--window-size=1400,1700", f"--user-data-dir={tmp_path / 'chrome-profile'}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1700",
+        f"--user-data-dir={tmp_path / 'chrome-profile'}",
+    ):
         opts.add_argument(arg)
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-                    reason=f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} (Debian chromium, chromium-driver)")
+@pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason=f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} (Debian chromium, chromium-driver)",
+)
 def test_live_page_in_headless_chromium_shows_equity_and_position_and_halt_halts_the_account(tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -130,8 +130,10 @@ def test_reads_during_continuous_writes_always_see_a_consistent_database(tmp_pat
 
 def test_downsample_keeps_extremes_and_leaves_the_frame_untouched():
     rng = np.random.default_rng(1)
-    eq = pd.DataFrame({"equity": 100 + rng.normal(0, 1, 10_000).cumsum()},
-                      index=pd.date_range("2024-01-01", periods=10_000, freq="min"))
+    eq = pd.DataFrame(
+        {"equity": 100 + rng.normal(0, 1, 10_000).cumsum()},
+        index=pd.date_range("2024-01-01", periods=10_000, freq="min"),
+    )
     original = eq.copy()
     small = data.downsample(eq, max_points=400)
     assert len(small) <= 400
@@ -146,8 +148,13 @@ def test_short_series_are_not_downsampled():
 
 
 def test_stream_ages_and_request_rate_come_from_the_published_health():
-    health = {"last_message": {"trade": 990.0, "data": 998.5}, "reconnects": {"trade": 1, "data": 3},
-              "requests_last_minute": 150, "client_limit_per_minute": 190, "rate_limited": 2}
+    health = {
+        "last_message": {"trade": 990.0, "data": 998.5},
+        "reconnects": {"trade": 1, "data": 3},
+        "requests_last_minute": 150,
+        "client_limit_per_minute": 190,
+        "rate_limited": 2,
+    }
     ages = data.stream_health(health, now=1000.0).set_index("stream")["age_s"]
     assert ages.to_dict() == {"data": 1.5, "trade": 10.0}
     rate = data.request_rate(health)

@@ -24,8 +24,16 @@ def crash_market() -> Market:
     close = np.concatenate([np.linspace(100, 110, 40), 110 * 0.93 ** np.arange(1, 6), np.linspace(80, 90, 20)])
     dates = pd.bdate_range("2021-01-04", periods=len(close), name="date")
     open_ = np.concatenate([[close[0]], close[:-1]])
-    bars = pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.002,
-                         "low": np.minimum(open_, close) * 0.998, "close": close, "volume": 1e6}, index=dates)
+    bars = pd.DataFrame(
+        {
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.002,
+            "low": np.minimum(open_, close) * 0.998,
+            "close": close,
+            "volume": 1e6,
+        },
+        index=dates,
+    )
     return Market(bars={"AAPL": bars}, source="crafted", synthetic=True)
 
 
@@ -48,8 +56,11 @@ def test_no_module_reads_or_writes_autostock_attributes_on_the_cerebro() -> None
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Attribute) and node.attr.startswith("autostock_"):
                 offenders.append(f"{path.name}:{node.lineno} {node.attr}")
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in (
-                    "autostock_guard", "autostock_events", "autostock_spec"):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and node.value in ("autostock_guard", "autostock_events", "autostock_spec")
+            ):
                 offenders.append(f"{path.name}:{node.lineno} {node.value!r}")
     assert offenders == []
 
@@ -68,16 +79,28 @@ def test_kill_switch_events_reach_the_result_through_the_context() -> None:
     result = run_backtest(spec, crash_market())
     kills = [e for e in result.events if e["type"] == "kill_switch"]
     assert len(kills) == 1 and kills[0]["label"].startswith("kill switch (-")
-    assert result.positions.empty or pd.Timestamp(result.positions["date"].max()) <= pd.Timestamp(kills[0]["date"]) \
-        + pd.offsets.BDay(1)
+    assert result.positions.empty or pd.Timestamp(result.positions["date"].max()) <= pd.Timestamp(
+        kills[0]["date"]
+    ) + pd.offsets.BDay(1)
 
 
 def test_risk_analyzers_only_observe() -> None:
     from autostock.risk.exposure import Exposure
     from autostock.risk.monitor import RiskMonitor
 
-    acting = ("buy", "sell", "close", "cancel", "order_target", "kill", "trim", "place_stops", "on_bar", "on_order",
-              "submit")
+    acting = (
+        "buy",
+        "sell",
+        "close",
+        "cancel",
+        "order_target",
+        "kill",
+        "trim",
+        "place_stops",
+        "on_bar",
+        "on_order",
+        "submit",
+    )
     for cls in (RiskMonitor, Exposure):
         tree = ast.parse(Path(__import__(cls.__module__, fromlist=["x"]).__file__).read_text())
         calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
@@ -104,7 +127,10 @@ def test_a_subclass_overriding_notify_order_without_super_keeps_its_stops() -> N
     finally:
         del globals()["Stubborn"]
     assert result.analyses["risk_guard"]["stops"] == {"stop_loss": 1}
-    assert result.positions["size"].iloc[-1] == 10 and result.positions["date"].max() < crash_market().bars["AAPL"].index[-1]
+    assert (
+        result.positions["size"].iloc[-1] == 10
+        and result.positions["date"].max() < crash_market().bars["AAPL"].index[-1]
+    )
 
 
 def test_risk_settings_with_a_plain_backtrader_strategy_are_refused_in_one_line(small_market) -> None:
@@ -114,8 +140,9 @@ def test_risk_settings_with_a_plain_backtrader_strategy_are_refused_in_one_line(
     globals()["Plain"] = Plain
     try:
         with pytest.raises(ConfigError, match="derived from autostock.strategies.base.BaseStrategy"):
-            build_cerebro(RunSpec(strategy=f"{__name__}:Plain", symbols=["AAPL"], risk={"stop_loss": 0.05}),
-                          small_market)
+            build_cerebro(
+                RunSpec(strategy=f"{__name__}:Plain", symbols=["AAPL"], risk={"stop_loss": 0.05}), small_market
+            )
         build_cerebro(RunSpec(strategy=f"{__name__}:Plain", symbols=["AAPL"]), small_market)  # fine without risk
     finally:
         del globals()["Plain"]

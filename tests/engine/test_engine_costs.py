@@ -13,7 +13,7 @@ BASE = dict(strategy="sma_cross", params={"fast": 5, "slow": 20})
 def test_percent_commission_is_charged_on_every_fill(small_market) -> None:
     result = run_backtest(RunSpec(**BASE, commission=0.1), small_market)
     done = result.orders[result.orders.status == "Completed"]
-    expected = (done["exec_price"] * done["exec_size"].abs() * 0.001)
+    expected = done["exec_price"] * done["exec_size"].abs() * 0.001
     assert done["commission"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9)
     trades = result.trades
     assert (trades["commission"] > 0).all()
@@ -21,20 +21,25 @@ def test_percent_commission_is_charged_on_every_fill(small_market) -> None:
 
 
 def test_per_share_commission_applies_the_minimum(small_market) -> None:
-    result = run_backtest(RunSpec(**BASE, commission_per_share=0.005, commission_min=1.0, sizer="fixed",
-                                  sizer_params={"stake": 50}), small_market)
+    result = run_backtest(
+        RunSpec(**BASE, commission_per_share=0.005, commission_min=1.0, sizer="fixed", sizer_params={"stake": 50}),
+        small_market,
+    )
     done = result.orders[result.orders.status == "Completed"]
     assert (done["commission"] == 1.0).all()  # 50 shares * 0.005 = 0.25 < minimum 1.0
-    big = run_backtest(RunSpec(**BASE, commission_per_share=0.005, commission_min=1.0, sizer="fixed",
-                               sizer_params={"stake": 400}), small_market)
+    big = run_backtest(
+        RunSpec(**BASE, commission_per_share=0.005, commission_min=1.0, sizer="fixed", sizer_params={"stake": 400}),
+        small_market,
+    )
     done = big.orders[big.orders.status == "Completed"]
     assert done["commission"].to_numpy() == pytest.approx([2.0] * len(done))
 
 
 def test_slippage_and_half_spread_move_fills_against_the_trader(small_market) -> None:
     clean = run_backtest(RunSpec(**BASE, sizer="fixed", sizer_params={"stake": 10}), small_market)
-    costly = run_backtest(RunSpec(**BASE, sizer="fixed", sizer_params={"stake": 10}, slippage=0.05, spread_bps=10),
-                          small_market)
+    costly = run_backtest(
+        RunSpec(**BASE, sizer="fixed", sizer_params={"stake": 10}, slippage=0.05, spread_bps=10), small_market
+    )
     a = clean.orders[clean.orders.status == "Completed"].reset_index(drop=True)
     b = costly.orders[costly.orders.status == "Completed"].reset_index(drop=True)
     assert list(a["created"]) == list(b["created"])  # same decisions, fixed size

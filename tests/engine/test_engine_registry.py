@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -32,8 +30,23 @@ class {name}(SignalStrategy):
 
 def _run(tmp_path: Path, strategy: str, *extra: str):
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["backtest", "--strategy", strategy, "--start", "2019-01-01", "--end", "2020-06-30",
-                                      "--out", str(out), "--no-tearsheet", "--no-pyfolio", *extra])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--strategy",
+            strategy,
+            "--start",
+            "2019-01-01",
+            "--end",
+            "2020-06-30",
+            "--out",
+            str(out),
+            "--no-tearsheet",
+            "--no-pyfolio",
+            *extra,
+        ],
+    )
     return result, out
 
 
@@ -76,8 +89,9 @@ def _fresh_registry() -> Registry:
     return registry
 
 
-def _plugin_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, cls: str, ep_name: str,
-                    period: int) -> Registry:
+def _plugin_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, cls: str, ep_name: str, period: int
+) -> Registry:
     """Install a plugin module and its distribution's entry point; return a fresh registry."""
     (tmp_path / f"{module}.py").write_text(PLUGIN.format(name=cls, period=period))
     _install_fake_distribution(tmp_path, f"autostock_{module}", ep_name, f"{module}:{cls}")
@@ -128,5 +142,15 @@ def test_missing_plugin_file_is_one_clear_line(tmp_path: Path) -> None:
 def test_builtin_strategies_listed_with_params_and_defaults() -> None:
     result = CliRunner().invoke(cli, ["strategies"])
     assert result.exit_code == 0
-    for text in ("buy_hold", "sma_cross", "fast=10", "slow=30", "rsi", "period=14", "mean_reversion", "momentum", "top_n=3"):
+    for text in (
+        "buy_hold",
+        "sma_cross",
+        "fast=10",
+        "slow=30",
+        "rsi",
+        "period=14",
+        "mean_reversion",
+        "momentum",
+        "top_n=3",
+    ):
         assert text in result.output

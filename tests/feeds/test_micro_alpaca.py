@@ -54,11 +54,30 @@ def test_news_loader_pages_and_keeps_only_the_asked_symbols(fake):
     fx = micro_fixtures(fake)
     fx.page_limit = 2
     for i in range(5):
-        fx.news.append({"id": i, "headline": f"AAPL headline {i}", "summary": "s", "author": "a",
-                        "created_at": f"2024-01-02T15:0{i}:00Z", "updated_at": f"2024-01-02T15:0{i}:00Z",
-                        "url": "https://example.com", "symbols": ["AAPL"], "source": "benzinga", "images": []})
-    fx.news.append({"id": 9, "headline": "MSFT only", "summary": "", "created_at": "2024-01-02T15:00:00Z",
-                    "symbols": ["MSFT"], "source": "benzinga"})
+        fx.news.append(
+            {
+                "id": i,
+                "headline": f"AAPL headline {i}",
+                "summary": "s",
+                "author": "a",
+                "created_at": f"2024-01-02T15:0{i}:00Z",
+                "updated_at": f"2024-01-02T15:0{i}:00Z",
+                "url": "https://example.com",
+                "symbols": ["AAPL"],
+                "source": "benzinga",
+                "images": [],
+            }
+        )
+    fx.news.append(
+        {
+            "id": 9,
+            "headline": "MSFT only",
+            "summary": "",
+            "created_at": "2024-01-02T15:00:00Z",
+            "symbols": ["MSFT"],
+            "source": "benzinga",
+        }
+    )
     news = load_alpaca_news(["AAPL"], "2024-01-02", "2024-01-03")
     assert news["headline"].tolist() == [f"AAPL headline {i}" for i in range(5)]
     assert news["created_at"].iloc[0] == pd.Timestamp("2024-01-02 10:00")  # New York time
@@ -72,10 +91,12 @@ def test_option_chain_loader_pages_snapshots_and_contracts_for_open_interest(fak
     for typ, delta, iv in (("P", -0.25, 0.40), ("C", 0.25, 0.30), ("P", -0.5, 0.35), ("C", 0.5, 0.32)):
         strike = {"P": 95, "C": 105}[typ] if abs(delta) == 0.25 else 100
         contract = f"AAPL240216{typ}{strike * 1000:08d}"
-        chain[contract] = {"impliedVolatility": iv, "greeks": {"delta": delta, "gamma": 0.01, "theta": -0.02,
-                                                               "vega": 0.1, "rho": 0.01},
-                           "dailyBar": {"o": 1, "h": 1, "l": 1, "c": 1, "v": 10 if typ == "C" else 30},
-                           "latestQuote": {"ap": 1.1, "bp": 1.0}}
+        chain[contract] = {
+            "impliedVolatility": iv,
+            "greeks": {"delta": delta, "gamma": 0.01, "theta": -0.02, "vega": 0.1, "rho": 0.01},
+            "dailyBar": {"o": 1, "h": 1, "l": 1, "c": 1, "v": 10 if typ == "C" else 30},
+            "latestQuote": {"ap": 1.1, "bp": 1.0},
+        }
         fx.open_interest[contract] = 100
     fx.chains["AAPL"] = chain
     snaps = load_alpaca_chain("AAPL", as_of=pd.Timestamp("2024-01-02T20:00:00Z"))

@@ -23,8 +23,19 @@ DAYS = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"])
 
 
 def _article(t: str, headline: str, sym: str = "AAPL") -> dict:
-    return {"id": 1, "headline": headline, "summary": "", "symbols": [sym], "created_at": t, "author": "x",
-            "updated_at": t, "url": "https://example.com", "images": [], "source": "benzinga", "content": ""}
+    return {
+        "id": 1,
+        "headline": headline,
+        "summary": "",
+        "symbols": [sym],
+        "created_at": t,
+        "author": "x",
+        "updated_at": t,
+        "url": "https://example.com",
+        "images": [],
+        "source": "benzinga",
+        "content": "",
+    }
 
 
 def test_daily_bars_decide_at_the_close_and_intraday_bars_at_their_stamp():
@@ -46,9 +57,14 @@ def test_article_published_after_the_decision_time_never_affects_that_bar():
 
 
 def test_news_for_other_symbols_is_ignored_and_novelty_drops_for_a_repeated_headline():
-    news = tidy_news([_article("2024-01-02T15:00:00Z", "AAPL wins big contract"),
-                      _article("2024-01-02T15:05:00Z", "AAPL wins big contract"),
-                      _article("2024-01-02T15:06:00Z", "MSFT wins big contract", "MSFT")], "t")
+    news = tidy_news(
+        [
+            _article("2024-01-02T15:00:00Z", "AAPL wins big contract"),
+            _article("2024-01-02T15:05:00Z", "AAPL wins big contract"),
+            _article("2024-01-02T15:06:00Z", "MSFT wins big contract", "MSFT"),
+        ],
+        "t",
+    )
     bars = news_to_bars(news, "AAPL", DAYS)
     assert bars["news_count"].iloc[0] == 2
     assert bars["news_novelty"].iloc[0] == pytest.approx(0.5)  # 1 for the first, 0 for the copy
@@ -64,8 +80,9 @@ def test_local_news_json_in_alpacas_shape_and_csv_load_the_same(tmp_path):
 
 
 def test_news_record_without_a_headline_names_the_record(tmp_path):
-    (tmp_path / "n.json").write_text(json.dumps([_article("2024-01-02T15:00:00Z", "ok"),
-                                                 _article("2024-01-02T15:00:00Z", " ")]))
+    (tmp_path / "n.json").write_text(
+        json.dumps([_article("2024-01-02T15:00:00Z", "ok"), _article("2024-01-02T15:00:00Z", " ")])
+    )
     with pytest.raises(DataError, match="record 2: empty headline"):
         read_news(tmp_path / "n.json")
 
@@ -74,14 +91,26 @@ def _snapshot(as_of: str, put_vol: float, call_vol: float) -> list[dict]:
     rows = []
     for typ, vol, delta, iv in (("put", put_vol, -0.25, 0.35), ("call", call_vol, 0.25, 0.30)):
         strike = 95.0 if typ == "put" else 105.0
-        rows.append({"as_of": as_of, "underlying": "AAPL", "type": typ, "strike": strike, "expiration": "2024-02-16",
-                     "iv": iv, "delta": delta, "volume": vol, "open_interest": 1000})
+        rows.append(
+            {
+                "as_of": as_of,
+                "underlying": "AAPL",
+                "type": typ,
+                "strike": strike,
+                "expiration": "2024-02-16",
+                "iv": iv,
+                "delta": delta,
+                "volume": vol,
+                "open_interest": 1000,
+            }
+        )
     return rows
 
 
 def test_option_snapshot_taken_after_the_decision_time_never_affects_that_bar():
-    snaps = tidy_snapshots(pd.DataFrame(_snapshot("2024-01-02 15:30", 300, 100) + _snapshot("2024-01-02 16:00", 900, 100)),
-                           "t")
+    snaps = tidy_snapshots(
+        pd.DataFrame(_snapshot("2024-01-02 15:30", 300, 100) + _snapshot("2024-01-02 16:00", 900, 100)), "t"
+    )
     bars = options_to_bars(snaps, "AAPL", DAYS)
     assert bars["opt_pc_volume"].iloc[0] == pytest.approx(3.0)  # the 16:00 one counts for Jan 3
     assert bars["opt_pc_volume"].iloc[1] == pytest.approx(9.0)
@@ -91,16 +120,20 @@ def test_option_snapshot_taken_after_the_decision_time_never_affects_that_bar():
 
 
 def test_of_several_snapshots_before_a_decision_the_newest_counts():
-    snaps = tidy_snapshots(pd.DataFrame(_snapshot("2024-01-02 10:00", 100, 100) + _snapshot("2024-01-02 15:00", 200, 100)), "t")
+    snaps = tidy_snapshots(
+        pd.DataFrame(_snapshot("2024-01-02 10:00", 100, 100) + _snapshot("2024-01-02 15:00", 200, 100)), "t"
+    )
     assert options_to_bars(snaps, "AAPL", DAYS)["opt_pc_volume"].iloc[0] == pytest.approx(2.0)
 
 
 def test_occ_symbols_give_type_strike_and_expiry_and_bad_rows_are_named(tmp_path):
     assert parse_occ("AAPL240119C00190000") == ("AAPL", pd.Timestamp("2024-01-19"), "call", 190.0)
     path = tmp_path / "o.csv"
-    path.write_text("as_of,symbol,underlying,volume,open_interest,iv\n"
-                    "2024-01-02 15:00,AAPL240119C00190000,AAPL,10,100,0.3\n"
-                    "2024-01-02 15:00,AAPL240119P00180000,AAPL,-5,100,0.3\n")
+    path.write_text(
+        "as_of,symbol,underlying,volume,open_interest,iv\n"
+        "2024-01-02 15:00,AAPL240119C00190000,AAPL,10,100,0.3\n"
+        "2024-01-02 15:00,AAPL240119P00180000,AAPL,-5,100,0.3\n"
+    )
     with pytest.raises(DataError, match="row 3: volume must be a finite non-negative number"):
         read_snapshots(path)
 
@@ -108,8 +141,9 @@ def test_occ_symbols_give_type_strike_and_expiry_and_bad_rows_are_named(tmp_path
 def test_news_and_options_attach_to_any_source_and_feed_their_feature_groups(tmp_path):
     (tmp_path / "n.json").write_text(json.dumps([_article("2020-03-02T15:00:00Z", "AAPL soars on great results")]))
     pd.DataFrame(_snapshot("2020-03-02 15:00", 300, 100)).to_csv(tmp_path / "o.csv", index=False)
-    m = load_market(f"synthetic+news:{tmp_path / 'n.json'}+options:{tmp_path / 'o.csv'}", ["AAPL"],
-                    "2020-01-01", "2020-06-30")
+    m = load_market(
+        f"synthetic+news:{tmp_path / 'n.json'}+options:{tmp_path / 'o.csv'}", ["AAPL"], "2020-01-01", "2020-06-30"
+    )
     bars = m.bars["AAPL"]
     assert bars.loc["2020-03-02", "news_count"] == 1 and bars["news_count"].sum() == 1
     f = compute_features(bars, "news_sentiment,opt_pc_volume")

@@ -41,8 +41,12 @@ def test_volume_profile_value_at_t_does_not_change_when_later_bars_are_added(bar
 def test_sector_rotation_is_registered_and_holds_the_leader_against_the_benchmark():
     assert "sector_rotation" in STRATEGIES.names()
     market = load_market("synthetic", ["XLK", "XLF", "XLE", "SPY"], "2018-01-01", "2020-12-31", "SPY", 9)
-    spec = build_spec(None, strategy="sector_rotation", symbols=["XLK", "XLF", "XLE", "SPY"],
-                      params={"top_n": 1, "lookback": 63, "rebalance": 21})
+    spec = build_spec(
+        None,
+        strategy="sector_rotation",
+        symbols=["XLK", "XLF", "XLE", "SPY"],
+        params={"top_n": 1, "lookback": 63, "rebalance": 21},
+    )
     result = run_backtest(spec, market)
     bought = result.orders[(result.orders["side"] == "buy") & (result.orders["status"] == "Completed")]
     assert len(bought) >= 2 and "SPY" not in set(bought["symbol"])  # the benchmark is never traded
@@ -50,6 +54,9 @@ def test_sector_rotation_is_registered_and_holds_the_leader_against_the_benchmar
     first = bought.iloc[0]
     decided = result.orders[result.orders["ref"] == first["ref"]]["created"].iloc[0]
     closes = {s: market.bars[s]["close"].loc[:decided] for s in ("XLK", "XLF", "XLE", "SPY")}
-    rel = {s: np.log(c.iloc[-1] / c.iloc[-64]) - np.log(closes["SPY"].iloc[-1] / closes["SPY"].iloc[-64])
-           for s, c in closes.items() if s != "SPY"}
+    rel = {
+        s: np.log(c.iloc[-1] / c.iloc[-64]) - np.log(closes["SPY"].iloc[-1] / closes["SPY"].iloc[-64])
+        for s, c in closes.items()
+        if s != "SPY"
+    }
     assert first["symbol"] == max(rel, key=rel.get) and rel[first["symbol"]] > 0

@@ -58,7 +58,10 @@ def _round_trip(bars: pd.DataFrame, impact: float) -> list[tuple[str, float]]:
 def test_sell_fills_at_the_bid_and_impact_grows_with_size_over_quoted_depth(market):
     bars = market.bars["SYN"].iloc[:10]
     plain = _round_trip(bars, 0.0)
-    assert plain == [("buy", pytest.approx(bars["open_ask"].iloc[1])), ("sell", pytest.approx(bars["open_bid"].iloc[3]))]
+    assert plain == [
+        ("buy", pytest.approx(bars["open_ask"].iloc[1])),
+        ("sell", pytest.approx(bars["open_bid"].iloc[3])),
+    ]
     hit = _round_trip(bars, 0.01)
     assert hit[0][1] == pytest.approx(bars["open_ask"].iloc[1] * (1 + 0.01 * 500 / bars["open_ask_size"].iloc[1]))
     assert hit[1][1] == pytest.approx(bars["open_bid"].iloc[3] * (1 - 0.01 * 500 / bars["open_bid_size"].iloc[3]))

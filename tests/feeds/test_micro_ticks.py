@@ -31,14 +31,20 @@ def _write(tmp_path, name: str, text: str):
     return p
 
 
-@pytest.mark.parametrize("body, message", [
-    ("timestamp,price,size\n2024-01-02 09:30:01,10,100\n2024-01-02 09:30:00,10,100\n", "row 3: timestamps not sorted"),
-    ("timestamp,price,size\n2024-01-02 09:30:00,10,0\n", "row 2: size must be positive"),
-    ("timestamp,price,size\n2024-01-02 09:30:00,inf,5\n", "row 2: price is not a finite number"),
-    ("timestamp,price,size\n2024-01-02 09:30:00,abc,5\n", "row 2: price is not a number"),
-    ("timestamp,price,size\nyesterday,10,5\n", "row 2: unparseable timestamp"),
-    ("timestamp,price,venue\n2024-01-02 09:30:00,10,5\n", "unknown column 'venue'"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            "timestamp,price,size\n2024-01-02 09:30:01,10,100\n2024-01-02 09:30:00,10,100\n",
+            "row 3: timestamps not sorted",
+        ),
+        ("timestamp,price,size\n2024-01-02 09:30:00,10,0\n", "row 2: size must be positive"),
+        ("timestamp,price,size\n2024-01-02 09:30:00,inf,5\n", "row 2: price is not a finite number"),
+        ("timestamp,price,size\n2024-01-02 09:30:00,abc,5\n", "row 2: price is not a number"),
+        ("timestamp,price,size\nyesterday,10,5\n", "row 2: unparseable timestamp"),
+        ("timestamp,price,venue\n2024-01-02 09:30:00,10,5\n", "unknown column 'venue'"),
+    ],
+)
 def test_bad_trades_file_is_one_line_naming_file_row_and_value(tmp_path, body, message):
     path = _write(tmp_path, "t.csv", body)
     with pytest.raises(DataError, match=message) as err:
@@ -47,15 +53,32 @@ def test_bad_trades_file_is_one_line_naming_file_row_and_value(tmp_path, body, m
 
 
 def test_crossed_quote_is_rejected_with_its_row(tmp_path):
-    path = _write(tmp_path, "q.csv", "timestamp,bid,ask,bid_size,ask_size\n"
-                  "2024-01-02 09:30:00,10.00,10.01,100,200\n2024-01-02 09:30:01,10.02,10.01,100,200\n")
+    path = _write(
+        tmp_path,
+        "q.csv",
+        "timestamp,bid,ask,bid_size,ask_size\n"
+        "2024-01-02 09:30:00,10.00,10.01,100,200\n2024-01-02 09:30:01,10.02,10.01,100,200\n",
+    )
     with pytest.raises(DataError, match=r"row 3: crossed quote: bid 10.02 > ask 10.01"):
         read_quotes(path)
 
 
 def test_alpaca_json_keys_are_accepted_and_utc_stamps_become_new_york_time():
-    raw = pd.DataFrame([{"t": "2024-01-02T14:30:00Z", "bp": 10.0, "ap": 10.02, "bs": 3, "as": 4, "bx": "V", "ax": "V",
-                         "c": ["R"], "z": "C"}])
+    raw = pd.DataFrame(
+        [
+            {
+                "t": "2024-01-02T14:30:00Z",
+                "bp": 10.0,
+                "ap": 10.02,
+                "bs": 3,
+                "as": 4,
+                "bx": "V",
+                "ax": "V",
+                "c": ["R"],
+                "z": "C",
+            }
+        ]
+    )
     q = tidy_ticks(raw, "quotes", "alpaca")
     assert list(q.columns) == ["timestamp", "bid", "ask", "bid_size", "ask_size"]
     assert q["timestamp"].iloc[0] == pd.Timestamp("2024-01-02 09:30:00")
@@ -106,16 +129,26 @@ def test_volume_and_dollar_bars_close_on_the_trade_that_crosses_the_threshold():
 
 
 def test_time_bars_are_right_closed_and_stamped_with_their_end():
-    t = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-02 09:30:30", "2024-01-02 09:31:00", "2024-01-02 09:31:01"]),
-                      "price": [10.0, 11.0, 12.0], "size": [1.0, 1.0, 1.0]})
+    t = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-01-02 09:30:30", "2024-01-02 09:31:00", "2024-01-02 09:31:01"]),
+            "price": [10.0, 11.0, 12.0],
+            "size": [1.0, 1.0, 1.0],
+        }
+    )
     bars = trades_to_bars(t, "time=1min")
     assert list(bars.index) == [pd.Timestamp("2024-01-02 09:31"), pd.Timestamp("2024-01-02 09:32")]
     assert bars["close"].tolist() == [11.0, 12.0]
 
 
 def test_bars_that_would_share_a_timestamp_are_one_bar():
-    t = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-02 09:30:00"] * 4 + ["2024-01-02 09:30:01"]),
-                      "price": [10.0] * 5, "size": [1.0] * 5})
+    t = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-01-02 09:30:00"] * 4 + ["2024-01-02 09:30:01"]),
+            "price": [10.0] * 5,
+            "size": [1.0] * 5,
+        }
+    )
     bars = trades_to_bars(t, "tick=2")
     assert bars.index.is_unique and bars["n_trades"].tolist() == [4, 1]
 
@@ -130,9 +163,15 @@ def test_complete_bars_are_identical_when_built_from_the_trades_up_to_them():
 
 
 def test_quotes_onto_bars_give_the_standing_quote_and_the_next_quote_for_fills():
-    q = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-02 09:30:10", "2024-01-02 09:30:50", "2024-01-02 09:32:10"]),
-                      "bid": [10.0, 10.1, 10.3], "ask": [10.2, 10.3, 10.4], "bid_size": [1.0, 2.0, 3.0],
-                      "ask_size": [3.0, 2.0, 1.0]})
+    q = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(["2024-01-02 09:30:10", "2024-01-02 09:30:50", "2024-01-02 09:32:10"]),
+            "bid": [10.0, 10.1, 10.3],
+            "ask": [10.2, 10.3, 10.4],
+            "bid_size": [1.0, 2.0, 3.0],
+            "ask_size": [3.0, 2.0, 1.0],
+        }
+    )
     idx = pd.DatetimeIndex(["2024-01-02 09:31", "2024-01-02 09:32", "2024-01-02 09:33"])
     b = quotes_to_bars(q, idx)
     assert b["bid"].tolist() == [10.1, 10.1, 10.3]  # 09:32 has no quote: the 09:30:50 one stands

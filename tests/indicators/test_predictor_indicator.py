@@ -29,8 +29,10 @@ def causal_features(df: pd.DataFrame) -> pd.DataFrame:
     """Log returns over 1 and 3 bars and a 5-bar volume z-score (each uses bars <= t only)."""
     logc = np.log(df["close"])
     vol = np.log(df["volume"])
-    return pd.DataFrame({"r1": logc.diff(), "r3": logc.diff(3),
-                         "vz": (vol - vol.rolling(5).mean()) / vol.rolling(5).std()}, index=df.index)
+    return pd.DataFrame(
+        {"r1": logc.diff(), "r3": logc.diff(3), "vz": (vol - vol.rolling(5).mean()) / vol.rolling(5).std()},
+        index=df.index,
+    )
 
 
 class LinearPredictor:
@@ -38,7 +40,7 @@ class LinearPredictor:
 
     context_rows = 1
 
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> "LinearPredictor":
+    def fit(self, X: pd.DataFrame, y: pd.Series) -> LinearPredictor:
         ok = X.notna().all(axis=1) & y.notna()
         A = np.c_[X[ok].to_numpy(), np.ones(ok.sum())]
         self.coef_ = np.linalg.lstsq(A, y[ok].to_numpy(), rcond=None)[0]
@@ -94,8 +96,11 @@ def test_fitted_predictor_gives_the_same_values_in_batch_once_and_per_bar_next(b
 @pytest.mark.parametrize("runonce", [True, False])
 def test_serving_a_predictor_on_bars_whose_labels_it_saw_is_refused_in_one_line(bars, runonce):
     model = fitted_on(bars, 120)  # row 119's label is bar 120: bars 0..120 are in-sample
-    with pytest.raises(ConfigError, match=r"refusing to serve the saved predictor on bars from 2020-01-01.*"
-                                          r"in-sample.*out-of-sample predictions of `autostock train`") as err:
+    with pytest.raises(
+        ConfigError,
+        match=r"refusing to serve the saved predictor on bars from 2020-01-01.*"
+        r"in-sample.*out-of-sample predictions of `autostock train`",
+    ) as err:
         run(bars, runonce, predictor=model, features=causal_features)
     assert "\n" not in str(err.value)
     # the same predictor on the bars after its last label is served

@@ -17,25 +17,63 @@ ARGS = ["--start", "2019-01-01", "--end", "2020-12-31", "--seed", "3"]
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "out"
-    result = CliRunner().invoke(cli, ["backtest", "--strategy", "sma_cross", "--param", "fast=5", "--param", "slow=20",
-                                      "--commission", "0.05", "--slippage", "0.02", "--spread", "4", *ARGS,
-                                      "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=5",
+            "--param",
+            "slow=20",
+            "--commission",
+            "0.05",
+            "--slippage",
+            "0.02",
+            "--spread",
+            "4",
+            *ARGS,
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "sharpe" in result.output and f"tearsheet: {out / 'tearsheet.html'}" in result.output.replace("\n", "")
     return out
 
 
 def test_backtest_writes_every_output_file(full_run: Path) -> None:
-    for name in ("summary.json", "equity.csv", "trades.csv", "orders.csv", "positions.csv", "tearsheet.html",
-                 "equity.png", "pyfolio/returns.csv", "pyfolio/positions.csv", "pyfolio/transactions.csv",
-                 "pyfolio/returns_tear_sheet.png"):
+    for name in (
+        "summary.json",
+        "equity.csv",
+        "trades.csv",
+        "orders.csv",
+        "positions.csv",
+        "tearsheet.html",
+        "equity.png",
+        "pyfolio/returns.csv",
+        "pyfolio/positions.csv",
+        "pyfolio/transactions.csv",
+        "pyfolio/returns_tear_sheet.png",
+    ):
         assert (full_run / name).is_file() and (full_run / name).stat().st_size > 0, name
     assert (full_run / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     equity = pd.read_csv(full_run / "equity.csv")
     assert list(equity.columns) == ["date", "value", "cash", "returns"]
     trades = pd.read_csv(full_run / "trades.csv")
-    for col in ("symbol", "entry_date", "entry_price", "exit_date", "exit_price", "size", "pnl", "commission",
-                "slippage_cost", "pnl_after_costs"):
+    for col in (
+        "symbol",
+        "entry_date",
+        "entry_price",
+        "exit_date",
+        "exit_price",
+        "size",
+        "pnl",
+        "commission",
+        "slippage_cost",
+        "pnl_after_costs",
+    ):
         assert col in trades.columns
     assert (trades["commission"] > 0).all() and (trades["slippage_cost"] > 0).any()
     positions = pd.read_csv(full_run / "positions.csv")
@@ -50,8 +88,21 @@ def test_summary_has_required_fields_and_labels_synthetic_data(full_run: Path) -
         assert key in s
     assert s["params"]["fast"] == 5 and s["params"]["slow"] == 20
     assert s["data"]["synthetic"] is True and "SYNTHETIC" in s["data"]["label"]
-    for key in ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "win_rate",
-                "profit_factor", "n_trades", "exposure", "alpha", "beta"):
+    for key in (
+        "total_return",
+        "cagr",
+        "volatility",
+        "sharpe",
+        "sortino",
+        "max_drawdown",
+        "calmar",
+        "win_rate",
+        "profit_factor",
+        "n_trades",
+        "exposure",
+        "alpha",
+        "beta",
+    ):
         assert key in s["metrics"], key
     html = (full_run / "tearsheet.html").read_text()
     assert "SYNTHETIC" in html
@@ -127,8 +178,20 @@ def test_unknown_config_key_is_one_line_exit_2(tmp_path: Path) -> None:
 
 
 def test_sample_source_runs_on_real_goog_bars(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["backtest", "--data", "sample", "--strategy", "buy_hold", "--out", str(tmp_path / "g"),
-                                      "--no-tearsheet", "--no-pyfolio"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            "--data",
+            "sample",
+            "--strategy",
+            "buy_hold",
+            "--out",
+            str(tmp_path / "g"),
+            "--no-tearsheet",
+            "--no-pyfolio",
+        ],
+    )
     assert result.exit_code == 0, result.output
     s = json.loads((tmp_path / "g" / "summary.json").read_text())
     assert s["symbols"] == ["GOOG"] and s["start"] == "2004-08-19" and s["data"]["synthetic"] is False

@@ -40,9 +40,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from email.utils import formatdate
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -61,14 +62,23 @@ log = logging.getLogger(__name__)
 _SILENT_WS_LOGGER = logging.Logger("fake_alpaca.websockets.silent", level=logging.CRITICAL)
 
 ET = ZoneInfo("America/New_York")
-UTC = timezone.utc
+UTC = UTC
 
 ORDER_TYPES = ("market", "limit", "stop", "stop_limit", "trailing_stop")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
 ORDER_CLASSES = ("", "simple", "bracket", "oco", "oto")
 CLOSED_STATUSES = frozenset({"filled", "canceled", "expired", "rejected", "replaced"})
-DATA_CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds",
-                 "corrections", "cancelErrors")
+DATA_CHANNELS = (
+    "trades",
+    "quotes",
+    "bars",
+    "updatedBars",
+    "dailyBars",
+    "statuses",
+    "lulds",
+    "corrections",
+    "cancelErrors",
+)
 BAR_CHANNEL_TYPES = {"bars": "b", "updatedBars": "u", "dailyBars": "d"}
 _DROP = object()  # a handler result meaning "close the connection without answering"
 _NS = 1_000_000_000
@@ -77,6 +87,7 @@ _NS = 1_000_000_000
 # --------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -168,8 +179,18 @@ def _fnum(body: dict, key: str, required: bool = False) -> float | None:
 
 
 _TIMEFRAME_RE = re.compile(r"^(\d+)(Min|T|Hour|H|Day|D|Week|W|Month|M)$")
-_TIMEFRAME_UNITS = {"Min": "Min", "T": "Min", "Hour": "Hour", "H": "Hour", "Day": "Day", "D": "Day",
-                    "Week": "Week", "W": "Week", "Month": "Month", "M": "Month"}
+_TIMEFRAME_UNITS = {
+    "Min": "Min",
+    "T": "Min",
+    "Hour": "Hour",
+    "H": "Hour",
+    "Day": "Day",
+    "D": "Day",
+    "Week": "Week",
+    "W": "Week",
+    "Month": "Month",
+    "M": "Month",
+}
 _UNIT_SECONDS = {"Min": 60, "Hour": 3600, "Day": 86400, "Week": 7 * 86400, "Month": 30 * 86400}
 
 
@@ -217,8 +238,16 @@ def _norm_bar(symbol: str, bar: dict | pd.Series) -> dict:
 
 
 def _bar_json(b: dict) -> dict:
-    return {"t": _iso_ns(b["t"]), "o": b["o"], "h": b["h"], "l": b["l"], "c": b["c"],
-            "v": _jnum(b["v"]), "n": _jnum(b["n"]), "vw": b["vw"]}
+    return {
+        "t": _iso_ns(b["t"]),
+        "o": b["o"],
+        "h": b["h"],
+        "l": b["l"],
+        "c": b["c"],
+        "v": _jnum(b["v"]),
+        "n": _jnum(b["n"]),
+        "vw": b["vw"],
+    }
 
 
 def _encode_page_token(offset: int) -> str:
@@ -238,9 +267,11 @@ def _decode_page_token(token: str | None) -> int:
 # websocket connection (sans-I/O websockets protocol over asyncio streams)
 # --------------------------------------------------------------------------------------------
 
+
 class _WSConn:
-    def __init__(self, kind: str, path: str, writer: asyncio.StreamWriter, protocol: ServerProtocol,
-                 codec: str) -> None:
+    def __init__(
+        self, kind: str, path: str, writer: asyncio.StreamWriter, protocol: ServerProtocol, codec: str
+    ) -> None:
         self.kind, self.path, self.writer, self.protocol, self.codec = kind, path, writer, protocol, codec
         self.authed = False
         self.listening = False
@@ -306,8 +337,10 @@ def _times_for_msgpack(obj: Any) -> Any:
     if isinstance(obj, list):
         return [_times_for_msgpack(x) for x in obj]
     if isinstance(obj, dict):
-        return {k: (msgpack.Timestamp.from_unix_nano(v) if k in _TIME_KEYS and isinstance(v, int) else v)
-                for k, v in obj.items()}
+        return {
+            k: (msgpack.Timestamp.from_unix_nano(v) if k in _TIME_KEYS and isinstance(v, int) else v)
+            for k, v in obj.items()
+        }
     return obj
 
 
@@ -323,14 +356,14 @@ def _times_for_json(obj: Any) -> Any:
 # the server
 # --------------------------------------------------------------------------------------------
 
+
 class FakeAlpaca:
     """Alpaca-compatible loopback server: trading REST + trade_updates stream, data REST + stream.
 
     See the module docstring and docs/live-testing.md.
     """
 
-    def __init__(self, key_id: str = "PKTESTKEY", secret_key: str = "SECRETCANARY",
-                 cash: float = 100_000.0) -> None:
+    def __init__(self, key_id: str = "PKTESTKEY", secret_key: str = "SECRETCANARY", cash: float = 100_000.0) -> None:
         self._key_id = key_id
         self._secret_key = secret_key
         self._lock = threading.RLock()
@@ -386,7 +419,7 @@ class FakeAlpaca:
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> "FakeAlpaca":
+    def start(self) -> FakeAlpaca:
         if self._thread is not None:
             return self
         self._loop = asyncio.new_event_loop()
@@ -415,7 +448,7 @@ class FakeAlpaca:
         thread.join(timeout=5)
         self._thread = None
 
-    def __enter__(self) -> "FakeAlpaca":
+    def __enter__(self) -> FakeAlpaca:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -440,8 +473,7 @@ class FakeAlpaca:
     async def _startup(self) -> tuple[int, int]:
         ports = []
         for kind in ("trading", "data"):
-            server = await asyncio.start_server(functools.partial(self._handle_conn, kind=kind),
-                                                "127.0.0.1", 0)
+            server = await asyncio.start_server(functools.partial(self._handle_conn, kind=kind), "127.0.0.1", 0)
             self._servers.append(server)
             ports.append(server.sockets[0].getsockname()[1])
         return ports[0], ports[1]
@@ -583,11 +615,11 @@ class FakeAlpaca:
     def wait_trading_listeners(self, n: int = 1, timeout: float = 10.0) -> None:
         self.wait_for(lambda: self.stream_clients("trading") >= n, timeout)
 
-    def wait_data_subscribed(self, symbols: list[str] | str, channel: str = "bars",
-                             timeout: float = 10.0) -> None:
+    def wait_data_subscribed(self, symbols: list[str] | str, channel: str = "bars", timeout: float = 10.0) -> None:
         wanted = {symbols} if isinstance(symbols, str) else set(symbols)
-        self.wait_for(lambda: wanted <= self.data_subscriptions(channel)
-                      or "*" in self.data_subscriptions(channel), timeout)
+        self.wait_for(
+            lambda: wanted <= self.data_subscriptions(channel) or "*" in self.data_subscriptions(channel), timeout
+        )
 
     # ---------------------------------------------------------------- account set-up
 
@@ -618,8 +650,7 @@ class FakeAlpaca:
             entry.update(fields)
             entry["_missing"] = not exists
 
-    def set_clock(self, is_open: bool, timestamp: Any = None, next_open: Any = None,
-                  next_close: Any = None) -> None:
+    def set_clock(self, is_open: bool, timestamp: Any = None, next_open: Any = None, next_close: Any = None) -> None:
         """Fix /v2/clock.  ``timestamp=None`` keeps the clock's time live (wall clock).
 
         Defaults: open -> next_close = now + 1 h, next_open = now + 1 day; closed -> next_open =
@@ -693,8 +724,17 @@ class FakeAlpaca:
     def push_trade(self, symbol: str, price: float, size: float = 100, timestamp: Any = None) -> dict:
         """Stream a 't' trade message; updates the last price (and matches resting orders)."""
         t = _ns(timestamp if timestamp is not None else pd.Timestamp.now(tz="UTC"))
-        msg = {"T": "t", "S": symbol, "i": int(t % 1_000_000_007), "x": "V", "p": float(price),
-               "s": _jnum(size), "c": ["@"], "z": "C", "t": t}
+        msg = {
+            "T": "t",
+            "S": symbol,
+            "i": int(t % 1_000_000_007),
+            "x": "V",
+            "p": float(price),
+            "s": _jnum(size),
+            "c": ["@"],
+            "z": "C",
+            "t": t,
+        }
         with self._lock:
             self._prices[symbol] = float(price)
             if self.auto_fill and self._market_open():
@@ -761,9 +801,17 @@ class FakeAlpaca:
 
     # ---------------------------------------------------------------- faults
 
-    def fail_next(self, method: str, path_regex: str, status: int = 500, times: int = 1, *,
-                  after_processing: bool = False, body: Any = None,
-                  headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        path_regex: str,
+        status: int = 500,
+        times: int = 1,
+        *,
+        after_processing: bool = False,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """The next ``times`` requests whose method matches (``"*"`` = any) and whose path
         matches ``path_regex`` (re.search on the path without query) get ``status``.
 
@@ -772,10 +820,17 @@ class FakeAlpaca:
         "5xx on submit" case.
         """
         with self._lock:
-            self._faults.append({"method": method.upper(), "regex": re.compile(path_regex),
-                                 "status": int(status), "remaining": int(times),
-                                 "after": bool(after_processing), "body": body,
-                                 "headers": dict(headers or {})})
+            self._faults.append(
+                {
+                    "method": method.upper(),
+                    "regex": re.compile(path_regex),
+                    "status": int(status),
+                    "remaining": int(times),
+                    "after": bool(after_processing),
+                    "body": body,
+                    "headers": dict(headers or {}),
+                }
+            )
 
     def accept_then_timeout_next_submit(self, delay: float = 3.0, drop: bool = True) -> None:
         """The next POST /v2/orders is processed (the order exists, its events are emitted) but
@@ -791,8 +846,7 @@ class FakeAlpaca:
         def drop() -> int:
             n = 0
             with self._lock:
-                conns = [c for c in self._ws_conns
-                         if (c.kind == "trading" and trading) or (c.kind == "data" and data)]
+                conns = [c for c in self._ws_conns if (c.kind == "trading" and trading) or (c.kind == "data" and data)]
                 for c in conns:
                     self._ws_conns.discard(c)
             for c in conns:
@@ -829,8 +883,7 @@ class FakeAlpaca:
         events).  ``event`` is either the event data (wrapped as
         ``{"stream": "trade_updates", "data": event}``) or a whole message with "stream".
         Not affected by ``hold_events``."""
-        msg = copy.deepcopy(event) if "stream" in event else {"stream": "trade_updates",
-                                                              "data": copy.deepcopy(event)}
+        msg = copy.deepcopy(event) if "stream" in event else {"stream": "trade_updates", "data": copy.deepcopy(event)}
         self._call_in_loop(self._broadcast_trading, msg)
 
     # ---------------------------------------------------------------- internal: state
@@ -851,11 +904,23 @@ class FakeAlpaca:
         return o
 
     def _asset(self, symbol: str) -> dict:
-        asset = {"id": _asset_id(symbol), "class": "us_equity", "exchange": "NASDAQ", "symbol": symbol,
-                 "name": f"{symbol} Common Stock", "status": "active", "tradable": True,
-                 "marginable": True, "maintenance_margin_requirement": 30, "margin_requirement_long": "30",
-                 "margin_requirement_short": "100", "shortable": True, "easy_to_borrow": True,
-                 "fractionable": True, "attributes": []}
+        asset = {
+            "id": _asset_id(symbol),
+            "class": "us_equity",
+            "exchange": "NASDAQ",
+            "symbol": symbol,
+            "name": f"{symbol} Common Stock",
+            "status": "active",
+            "tradable": True,
+            "marginable": True,
+            "maintenance_margin_requirement": 30,
+            "margin_requirement_long": "30",
+            "margin_requirement_short": "100",
+            "shortable": True,
+            "easy_to_borrow": True,
+            "fractionable": True,
+            "attributes": [],
+        }
         asset.update({k: v for k, v in self._assets.get(symbol, {}).items() if not k.startswith("_")})
         return asset
 
@@ -882,29 +947,54 @@ class FakeAlpaca:
 
     def _render(self, o: dict, legs: bool = True) -> dict:
         out = {
-            "id": o["id"], "client_order_id": o["client_order_id"],
-            "created_at": _iso(o["created_at"]), "updated_at": _iso(o["updated_at"]),
-            "submitted_at": _iso(o["submitted_at"]), "filled_at": _iso(o["filled_at"]),
-            "expired_at": _iso(o["expired_at"]), "canceled_at": _iso(o["canceled_at"]),
-            "failed_at": _iso(o["failed_at"]), "replaced_at": _iso(o["replaced_at"]),
-            "replaced_by": o["replaced_by"], "replaces": o["replaces"], "asset_id": o["asset_id"],
-            "symbol": o["symbol"], "asset_class": "us_equity", "notional": _num(o["notional"]),
-            "qty": _num(o["qty"]), "filled_qty": _num(o["filled_qty"]),
-            "filled_avg_price": _num(o["filled_avg_price"]), "order_class": o["order_class"],
-            "order_type": o["type"], "type": o["type"], "side": o["side"],
-            "position_intent": o["position_intent"], "time_in_force": o["time_in_force"],
-            "limit_price": _num(o["limit_price"]), "stop_price": _num(o["stop_price"]),
-            "status": o["status"], "extended_hours": o["extended_hours"], "legs": None,
-            "trail_percent": _num(o["trail_percent"]), "trail_price": _num(o["trail_price"]),
-            "hwm": _num(o["hwm"]), "subtag": None, "source": None, "expires_at": None,
+            "id": o["id"],
+            "client_order_id": o["client_order_id"],
+            "created_at": _iso(o["created_at"]),
+            "updated_at": _iso(o["updated_at"]),
+            "submitted_at": _iso(o["submitted_at"]),
+            "filled_at": _iso(o["filled_at"]),
+            "expired_at": _iso(o["expired_at"]),
+            "canceled_at": _iso(o["canceled_at"]),
+            "failed_at": _iso(o["failed_at"]),
+            "replaced_at": _iso(o["replaced_at"]),
+            "replaced_by": o["replaced_by"],
+            "replaces": o["replaces"],
+            "asset_id": o["asset_id"],
+            "symbol": o["symbol"],
+            "asset_class": "us_equity",
+            "notional": _num(o["notional"]),
+            "qty": _num(o["qty"]),
+            "filled_qty": _num(o["filled_qty"]),
+            "filled_avg_price": _num(o["filled_avg_price"]),
+            "order_class": o["order_class"],
+            "order_type": o["type"],
+            "type": o["type"],
+            "side": o["side"],
+            "position_intent": o["position_intent"],
+            "time_in_force": o["time_in_force"],
+            "limit_price": _num(o["limit_price"]),
+            "stop_price": _num(o["stop_price"]),
+            "status": o["status"],
+            "extended_hours": o["extended_hours"],
+            "legs": None,
+            "trail_percent": _num(o["trail_percent"]),
+            "trail_price": _num(o["trail_price"]),
+            "hwm": _num(o["hwm"]),
+            "subtag": None,
+            "source": None,
+            "expires_at": None,
         }
         if legs and o.get("_legs"):
             out["legs"] = [self._render(self._orders[lid], legs=False) for lid in o["_legs"]]
         return out
 
     def _emit_locked(self, o: dict, event: str, **extra: Any) -> dict:
-        data = {"event": event, "execution_id": str(uuid.uuid4()), "order": self._render(o),
-                "timestamp": _iso(_utcnow())}
+        data = {
+            "event": event,
+            "execution_id": str(uuid.uuid4()),
+            "order": self._render(o),
+            "timestamp": _iso(_utcnow()),
+        }
         data.update(extra)
         msg = {"stream": "trade_updates", "data": data}
         self._trade_events.append(copy.deepcopy(data))
@@ -949,15 +1039,23 @@ class FakeAlpaca:
         signed = q if o["side"] == "buy" else -q
         position_qty = self._apply_position_locked(o["symbol"], signed, price)
         event = "fill" if done else "partial_fill"
-        self._activities.append({
-            "id": now.strftime("%Y%m%d%H%M%S%f")[:17] + "::" + str(uuid.uuid4()),
-            "activity_type": "FILL", "transaction_time": _iso(now), "type": event,
-            "price": _num(price), "qty": _num(q), "side": o["side"], "symbol": o["symbol"],
-            "leaves_qty": _num(max(0.0, round(total - cum, 9))), "order_id": o["id"],
-            "cum_qty": _num(cum), "order_status": o["status"],
-        })
-        data = self._emit_locked(o, event, price=_num(price), qty=_num(q),
-                                 position_qty=_num(position_qty))
+        self._activities.append(
+            {
+                "id": now.strftime("%Y%m%d%H%M%S%f")[:17] + "::" + str(uuid.uuid4()),
+                "activity_type": "FILL",
+                "transaction_time": _iso(now),
+                "type": event,
+                "price": _num(price),
+                "qty": _num(q),
+                "side": o["side"],
+                "symbol": o["symbol"],
+                "leaves_qty": _num(max(0.0, round(total - cum, 9))),
+                "order_id": o["id"],
+                "cum_qty": _num(cum),
+                "order_status": o["status"],
+            }
+        )
+        data = self._emit_locked(o, event, price=_num(price), qty=_num(q), position_qty=_num(position_qty))
         if done:
             for lid in o.get("_legs") or []:  # bracket / oto: the exit legs go live
                 leg = self._orders[lid]
@@ -1033,8 +1131,7 @@ class FakeAlpaca:
 
     # ---------------------------------------------------------------- internal: HTTP
 
-    async def _handle_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                           kind: str) -> None:
+    async def _handle_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, kind: str) -> None:
         task = asyncio.current_task()
         self._tasks.add(task)
         self._writers.add(writer)
@@ -1108,8 +1205,11 @@ class FakeAlpaca:
         except ValueError:
             reason = "Unknown"
         body = b"" if resp.body is None or resp.status == 204 else json.dumps(resp.body).encode()
-        lines = [f"HTTP/1.1 {resp.status} {reason}", f"Date: {formatdate(usegmt=True)}",
-                 f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+        lines = [
+            f"HTTP/1.1 {resp.status} {reason}",
+            f"Date: {formatdate(usegmt=True)}",
+            f"Connection: {'keep-alive' if keep_alive else 'close'}",
+        ]
         if resp.status != 204:
             lines.append("Content-Type: application/json; charset=UTF-8")
             lines.append(f"Content-Length: {len(body)}")
@@ -1141,14 +1241,25 @@ class FakeAlpaca:
                 self.rate_limited_count += 1
                 wait = max(0.0, q[0] + window - now_m)
                 reset = math.ceil(now_e + wait)
-                return ({"X-Ratelimit-Limit": str(limit), "X-Ratelimit-Remaining": "0",
-                         "X-Ratelimit-Reset": str(reset), "Retry-After": str(max(1, math.ceil(wait)))},
-                        True)
+                return (
+                    {
+                        "X-Ratelimit-Limit": str(limit),
+                        "X-Ratelimit-Remaining": "0",
+                        "X-Ratelimit-Reset": str(reset),
+                        "Retry-After": str(max(1, math.ceil(wait))),
+                    },
+                    True,
+                )
             q.append(now_m)
             reset = math.ceil(now_e + max(0.0, q[0] + window - now_m))
-            return ({"X-Ratelimit-Limit": str(nominal),
-                     "X-Ratelimit-Remaining": str(max(0, nominal - len(q))),
-                     "X-Ratelimit-Reset": str(reset)}, False)
+            return (
+                {
+                    "X-Ratelimit-Limit": str(nominal),
+                    "X-Ratelimit-Remaining": str(max(0, nominal - len(q))),
+                    "X-Ratelimit-Reset": str(reset),
+                },
+                False,
+            )
 
     def _take_fault(self, method: str, path: str) -> dict | None:
         with self._lock:
@@ -1174,13 +1285,18 @@ class FakeAlpaca:
             body = {"code": status * 100000 + 10000, "message": f"{phrase} (injected fault)"}
         return _Resp(status, body, fault["headers"])
 
-    async def _dispatch(self, kind: str, method: str, target: str, headers: dict[str, str],
-                        body: bytes) -> Any:
+    async def _dispatch(self, kind: str, method: str, target: str, headers: dict[str, str], body: bytes) -> Any:
         parts = urlsplit(target)
         path = unquote(parts.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        entry = {"time": time.monotonic(), "server": kind, "method": method, "path": path,
-                 "query": query, "status": None}
+        entry = {
+            "time": time.monotonic(),
+            "server": kind,
+            "method": method,
+            "path": path,
+            "query": query,
+            "status": None,
+        }
         with self._lock:
             self._requests.append((entry["time"], method, path))
             self._request_log.append(entry)
@@ -1220,8 +1336,10 @@ class FakeAlpaca:
         if self._routes is None:
             from tests.live import fake_alpaca_data  # quotes, trades, news, option chains (issue 15)
 
-            self._routes = {"trading": self._trading_routes() + fake_alpaca_data.trading_routes(self),
-                            "data": self._data_routes() + fake_alpaca_data.data_routes(self)}
+            self._routes = {
+                "trading": self._trading_routes() + fake_alpaca_data.trading_routes(self),
+                "data": self._data_routes() + fake_alpaca_data.data_routes(self),
+            }
         for route_method, pattern, handler in self._routes[kind]:
             if route_method != method:
                 continue
@@ -1282,31 +1400,62 @@ class FakeAlpaca:
             short_mv = sum(p["qty"] * self._price(s) for s, p in self._positions.items() if p["qty"] < 0)
             bp = self._buying_power()
             acct = {
-                "id": self.account_id, "account_number": "PA" + self.account_id[:10].upper().replace("-", ""),
-                "status": "ACTIVE", "crypto_status": "ACTIVE", "currency": "USD",
-                "buying_power": _num(bp), "regt_buying_power": _num(bp), "daytrading_buying_power": "0",
-                "effective_buying_power": _num(bp), "non_marginable_buying_power": _num(bp),
-                "options_buying_power": _num(bp), "bod_dtbp": "0", "cash": _num(self._cash),
-                "accrued_fees": "0", "pending_transfer_in": "0", "portfolio_value": _num(equity),
-                "pattern_day_trader": False, "trading_blocked": False, "transfers_blocked": False,
-                "account_blocked": False, "created_at": _iso(self._account_created),
-                "trade_suspended_by_user": False, "multiplier": "1", "shorting_enabled": True,
-                "equity": _num(equity), "last_equity": _num(self._last_equity),
-                "long_market_value": _num(long_mv), "short_market_value": _num(short_mv),
-                "position_market_value": _num(long_mv - short_mv), "initial_margin": "0",
-                "maintenance_margin": "0", "last_maintenance_margin": "0", "sma": "0",
-                "daytrade_count": 0, "balance_asof": date.today().isoformat(), "crypto_tier": 0,
-                "options_approved_level": 0, "options_trading_level": 0,
-                "intraday_adjustments": "0", "pending_reg_taf_fees": "0",
+                "id": self.account_id,
+                "account_number": "PA" + self.account_id[:10].upper().replace("-", ""),
+                "status": "ACTIVE",
+                "crypto_status": "ACTIVE",
+                "currency": "USD",
+                "buying_power": _num(bp),
+                "regt_buying_power": _num(bp),
+                "daytrading_buying_power": "0",
+                "effective_buying_power": _num(bp),
+                "non_marginable_buying_power": _num(bp),
+                "options_buying_power": _num(bp),
+                "bod_dtbp": "0",
+                "cash": _num(self._cash),
+                "accrued_fees": "0",
+                "pending_transfer_in": "0",
+                "portfolio_value": _num(equity),
+                "pattern_day_trader": False,
+                "trading_blocked": False,
+                "transfers_blocked": False,
+                "account_blocked": False,
+                "created_at": _iso(self._account_created),
+                "trade_suspended_by_user": False,
+                "multiplier": "1",
+                "shorting_enabled": True,
+                "equity": _num(equity),
+                "last_equity": _num(self._last_equity),
+                "long_market_value": _num(long_mv),
+                "short_market_value": _num(short_mv),
+                "position_market_value": _num(long_mv - short_mv),
+                "initial_margin": "0",
+                "maintenance_margin": "0",
+                "last_maintenance_margin": "0",
+                "sma": "0",
+                "daytrade_count": 0,
+                "balance_asof": date.today().isoformat(),
+                "crypto_tier": 0,
+                "options_approved_level": 0,
+                "options_trading_level": 0,
+                "intraday_adjustments": "0",
+                "pending_reg_taf_fees": "0",
             }
             acct.update(copy.deepcopy(self.account_overrides))
         return _Resp(200, acct)
 
     def _h_account_config(self, query, body):
-        cfg = {"dtbp_check": "entry", "fractional_trading": True, "max_margin_multiplier": "1",
-               "no_shorting": False, "pdt_check": "entry", "suspend_trade": False,
-               "trade_confirm_email": "all", "ptp_no_exception_entry": False,
-               "max_options_trading_level": 0}
+        cfg = {
+            "dtbp_check": "entry",
+            "fractional_trading": True,
+            "max_margin_multiplier": "1",
+            "no_shorting": False,
+            "pdt_check": "entry",
+            "suspend_trade": False,
+            "trade_confirm_email": "all",
+            "ptp_no_exception_entry": False,
+            "max_options_trading_level": 0,
+        }
         if body:
             try:
                 cfg.update(json.loads(body))
@@ -1315,8 +1464,11 @@ class FakeAlpaca:
         return _Resp(200, cfg)
 
     def _h_activities(self, query, body, activity_type=None):
-        types = {activity_type} if activity_type else {t.strip().upper() for t in
-                                                       query.get("activity_types", "").split(",") if t.strip()}
+        types = (
+            {activity_type}
+            if activity_type
+            else {t.strip().upper() for t in query.get("activity_types", "").split(",") if t.strip()}
+        )
         if types and "FILL" not in types:
             return _Resp(200, [])
         after, until = _parse_time_param(query, "after"), _parse_time_param(query, "until")
@@ -1338,7 +1490,7 @@ class FakeAlpaca:
         token = query.get("page_token")
         if token:
             ids = [a["id"] for a in sel]
-            sel = sel[ids.index(token) + 1:] if token in ids else []
+            sel = sel[ids.index(token) + 1 :] if token in ids else []
         size = min(max(int(query.get("page_size") or 100), 1), 100)
         return _Resp(200, sel[:size])
 
@@ -1361,8 +1513,15 @@ class FakeAlpaca:
         def et(dt: datetime) -> str:
             return dt.astimezone(ET).isoformat(timespec="microseconds")
 
-        return _Resp(200, {"timestamp": et(c["timestamp"]), "is_open": c["is_open"],
-                           "next_open": et(c["next_open"]), "next_close": et(c["next_close"])})
+        return _Resp(
+            200,
+            {
+                "timestamp": et(c["timestamp"]),
+                "is_open": c["is_open"],
+                "next_open": et(c["next_open"]),
+                "next_close": et(c["next_close"]),
+            },
+        )
 
     def _h_calendar(self, query, body):
         today = self._clock_values()["timestamp"].astimezone(ET).date()
@@ -1374,9 +1533,16 @@ class FakeAlpaca:
         days, d = [], start
         while d <= end and len(days) < 1000:
             if d.weekday() < 5:
-                days.append({"date": d.isoformat(), "open": "09:30", "close": "16:00",
-                             "session_open": "0400", "session_close": "2000",
-                             "settlement_date": (d + timedelta(days=1)).isoformat()})
+                days.append(
+                    {
+                        "date": d.isoformat(),
+                        "open": "09:30",
+                        "close": "16:00",
+                        "session_open": "0400",
+                        "session_close": "2000",
+                        "settlement_date": (d + timedelta(days=1)).isoformat(),
+                    }
+                )
             d += timedelta(days=1)
         return _Resp(200, days)
 
@@ -1436,8 +1602,9 @@ class FakeAlpaca:
             raise _unprocessable(f"invalid time_in_force: {tif!r}")
         qty, notional = _fnum(req, "qty"), _fnum(req, "notional")
         if (qty is None) == (notional is None):
-            raise _unprocessable("qty or notional is required" if qty is None
-                                 else "only one of qty or notional can be specified")
+            raise _unprocessable(
+                "qty or notional is required" if qty is None else "only one of qty or notional can be specified"
+            )
         if qty is not None and qty <= 0:
             raise _unprocessable("qty must be > 0")
         if notional is not None and notional <= 0:
@@ -1511,33 +1678,80 @@ class FakeAlpaca:
         now = _utcnow()
 
         def make(**fields) -> dict:
-            o = {"id": str(uuid.uuid4()), "client_order_id": str(uuid.uuid4()), "created_at": now,
-                 "updated_at": now, "submitted_at": now, "filled_at": None, "expired_at": None,
-                 "canceled_at": None, "failed_at": None, "replaced_at": None, "replaced_by": None,
-                 "replaces": None, "asset_id": asset["id"], "symbol": symbol, "notional": None,
-                 "qty": qty, "filled_qty": 0.0, "filled_avg_price": None, "order_class": order_class,
-                 "type": otype, "side": side, "position_intent": intent, "time_in_force": tif,
-                 "limit_price": None, "stop_price": None, "status": "held",
-                 "extended_hours": bool(req.get("extended_hours") or False), "trail_percent": None,
-                 "trail_price": None, "hwm": None, "_legs": None, "_parent": None, "_oco": None,
-                 "_active": False, "_notional_qty": None}
+            o = {
+                "id": str(uuid.uuid4()),
+                "client_order_id": str(uuid.uuid4()),
+                "created_at": now,
+                "updated_at": now,
+                "submitted_at": now,
+                "filled_at": None,
+                "expired_at": None,
+                "canceled_at": None,
+                "failed_at": None,
+                "replaced_at": None,
+                "replaced_by": None,
+                "replaces": None,
+                "asset_id": asset["id"],
+                "symbol": symbol,
+                "notional": None,
+                "qty": qty,
+                "filled_qty": 0.0,
+                "filled_avg_price": None,
+                "order_class": order_class,
+                "type": otype,
+                "side": side,
+                "position_intent": intent,
+                "time_in_force": tif,
+                "limit_price": None,
+                "stop_price": None,
+                "status": "held",
+                "extended_hours": bool(req.get("extended_hours") or False),
+                "trail_percent": None,
+                "trail_price": None,
+                "hwm": None,
+                "_legs": None,
+                "_parent": None,
+                "_oco": None,
+                "_active": False,
+                "_notional_qty": None,
+            }
             o.update(fields)
             return o
 
-        parent = make(client_order_id=cid, notional=notional, limit_price=limit_price,
-                      stop_price=stop_price, trail_price=trail_price, trail_percent=trail_percent,
-                      status="pending_new" if self._market_open() else "accepted", _active=True)
+        parent = make(
+            client_order_id=cid,
+            notional=notional,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trail_price=trail_price,
+            trail_percent=trail_percent,
+            status="pending_new" if self._market_open() else "accepted",
+            _active=True,
+        )
         exit_side = "sell" if side == "buy" else "buy"
         exit_intent = "sell_to_close" if side == "buy" else "buy_to_close"
         legs: list[dict] = []
         if order_class in ("bracket", "oto") and tp_limit is not None:
-            legs.append(make(type="limit", side=exit_side, position_intent=exit_intent,
-                             limit_price=tp_limit, _parent=parent["id"]))
+            legs.append(
+                make(
+                    type="limit",
+                    side=exit_side,
+                    position_intent=exit_intent,
+                    limit_price=tp_limit,
+                    _parent=parent["id"],
+                )
+            )
         if order_class in ("bracket", "oto", "oco") and sl_stop is not None:
-            legs.append(make(type="stop_limit" if sl_limit is not None else "stop",
-                             side=exit_side if order_class != "oco" else side,
-                             position_intent=exit_intent if order_class != "oco" else intent,
-                             stop_price=sl_stop, limit_price=sl_limit, _parent=parent["id"]))
+            legs.append(
+                make(
+                    type="stop_limit" if sl_limit is not None else "stop",
+                    side=exit_side if order_class != "oco" else side,
+                    position_intent=exit_intent if order_class != "oco" else intent,
+                    stop_price=sl_stop,
+                    limit_price=sl_limit,
+                    _parent=parent["id"],
+                )
+            )
         if legs:
             parent["_legs"] = [leg["id"] for leg in legs]
         if len(legs) == 2:  # bracket: take-profit and stop-loss cancel each other
@@ -1630,9 +1844,20 @@ class FakeAlpaca:
                 raise _unprocessable("client_order_id must be unique")
             now = _utcnow()
             new = dict(old)
-            new.update(id=str(uuid.uuid4()), client_order_id=cid, created_at=now, updated_at=now,
-                       submitted_at=now, replaces=old["id"], status="new", filled_qty=0.0,
-                       filled_avg_price=None, filled_at=None, _legs=None, _oco=None)
+            new.update(
+                id=str(uuid.uuid4()),
+                client_order_id=cid,
+                created_at=now,
+                updated_at=now,
+                submitted_at=now,
+                replaces=old["id"],
+                status="new",
+                filled_qty=0.0,
+                filled_avg_price=None,
+                filled_at=None,
+                _legs=None,
+                _oco=None,
+            )
             if new["qty"] is not None:  # what is left of the old order, unless a new qty is given
                 new["qty"] = round(old["qty"] - old["filled_qty"], 9)
             for key in ("qty", "limit_price", "stop_price", "trail_price"):
@@ -1656,19 +1881,34 @@ class FakeAlpaca:
         price = self._price(symbol)
         market_value, cost_basis = qty * price, qty * avg
         pl = market_value - cost_basis
-        held = sum(round(o["qty"] - o["filled_qty"], 9) for o in self._orders.values()
-                   if o["symbol"] == symbol and o["qty"] is not None and o["status"] not in CLOSED_STATUSES
-                   and o["_active"] and (o["side"] == "sell") == (qty > 0))
+        held = sum(
+            round(o["qty"] - o["filled_qty"], 9)
+            for o in self._orders.values()
+            if o["symbol"] == symbol
+            and o["qty"] is not None
+            and o["status"] not in CLOSED_STATUSES
+            and o["_active"]
+            and (o["side"] == "sell") == (qty > 0)
+        )
         return {
-            "asset_id": _asset_id(symbol), "symbol": symbol, "exchange": self._asset(symbol)["exchange"],
-            "asset_class": "us_equity", "asset_marginable": True, "qty": _num(qty),
+            "asset_id": _asset_id(symbol),
+            "symbol": symbol,
+            "exchange": self._asset(symbol)["exchange"],
+            "asset_class": "us_equity",
+            "asset_marginable": True,
+            "qty": _num(qty),
             "qty_available": _num((abs(qty) - held) * (1 if qty > 0 else -1)),
-            "avg_entry_price": _num(avg), "side": "long" if qty > 0 else "short",
-            "market_value": _num(market_value), "cost_basis": _num(cost_basis),
-            "unrealized_pl": _num(pl), "unrealized_plpc": _num(pl / abs(cost_basis) if cost_basis else 0),
+            "avg_entry_price": _num(avg),
+            "side": "long" if qty > 0 else "short",
+            "market_value": _num(market_value),
+            "cost_basis": _num(cost_basis),
+            "unrealized_pl": _num(pl),
+            "unrealized_plpc": _num(pl / abs(cost_basis) if cost_basis else 0),
             "unrealized_intraday_pl": _num(pl),
             "unrealized_intraday_plpc": _num(pl / abs(cost_basis) if cost_basis else 0),
-            "current_price": _num(price), "lastday_price": _num(price), "change_today": "0",
+            "current_price": _num(price),
+            "lastday_price": _num(price),
+            "change_today": "0",
         }
 
     def _h_positions(self, query, body):
@@ -1688,8 +1928,15 @@ class FakeAlpaca:
             amount = min(amount, float(query["qty"]))
         elif query.get("percentage"):
             amount = round(amount * float(query["percentage"]) / 100.0, 9)
-        o, _ = self._build_order({"symbol": symbol, "qty": amount, "side": "sell" if qty > 0 else "buy",
-                                  "type": "market", "time_in_force": "day"})
+        o, _ = self._build_order(
+            {
+                "symbol": symbol,
+                "qty": amount,
+                "side": "sell" if qty > 0 else "buy",
+                "type": "market",
+                "time_in_force": "day",
+            }
+        )
         self._orders[o["id"]] = o
         self._order_seq.append(o["id"])
         self._client_ids.setdefault(o["client_order_id"], []).append(o["id"])
@@ -1713,8 +1960,10 @@ class FakeAlpaca:
                     o = self._orders[oid]
                     if o["status"] not in CLOSED_STATUSES and o["_parent"] is None:
                         self._cancel_locked(o)
-            out = [{"symbol": s, "status": 200, "body": self._close_position_locked(s, {})}
-                   for s in sorted(self._positions)]
+            out = [
+                {"symbol": s, "status": 200, "body": self._close_position_locked(s, {})}
+                for s in sorted(self._positions)
+            ]
         return _Resp(207, out)
 
     # ---------------------------------------------------------------- data handlers
@@ -1725,8 +1974,7 @@ class FakeAlpaca:
             raise _ApiError(400, 40010001, "symbols is required")
         return symbols
 
-    def _select_bars(self, symbol: str, amount: int, unit: str, start: int | None,
-                     end: int | None) -> list[dict]:
+    def _select_bars(self, symbol: str, amount: int, unit: str, start: int | None, end: int | None) -> list[dict]:
         with self._lock:
             keys = self._bar_keys.get(symbol, [])
             store = self._bars.get(symbol, {})
@@ -1758,13 +2006,32 @@ class FakeAlpaca:
         df["key"] = key.values
         df["pv"] = df["vw"] * df["v"]
         g = df.groupby("key", sort=True)
-        out = pd.DataFrame({"o": g["o"].first(), "h": g["h"].max(), "l": g["l"].min(), "c": g["c"].last(),
-                            "v": g["v"].sum(), "n": g["n"].sum(), "pv": g["pv"].sum()})
+        out = pd.DataFrame(
+            {
+                "o": g["o"].first(),
+                "h": g["h"].max(),
+                "l": g["l"].min(),
+                "c": g["c"].last(),
+                "v": g["v"].sum(),
+                "n": g["n"].sum(),
+                "pv": g["pv"].sum(),
+            }
+        )
         res = []
         for t, row in out.iterrows():
             vw = row["pv"] / row["v"] if row["v"] else (row["o"] + row["h"] + row["l"] + row["c"]) / 4
-            res.append({"t": int(t), "o": float(row["o"]), "h": float(row["h"]), "l": float(row["l"]),
-                        "c": float(row["c"]), "v": float(row["v"]), "n": float(row["n"]), "vw": float(vw)})
+            res.append(
+                {
+                    "t": int(t),
+                    "o": float(row["o"]),
+                    "h": float(row["h"]),
+                    "l": float(row["l"]),
+                    "c": float(row["c"]),
+                    "v": float(row["v"]),
+                    "n": float(row["n"]),
+                    "vw": float(vw),
+                }
+            )
         return res
 
     def _bars_query(self, query, symbols: list[str]) -> tuple[list[tuple[str, dict]], str | None]:
@@ -1783,7 +2050,7 @@ class FakeAlpaca:
                 bars.reverse()
             flat.extend((sym, b) for b in bars)
         offset = _decode_page_token(query.get("page_token"))
-        page = flat[offset:offset + limit]
+        page = flat[offset : offset + limit]
         token = _encode_page_token(offset + limit) if offset + limit < len(flat) else None
         return page, token
 
@@ -1796,8 +2063,10 @@ class FakeAlpaca:
 
     def _h_symbol_bars(self, query, body, symbol):
         page, token = self._bars_query(query, [symbol])
-        return _Resp(200, {"bars": [_bar_json(b) for _, b in page], "symbol": symbol,
-                           "next_page_token": token, "currency": "USD"})
+        return _Resp(
+            200,
+            {"bars": [_bar_json(b) for _, b in page], "symbol": symbol, "next_page_token": token, "currency": "USD"},
+        )
 
     def _latest_bar(self, symbol: str) -> dict | None:
         with self._lock:
@@ -1818,8 +2087,17 @@ class FakeAlpaca:
         if trade is None:
             return None
         p = trade["p"]
-        return {"t": trade["t"], "ax": "V", "ap": round(p + 0.01, 4), "as": 1, "bx": "V",
-                "bp": round(p - 0.01, 4), "bs": 1, "c": ["R"], "z": "C"}
+        return {
+            "t": trade["t"],
+            "ax": "V",
+            "ap": round(p + 0.01, 4),
+            "as": 1,
+            "bx": "V",
+            "bp": round(p - 0.01, 4),
+            "bs": 1,
+            "c": ["R"],
+            "z": "C",
+        }
 
     def _snapshot(self, symbol: str) -> dict | None:
         trade = self._latest_trade(symbol)
@@ -1828,9 +2106,13 @@ class FakeAlpaca:
         with self._lock:
             keys = self._bar_keys.get(symbol, [])
             last = [_bar_json(self._bars[symbol][k]) for k in keys[-2:]]
-        return {"latestTrade": trade, "latestQuote": self._latest_quote(symbol),
-                "minuteBar": last[-1] if last else None, "dailyBar": last[-1] if last else None,
-                "prevDailyBar": last[-2] if len(last) > 1 else None}
+        return {
+            "latestTrade": trade,
+            "latestQuote": self._latest_quote(symbol),
+            "minuteBar": last[-1] if last else None,
+            "dailyBar": last[-1] if last else None,
+            "prevDailyBar": last[-2] if len(last) > 1 else None,
+        }
 
     def _h_latest_bars(self, query, body):
         out = {}
@@ -1847,8 +2129,7 @@ class FakeAlpaca:
         return _Resp(200, {"symbol": symbol, "bar": _bar_json(bar)})
 
     def _h_latest_trades(self, query, body):
-        return _Resp(200, {"trades": {s: t for s in self._symbols(query)
-                                      if (t := self._latest_trade(s)) is not None}})
+        return _Resp(200, {"trades": {s: t for s in self._symbols(query) if (t := self._latest_trade(s)) is not None}})
 
     def _h_symbol_latest_trade(self, query, body, symbol):
         trade = self._latest_trade(symbol)
@@ -1857,8 +2138,7 @@ class FakeAlpaca:
         return _Resp(200, {"symbol": symbol, "trade": trade})
 
     def _h_latest_quotes(self, query, body):
-        return _Resp(200, {"quotes": {s: q for s in self._symbols(query)
-                                      if (q := self._latest_quote(s)) is not None}})
+        return _Resp(200, {"quotes": {s: q for s in self._symbols(query) if (q := self._latest_quote(s)) is not None}})
 
     def _h_symbol_latest_quote(self, query, body, symbol):
         quote = self._latest_quote(symbol)
@@ -1877,8 +2157,15 @@ class FakeAlpaca:
 
     # ---------------------------------------------------------------- websockets
 
-    async def _ws_session(self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                          head: bytes, target: str, headers: dict[str, str]) -> None:
+    async def _ws_session(
+        self,
+        kind: str,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        head: bytes,
+        target: str,
+        headers: dict[str, str],
+    ) -> None:
         path = unquote(urlsplit(target).path)
         if kind == "trading":
             path_ok = path.rstrip("/") == "/stream"
@@ -1888,11 +2175,10 @@ class FakeAlpaca:
             down = self._streams_down
         if down or not path_ok:
             status, reason = (503, "Service Unavailable") if down else (404, "Not Found")
-            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                         .encode())
+            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
             await writer.drain()
             return
-        protocol = ServerProtocol(max_size=2 ** 22, logger=_SILENT_WS_LOGGER)
+        protocol = ServerProtocol(max_size=2**22, logger=_SILENT_WS_LOGGER)
         protocol.receive_data(head)
         events = protocol.events_received()
         if not events:
@@ -1929,8 +2215,13 @@ class FakeAlpaca:
 
     def _on_ws_message(self, conn: _WSConn, opcode: Opcode, payload: bytes) -> None:
         obj = None
-        decoders = ([json.loads] if opcode is Opcode.TEXT else
-                    [json.loads, msgpack.unpackb] if conn.kind == "trading" else [msgpack.unpackb, json.loads])
+        decoders = (
+            [json.loads]
+            if opcode is Opcode.TEXT
+            else [json.loads, msgpack.unpackb]
+            if conn.kind == "trading"
+            else [msgpack.unpackb, json.loads]
+        )
         for decode in decoders:
             try:
                 obj = decode(payload)
@@ -1957,9 +2248,16 @@ class FakeAlpaca:
                     conn.authed = True
                 conn.send({"stream": "authorization", "data": {"action": "authenticate", "status": "authorized"}})
             else:
-                conn.send({"stream": "authorization",
-                           "data": {"action": "authenticate", "status": "unauthorized",
-                                    "message": "access key verification failed"}})
+                conn.send(
+                    {
+                        "stream": "authorization",
+                        "data": {
+                            "action": "authenticate",
+                            "status": "unauthorized",
+                            "message": "access key verification failed",
+                        },
+                    }
+                )
                 conn.close(1008, "unauthorized")
         elif action == "listen":
             if not conn.authed:
@@ -2023,7 +2321,10 @@ class FakeAlpaca:
 
     def _broadcast_data(self, channel: str, symbol: str, msg: dict) -> None:
         with self._lock:
-            targets = [c for c in self._ws_conns if c.kind == "data" and c.authed
-                       and (symbol in c.subs[channel] or "*" in c.subs[channel])]
+            targets = [
+                c
+                for c in self._ws_conns
+                if c.kind == "data" and c.authed and (symbol in c.subs[channel] or "*" in c.subs[channel])
+            ]
         for conn in targets:
             conn.send([msg])

@@ -64,13 +64,14 @@ def _window(query: dict[str, str]) -> tuple[pd.Timestamp | None, pd.Timestamp | 
             return None
         ts = pd.Timestamp(query[key])
         return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
     return parse("start"), parse("end")
 
 
 def _page(items: list, query: dict[str, str], fx: MicroFixtures) -> tuple[list, str | None]:
     offset = _decode_page_token(query.get("page_token"))
     size = min(int(query.get("limit") or fx.page_limit), fx.page_limit)
-    chunk = items[offset:offset + size]
+    chunk = items[offset : offset + size]
     return chunk, (_encode_page_token(offset + size) if offset + size < len(items) else None)
 
 
@@ -92,11 +93,37 @@ def _tick_rows(kind: str, server: Any, query: dict[str, str]) -> list[tuple[str,
         for i in df.index[keep.to_numpy()]:
             r = df.loc[i]
             if kind == "trades":
-                rows.append((sym, {"t": _iso(ts[i]), "x": "V", "p": float(r["price"]), "s": float(r["size"]),
-                                   "c": ["@"], "i": int(i), "z": "C"}))
+                rows.append(
+                    (
+                        sym,
+                        {
+                            "t": _iso(ts[i]),
+                            "x": "V",
+                            "p": float(r["price"]),
+                            "s": float(r["size"]),
+                            "c": ["@"],
+                            "i": int(i),
+                            "z": "C",
+                        },
+                    )
+                )
             else:
-                rows.append((sym, {"t": _iso(ts[i]), "ax": "V", "ap": float(r["ask"]), "as": float(r["ask_size"]),
-                                   "bx": "V", "bp": float(r["bid"]), "bs": float(r["bid_size"]), "c": ["R"], "z": "C"}))
+                rows.append(
+                    (
+                        sym,
+                        {
+                            "t": _iso(ts[i]),
+                            "ax": "V",
+                            "ap": float(r["ask"]),
+                            "as": float(r["ask_size"]),
+                            "bx": "V",
+                            "bp": float(r["bid"]),
+                            "bs": float(r["bid_size"]),
+                            "c": ["R"],
+                            "z": "C",
+                        },
+                    )
+                )
     return rows
 
 
@@ -107,6 +134,7 @@ def _ticks_handler(kind: str, server: Any):
         for sym, row in rows:
             out.setdefault(sym, []).append(row)
         return _Resp(200, {kind: out, "next_page_token": token, "currency": "USD"})
+
     return handler
 
 
@@ -126,6 +154,7 @@ def _news_handler(server: Any):
             items.append(rec)
         chunk, token = _page(items, query, fx)
         return _Resp(200, {"news": chunk, "next_page_token": token})
+
     return handler
 
 
@@ -135,6 +164,7 @@ def _chain_handler(server: Any):
         items = sorted((fx.chains.get(underlying) or {}).items())
         chunk, token = _page(items, query, fx)
         return _Resp(200, {"snapshots": dict(chunk), "next_page_token": token})
+
     return handler
 
 
@@ -147,10 +177,19 @@ def _contracts_handler(server: Any):
             if roots and und not in roots:
                 continue
             for contract in sorted(chain):
-                items.append({"id": contract, "symbol": contract, "underlying_symbol": und, "status": "active",
-                              "tradable": True, "open_interest": str(fx.open_interest.get(contract, 0))})
+                items.append(
+                    {
+                        "id": contract,
+                        "symbol": contract,
+                        "underlying_symbol": und,
+                        "status": "active",
+                        "tradable": True,
+                        "open_interest": str(fx.open_interest.get(contract, 0)),
+                    }
+                )
         chunk, token = _page(items, query, fx)
         return _Resp(200, {"option_contracts": chunk, "next_page_token": token})
+
     return handler
 
 
@@ -174,7 +213,18 @@ def push_quote(server: Any, symbol: str, bid: float, ask: float, bid_size: float
     """Stream a 'q' quote message to the data-stream subscribers of ``quotes``."""
     from tests.live.fake_alpaca import _ns
 
-    msg = {"T": "q", "S": symbol, "bx": "V", "bp": float(bid), "bs": float(bid_size), "ax": "V", "ap": float(ask),
-           "as": float(ask_size), "c": ["R"], "z": "C", "t": _ns(pd.Timestamp.now(tz="UTC"))}
+    msg = {
+        "T": "q",
+        "S": symbol,
+        "bx": "V",
+        "bp": float(bid),
+        "bs": float(bid_size),
+        "ax": "V",
+        "ap": float(ask),
+        "as": float(ask_size),
+        "c": ["R"],
+        "z": "C",
+        "t": _ns(pd.Timestamp.now(tz="UTC")),
+    }
     server._call_in_loop(server._broadcast_data, "quotes", symbol, msg)
     return msg

@@ -31,9 +31,14 @@ def make_store(fake: Any, timeout: float = 1.0, limiter: TokenBucket | None = No
     kw.setdefault("backoff", Backoff(base=0.02, cap=0.2, attempts=4, rng=random.Random(1)))
     kw.setdefault("reconnect_min", 0.1)
     kw.setdefault("reconnect_max", 0.5)
-    return AlpacaStore(creds_for(fake), timeout=timeout, limiter=limiter or TokenBucket(limit=1000, period=1.0,
-                                                                                     burst=100),
-                       trading_ws_url=fake.trading_ws_url, data_stream_url=fake.data_stream_url, **kw)
+    return AlpacaStore(
+        creds_for(fake),
+        timeout=timeout,
+        limiter=limiter or TokenBucket(limit=1000, period=1.0, burst=100),
+        trading_ws_url=fake.trading_ws_url,
+        data_stream_url=fake.data_stream_url,
+        **kw,
+    )
 
 
 def daily_bars(symbols: list[str], n: int, seed: int = 7, start: str = "2023-01-02") -> dict[str, pd.DataFrame]:
@@ -44,8 +49,18 @@ def daily_bars(symbols: list[str], n: int, seed: int = 7, start: str = "2023-01-
 
 
 def push_daily(fake: Any, symbol: str, day: pd.Timestamp, row: pd.Series) -> None:
-    fake.push_bar(symbol, {"t": pd.Timestamp(day).tz_localize("UTC"), "o": row["open"], "h": row["high"],
-                           "l": row["low"], "c": row["close"], "v": row["volume"]}, channel="dailyBars")
+    fake.push_bar(
+        symbol,
+        {
+            "t": pd.Timestamp(day).tz_localize("UTC"),
+            "o": row["open"],
+            "h": row["high"],
+            "l": row["low"],
+            "c": row["close"],
+            "v": row["volume"],
+        },
+        channel="dailyBars",
+    )
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
@@ -61,11 +76,29 @@ def wait_until(pred: Callable[[], Any], timeout: float = 10.0, what: str = "cond
 class SessionThread:
     """A TradingSession run in a background thread (the test thread drives the server)."""
 
-    def __init__(self, fake: Any, spec: RunSpec, state_path: str, *, limits: SafetyLimits | None = None,
-                 backfill: int = 0, run_id: str = "test", store: AlpacaStore | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        fake: Any,
+        spec: RunSpec,
+        state_path: str,
+        *,
+        limits: SafetyLimits | None = None,
+        backfill: int = 0,
+        run_id: str = "test",
+        store: AlpacaStore | None = None,
+        **kw: Any,
+    ) -> None:
         kw.setdefault("history_start", "2000-01-01")
-        settings = LiveSettings(state_path=state_path, run_id=run_id, backfill=backfill, qcheck=0.05,
-                                bar_grace=5.0, clock_poll=0.5, limits=limits or SafetyLimits(), **kw)
+        settings = LiveSettings(
+            state_path=state_path,
+            run_id=run_id,
+            backfill=backfill,
+            qcheck=0.05,
+            bar_grace=5.0,
+            clock_poll=0.5,
+            limits=limits or SafetyLimits(),
+            **kw,
+        )
         self.store = store or make_store(fake)
         self.session = TradingSession(spec, settings, creds=creds_for(fake), store=self.store)
         self.code: int | None = None
@@ -148,8 +181,9 @@ class OrderMenu(BaseStrategy):
         OrderMenu.notes.append((order.ref, order.getordername(), order.getstatusname(), order.executed.size))
 
 
-def start_session(fake: Any, tmp_path: Any, strategy: str, symbols: list[str], params: dict | None = None,
-                  history: int = 5, **kw: Any) -> tuple[SessionThread, dict[str, pd.DataFrame]]:
+def start_session(
+    fake: Any, tmp_path: Any, strategy: str, symbols: list[str], params: dict | None = None, history: int = 5, **kw: Any
+) -> tuple[SessionThread, dict[str, pd.DataFrame]]:
     """History bars on the server, a started session; returns it and the bars (history + 20 more)."""
     bars = daily_bars(symbols, history + 20)
     for s in symbols:

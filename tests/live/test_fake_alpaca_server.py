@@ -36,8 +36,8 @@ from websockets.sync.client import connect as ws_connect
 from tests.live.conftest import FAKE_KEY_ID, FAKE_SECRET
 from tests.live.fake_alpaca import FakeAlpaca
 
-
 # ------------------------------------------------------------------------------- helpers
+
 
 def trading(fake: FakeAlpaca, secret: str = FAKE_SECRET) -> TradingClient:
     return TradingClient(FAKE_KEY_ID, secret, paper=True, url_override=fake.base_url)
@@ -94,6 +94,7 @@ def quiet_for(seconds: float, received: list, n: int) -> bool:
 
 # ------------------------------------------------------------------------------- REST: account
 
+
 def test_account_clock_assets_and_auth(fake_alpaca):
     client = trading(fake_alpaca)
     account = client.get_account()
@@ -126,19 +127,33 @@ def test_account_clock_assets_and_auth(fake_alpaca):
 
 # ------------------------------------------------------------------------------- REST: orders
 
+
 def test_orders_submit_get_list_cancel(fake_alpaca):
     client = trading(fake_alpaca)
     tif = TimeInForce.DAY
-    market = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1.5, side=OrderSide.BUY,
-                                                    time_in_force=tif, client_order_id="run1-AAPL-1"))
+    market = client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=1.5, side=OrderSide.BUY, time_in_force=tif, client_order_id="run1-AAPL-1")
+    )
     assert market.status == OrderStatus.PENDING_NEW and float(market.qty) == 1.5
     assert market.order_class == OrderClass.SIMPLE
-    limit = client.submit_order(LimitOrderRequest(symbol="MSFT", qty=3, side=OrderSide.BUY, time_in_force=TimeInForce.GTC,
-                                                  limit_price=99.5, client_order_id="run1-MSFT-1"))
-    stop = client.submit_order(StopOrderRequest(symbol="MSFT", qty=1, side=OrderSide.SELL, time_in_force=tif,
-                                                stop_price=90))
-    stop_limit = client.submit_order(StopLimitOrderRequest(symbol="MSFT", qty=1, side=OrderSide.SELL,
-                                                           time_in_force=tif, stop_price=90, limit_price=89))
+    limit = client.submit_order(
+        LimitOrderRequest(
+            symbol="MSFT",
+            qty=3,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            limit_price=99.5,
+            client_order_id="run1-MSFT-1",
+        )
+    )
+    stop = client.submit_order(
+        StopOrderRequest(symbol="MSFT", qty=1, side=OrderSide.SELL, time_in_force=tif, stop_price=90)
+    )
+    stop_limit = client.submit_order(
+        StopLimitOrderRequest(
+            symbol="MSFT", qty=1, side=OrderSide.SELL, time_in_force=tif, stop_price=90, limit_price=89
+        )
+    )
     assert (limit.type, stop.type, stop_limit.type) == (OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)
     assert float(stop_limit.limit_price) == 89 and float(stop_limit.stop_price) == 90
 
@@ -171,8 +186,9 @@ def test_orders_submit_get_list_cancel(fake_alpaca):
 
 def test_duplicate_client_order_id_is_422(fake_alpaca):
     client = trading(fake_alpaca)
-    request = MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                                 client_order_id="dup-1")
+    request = MarketOrderRequest(
+        symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id="dup-1"
+    )
     client.submit_order(request)
     with pytest.raises(APIError) as err:
         client.submit_order(request)
@@ -207,8 +223,9 @@ def test_validation_and_buying_power(fake_alpaca):
 
 def test_fills_positions_cash_and_activities(fake_alpaca):
     client = trading(fake_alpaca)
-    order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY,
-                                                   time_in_force=TimeInForce.DAY))
+    order = client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
     first = fake_alpaca.fill(str(order.id), qty=4, price=100)
     second = fake_alpaca.fill(str(order.id), price=110)
     assert (first["event"], second["event"]) == ("partial_fill", "fill")
@@ -225,10 +242,13 @@ def test_fills_positions_cash_and_activities(fake_alpaca):
     assert fake_alpaca.cash == pytest.approx(100_000 - 1060)
     assert float(client.get_account().cash) == pytest.approx(98_940)
 
-    fills = requests.get(fake_alpaca.base_url + "/v2/account/activities", params={"activity_types": "FILL"},
-                         headers=headers(), timeout=5).json()
+    fills = requests.get(
+        fake_alpaca.base_url + "/v2/account/activities", params={"activity_types": "FILL"}, headers=headers(), timeout=5
+    ).json()
     assert [(a["type"], a["qty"], a["cum_qty"], a["leaves_qty"]) for a in fills] == [
-        ("fill", "6", "10", "0"), ("partial_fill", "4", "4", "6")]  # newest first
+        ("fill", "6", "10", "0"),
+        ("partial_fill", "4", "4", "6"),
+    ]  # newest first
     sell = client.close_position("AAPL")
     fake_alpaca.fill(str(sell.id), price=120)
     assert fake_alpaca.positions() == {}
@@ -240,12 +260,24 @@ def test_fills_positions_cash_and_activities(fake_alpaca):
 
 def test_bracket_order_legs(fake_alpaca):
     client = trading(fake_alpaca)
-    order = client.submit_order(MarketOrderRequest(
-        symbol="AAPL", qty=5, side=OrderSide.BUY, time_in_force=TimeInForce.GTC, order_class=OrderClass.BRACKET,
-        take_profit=TakeProfitRequest(limit_price=120), stop_loss=StopLossRequest(stop_price=90)))
+    order = client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL",
+            qty=5,
+            side=OrderSide.BUY,
+            time_in_force=TimeInForce.GTC,
+            order_class=OrderClass.BRACKET,
+            take_profit=TakeProfitRequest(limit_price=120),
+            stop_loss=StopLossRequest(stop_price=90),
+        )
+    )
     assert order.order_class == OrderClass.BRACKET and len(order.legs) == 2
     take_profit, stop_loss = order.legs
-    assert (take_profit.type, take_profit.side, float(take_profit.limit_price)) == (OrderType.LIMIT, OrderSide.SELL, 120)
+    assert (take_profit.type, take_profit.side, float(take_profit.limit_price)) == (
+        OrderType.LIMIT,
+        OrderSide.SELL,
+        120,
+    )
     assert (stop_loss.type, float(stop_loss.stop_price)) == (OrderType.STOP, 90)
     assert take_profit.status == OrderStatus.HELD
 
@@ -264,12 +296,14 @@ def test_auto_fill_and_resting_orders(fake_alpaca):
     client = trading(fake_alpaca)
     fake_alpaca.add_bars("AAPL", daily_bars("2024-01-02", [100, 101, 102]))
     fake_alpaca.auto_fill = True
-    market = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=2, side=OrderSide.BUY,
-                                                    time_in_force=TimeInForce.DAY))
+    market = client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
     assert fake_alpaca.orders[str(market.id)]["status"] == "filled"
     assert fake_alpaca.orders[str(market.id)]["filled_avg_price"] == "102"
-    limit = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
-                                                  time_in_force=TimeInForce.DAY, limit_price=95))
+    limit = client.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=95)
+    )
     assert client.get_order_by_id(limit.id).status == OrderStatus.NEW
     fake_alpaca.push_bar("AAPL", {"t": "2024-01-05T05:00:00Z", "o": 97, "h": 98, "l": 94, "c": 96, "v": 10})
     filled = client.get_order_by_id(limit.id)
@@ -277,8 +311,9 @@ def test_auto_fill_and_resting_orders(fake_alpaca):
     assert fake_alpaca.positions() == {"AAPL": 3}
 
     fake_alpaca.set_clock(False)
-    queued = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
-                                                    time_in_force=TimeInForce.DAY))
+    queued = client.submit_order(
+        MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+    )
     assert client.get_order_by_id(queued.id).status == OrderStatus.ACCEPTED
     fake_alpaca.set_clock(True)
     assert client.get_order_by_id(queued.id).status == OrderStatus.FILLED
@@ -286,12 +321,16 @@ def test_auto_fill_and_resting_orders(fake_alpaca):
 
 # ------------------------------------------------------------------------------- REST: data
 
+
 def test_bars_multi_symbol_in_one_request(fake_alpaca):
     fake_alpaca.add_bars("AAPL", daily_bars("2024-01-02", [100, 101, 102, 103]))
     fake_alpaca.add_bars("MSFT", daily_bars("2024-01-02", [300, 301, 302, 303]))
     data = market_data(fake_alpaca)
-    bars = data.get_stock_bars(StockBarsRequest(symbol_or_symbols=["AAPL", "MSFT", "NODATA"],
-                                                timeframe=TimeFrame.Day, start=pd.Timestamp("2024-01-03")))
+    bars = data.get_stock_bars(
+        StockBarsRequest(
+            symbol_or_symbols=["AAPL", "MSFT", "NODATA"], timeframe=TimeFrame.Day, start=pd.Timestamp("2024-01-03")
+        )
+    )
     assert set(bars.data) == {"AAPL", "MSFT"}
     assert [b.close for b in bars["AAPL"]] == [101, 102, 103]
     assert bars["MSFT"][0].timestamp == pd.Timestamp("2024-01-03", tz="America/New_York")
@@ -306,21 +345,26 @@ def test_bars_multi_symbol_in_one_request(fake_alpaca):
     assert (latest["AAPL"].close, latest["MSFT"].close) == (103, 303)
 
     minutes = pd.date_range("2024-01-08 14:30", periods=120, freq="min", tz="UTC")
-    fake_alpaca.add_bars("TSLA", pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10},
-                                              index=minutes))
+    fake_alpaca.add_bars(
+        "TSLA", pd.DataFrame({"open": 1.0, "high": 2.0, "low": 0.5, "close": 1.5, "volume": 10}, index=minutes)
+    )
     hourly = data.get_stock_bars(StockBarsRequest(symbol_or_symbols="TSLA", timeframe=TimeFrame.Hour))
     assert [b.volume for b in hourly["TSLA"]] == [300, 600, 300]
     daily = data.get_stock_bars(StockBarsRequest(symbol_or_symbols="TSLA", timeframe=TimeFrame.Day))
-    assert [(b.timestamp, b.volume) for b in daily["TSLA"]] == [(pd.Timestamp("2024-01-08", tz="America/New_York"), 1200)]
+    assert [(b.timestamp, b.volume) for b in daily["TSLA"]] == [
+        (pd.Timestamp("2024-01-08", tz="America/New_York"), 1200)
+    ]
 
 
 # ------------------------------------------------------------------------------- websockets
 
+
 def test_trade_updates_stream_receives_events(fake_alpaca):
     client = trading(fake_alpaca)
     with trade_updates(fake_alpaca) as received:
-        order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=3, side=OrderSide.BUY,
-                                                       time_in_force=TimeInForce.DAY))
+        order = client.submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=3, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
         fake_alpaca.fill(str(order.id), qty=1, price=10)
         fake_alpaca.fill(str(order.id), price=11)
         fake_alpaca.wait_for(lambda: len(received) == 3, timeout=5)
@@ -366,7 +410,8 @@ def test_data_stream_receives_bars_and_rest_history_grows(fake_alpaca):
     assert [(b.symbol, b.close) for b in received] == [("AAPL", 2), ("MSFT", 7)]
     assert received[0].timestamp == pd.Timestamp("2024-01-08T14:31:00Z") and received[0].volume == 500
     history = market_data(fake_alpaca).get_stock_bars(
-        StockBarsRequest(symbol_or_symbols=["AAPL", "TSLA"], timeframe=TimeFrame.Minute))
+        StockBarsRequest(symbol_or_symbols=["AAPL", "TSLA"], timeframe=TimeFrame.Minute)
+    )
     assert history["AAPL"][0].high == 3 and history["TSLA"][0].close == 9
 
 
@@ -405,6 +450,7 @@ def test_websocket_protocol_and_auth_failures(fake_alpaca):
 
 # ------------------------------------------------------------------------------- faults
 
+
 def test_drop_streams_forces_reconnect(fake_alpaca):
     client = trading(fake_alpaca)
     with trade_updates(fake_alpaca) as received:
@@ -412,8 +458,9 @@ def test_drop_streams_forces_reconnect(fake_alpaca):
         assert fake_alpaca.stream_clients("trading") == 0
         fake_alpaca.wait_trading_listeners(1, timeout=5)  # alpaca-py reconnects after ~1 s
         assert sum(kind == "trading" for _, kind, _ in fake_alpaca.ws_connections) == 2
-        order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
-                                                       time_in_force=TimeInForce.DAY))
+        order = client.submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
         fake_alpaca.fill(str(order.id), qty=0.5)
         fake_alpaca.wait_for(lambda: [u.event for u in received] == ["new", "partial_fill"], timeout=5)
 
@@ -433,8 +480,9 @@ def test_drop_streams_forces_reconnect(fake_alpaca):
 def test_hold_and_release_events(fake_alpaca):
     client = trading(fake_alpaca)
     with trade_updates(fake_alpaca) as received:
-        order = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=2, side=OrderSide.BUY,
-                                                       time_in_force=TimeInForce.DAY))
+        order = client.submit_order(
+            MarketOrderRequest(symbol="AAPL", qty=2, side=OrderSide.BUY, time_in_force=TimeInForce.DAY)
+        )
         fake_alpaca.wait_for(lambda: len(received) == 1, timeout=5)
         fake_alpaca.hold_events()
         fake_alpaca.fill(str(order.id), qty=1, price=10)
@@ -468,8 +516,9 @@ def test_fail_next(fake_alpaca):
 
     fake_alpaca.fail_next("POST", r"^/v2/orders$", status=500)  # rejected before processing
     fake_alpaca.fail_next("POST", r"^/v2/orders$", status=502, after_processing=True)  # processed, then 502
-    request = MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                                 client_order_id="ambiguous-1")
+    request = MarketOrderRequest(
+        symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id="ambiguous-1"
+    )
     for status in (500, 502):
         with pytest.raises(APIError) as err:
             client.submit_order(request)
@@ -485,8 +534,14 @@ def test_fail_next(fake_alpaca):
 
 
 def test_accept_then_timeout_next_submit(fake_alpaca):
-    body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "time_in_force": "day",
-            "client_order_id": "slow-1"}
+    body = {
+        "symbol": "AAPL",
+        "qty": "1",
+        "side": "buy",
+        "type": "market",
+        "time_in_force": "day",
+        "client_order_id": "slow-1",
+    }
     fake_alpaca.accept_then_timeout_next_submit(delay=1.0)
     started = time.monotonic()
     with pytest.raises(requests.Timeout):
@@ -517,8 +572,12 @@ def test_rate_limit_429(fake_alpaca):
     assert time.time() - 1 <= int(limited.headers["X-Ratelimit-Reset"]) <= time.time() + 2
     assert fake_alpaca.rate_limited_count == 2
     # the data server has its own window
-    assert session.get(fake_alpaca.data_url + "/v2/stocks/bars/latest", params={"symbols": "AAPL"},
-                       headers=headers(), timeout=5).status_code == 200
+    assert (
+        session.get(
+            fake_alpaca.data_url + "/v2/stocks/bars/latest", params={"symbols": "AAPL"}, headers=headers(), timeout=5
+        ).status_code
+        == 200
+    )
     time.sleep(0.55)
     assert session.get(url, headers=headers(), timeout=5).status_code == 200
 
@@ -530,10 +589,17 @@ def test_stop_is_clean():
     with ws_connect(fake.trading_ws_url):  # an open websocket must not block stop()
         requests.get(fake.base_url + "/v2/clock", headers=headers(), timeout=5)
         fake.accept_then_timeout_next_submit(delay=30)
-        threading.Thread(target=lambda: _swallow(lambda: requests.post(
-            fake.base_url + "/v2/orders", headers=headers(), timeout=30,
-            json={"symbol": "A", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"})),
-            daemon=True).start()
+        threading.Thread(
+            target=lambda: _swallow(
+                lambda: requests.post(
+                    fake.base_url + "/v2/orders",
+                    headers=headers(),
+                    timeout=30,
+                    json={"symbol": "A", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"},
+                )
+            ),
+            daemon=True,
+        ).start()
         fake.wait_for(lambda: fake.submit_attempts)
         started = time.monotonic()
         fake.stop()
@@ -549,4 +615,3 @@ def _swallow(fn):
         fn()
     except Exception:
         pass
-

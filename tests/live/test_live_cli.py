@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -22,20 +21,33 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _env(fake) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(APCA_API_KEY_ID=KEY, APCA_API_SECRET_KEY=SECRET, APCA_API_BASE_URL=fake.base_url,
-               APCA_API_DATA_URL=fake.data_url, PYTHONUNBUFFERED="1")
+    env.update(
+        APCA_API_KEY_ID=KEY,
+        APCA_API_SECRET_KEY=SECRET,
+        APCA_API_BASE_URL=fake.base_url,
+        APCA_API_DATA_URL=fake.data_url,
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
 def _bar(fake, symbol: str, day: str, price: float) -> None:
-    fake.push_bar(symbol, {"t": pd.Timestamp(day, tz="UTC"), "o": price, "h": price + 1, "l": price - 1,
-                           "c": price, "v": 1000}, channel="dailyBars")
+    fake.push_bar(
+        symbol,
+        {"t": pd.Timestamp(day, tz="UTC"), "o": price, "h": price + 1, "l": price - 1, "c": price, "v": 1000},
+        channel="dailyBars",
+    )
 
 
 def test_check_connection_shows_account_clock_and_bar_with_the_key_masked(alpaca_env):
     fake = alpaca_env
-    fake.add_bars("SPY", pd.DataFrame({"open": [400.0], "high": [401.0], "low": [399.0], "close": [400.5],
-                                       "volume": [1e6]}, index=pd.DatetimeIndex(["2024-05-01"])))
+    fake.add_bars(
+        "SPY",
+        pd.DataFrame(
+            {"open": [400.0], "high": [401.0], "low": [399.0], "close": [400.5], "volume": [1e6]},
+            index=pd.DatetimeIndex(["2024-05-01"]),
+        ),
+    )
     out = CliRunner().invoke(cli, ["check-connection", "--symbol", "SPY"])
     assert out.exit_code == 0, out.output
     assert "PKTE****" in out.output and KEY not in out.output and SECRET not in out.output
@@ -43,8 +55,11 @@ def test_check_connection_shows_account_clock_and_bar_with_the_key_masked(alpaca
 
 
 def test_live_flag_asks_for_confirmation_and_aborts_on_no(alpaca_env, tmp_path):
-    out = CliRunner().invoke(cli, ["trade", "--strategy", "sma_cross", "--symbols", "AAA", "--live",
-                                   "--state", str(tmp_path / "live.sqlite")], input="n\n")
+    out = CliRunner().invoke(
+        cli,
+        ["trade", "--strategy", "sma_cross", "--symbols", "AAA", "--live", "--state", str(tmp_path / "live.sqlite")],
+        input="n\n",
+    )
     assert out.exit_code != 0 and "real money" in out.output
     assert not alpaca_env.submit_attempts
 
@@ -58,9 +73,26 @@ def test_live_mode_uses_a_separate_state_database():
 def test_trade_at_debug_level_stops_on_sigterm_with_exit_0_and_never_shows_the_secret(alpaca_env, tmp_path):
     fake = alpaca_env
     state, log_file = tmp_path / "paper.sqlite", tmp_path / "trade.log"
-    cmd = [sys.executable, "-m", "autostock.cli", "trade", "--strategy", "tests.live.live_helpers:BuyEveryBar",
-           "--param", "size=2", "--symbols", "AAA,BBB", "--state", str(state), "--log-level", "DEBUG",
-           "--log-file", str(log_file), "--backfill", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "autostock.cli",
+        "trade",
+        "--strategy",
+        "tests.live.live_helpers:BuyEveryBar",
+        "--param",
+        "size=2",
+        "--symbols",
+        "AAA,BBB",
+        "--state",
+        str(state),
+        "--log-level",
+        "DEBUG",
+        "--log-file",
+        str(log_file),
+        "--backfill",
+        "0",
+    ]
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(fake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         fake.wait_data_subscribed(["AAA", "BBB"], channel="dailyBars", timeout=60)
@@ -102,11 +134,27 @@ def test_a_crash_traceback_is_printed_without_the_secret(alpaca_env, tmp_path):
         "from autostock.strategies.base import BaseStrategy\n"
         "class Leaky(BaseStrategy):\n"
         "    def next(self):\n"
-        "        raise RuntimeError('bad strategy saw ' + os.environ['APCA_API_SECRET_KEY'])\n")
-    cmd = [sys.executable, "-m", "autostock.cli", "trade", "--strategy", f"{plugin}:Leaky", "--symbols", "AAA",
-           "--state", str(tmp_path / "paper.sqlite"), "--backfill", "0", "--log-level", "DEBUG"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(alpaca_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+        "        raise RuntimeError('bad strategy saw ' + os.environ['APCA_API_SECRET_KEY'])\n"
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "autostock.cli",
+        "trade",
+        "--strategy",
+        f"{plugin}:Leaky",
+        "--symbols",
+        "AAA",
+        "--state",
+        str(tmp_path / "paper.sqlite"),
+        "--backfill",
+        "0",
+        "--log-level",
+        "DEBUG",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=_env(alpaca_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         alpaca_env.wait_data_subscribed(["AAA"], channel="dailyBars", timeout=60)
         _bar(alpaca_env, "AAA", "2030-01-02", 10.0)

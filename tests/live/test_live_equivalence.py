@@ -19,14 +19,24 @@ def test_backtest_and_paper_adapter_send_the_same_orders(fake_alpaca, tmp_path):
     symbols = ["AAA", "BBB"]
     n, fast, slow = 55, 3, 8
     bars = daily_bars(symbols, n)
-    spec = RunSpec(strategy="sma_cross", params={"fast": fast, "slow": slow}, symbols=symbols, cash=100_000.0,
-                   sizer="percent", sizer_params={"percent": 40})
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": fast, "slow": slow},
+        symbols=symbols,
+        cash=100_000.0,
+        sizer="percent",
+        sizer_params={"percent": 40},
+    )
 
     result = run_backtest(spec, Market(bars=bars, source="test"))
-    expected = (result.orders.drop_duplicates("ref")
-                .assign(day=lambda d: pd.to_datetime(d["created"]).dt.strftime("%Y-%m-%d"),
-                        qty=lambda d: d["size"].abs())
-                [["day", "symbol", "side", "qty"]].sort_values(["day", "symbol"]).values.tolist())
+    expected = (
+        result.orders.drop_duplicates("ref")
+        .assign(day=lambda d: pd.to_datetime(d["created"]).dt.strftime("%Y-%m-%d"), qty=lambda d: d["size"].abs())[
+            ["day", "symbol", "side", "qty"]
+        ]
+        .sort_values(["day", "symbol"])
+        .values.tolist()
+    )
     assert len(expected) >= 6, "the fixture must trade"  # 40 % per symbol: cash never binds, as at Alpaca
 
     warm = slow - 1  # history served for the warm-up: the strategy cannot trade on it

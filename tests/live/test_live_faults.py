@@ -24,8 +24,7 @@ from tests.live.live_helpers import (
 
 BUY = "tests.live.live_helpers:BuyEveryBar"
 BUY_CLOSE = "tests.live.live_helpers:BuyThenClose"
-FAST_POLL = {"poll_interval": 0.6, "order_stale_after": 0.4, "stream_grace": 0.2, "retry_base": 0.1,
-             "retry_cap": 0.3}
+FAST_POLL = {"poll_interval": 0.6, "order_stale_after": 0.4, "stream_grace": 0.2, "retry_base": 0.1, "retry_cap": 0.3}
 
 
 def _outside_client(fake):
@@ -39,15 +38,18 @@ def _outside_sell(fake, symbol: str, qty: float, cid: str) -> dict:
     from alpaca.trading.enums import OrderSide, TimeInForce
     from alpaca.trading.requests import MarketOrderRequest
 
-    order = _outside_client(fake).submit_order(MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.SELL,
-                                                                  time_in_force=TimeInForce.DAY,
-                                                                  client_order_id=cid))
+    order = _outside_client(fake).submit_order(
+        MarketOrderRequest(
+            symbol=symbol, qty=qty, side=OrderSide.SELL, time_in_force=TimeInForce.DAY, client_order_id=cid
+        )
+    )
     if fake.orders[order["id"]]["status"] != "filled":
         fake.fill(order["id"])
     return fake.orders[order["id"]]
 
 
 # -- 1. restart with --max-drawdown --------------------------------------------------------
+
 
 def test_restart_holding_a_position_with_max_drawdown_replays_history_without_liquidating(fake_alpaca, tmp_path):
     fake = fake_alpaca
@@ -93,6 +95,7 @@ def test_restart_holding_a_position_with_max_drawdown_replays_history_without_li
 
 # -- 2. caps count resting orders ------------------------------------------------------------
 
+
 def test_position_cap_counts_resting_orders_not_yet_filled(fake_alpaca, tmp_path):
     fake = fake_alpaca
     run, bars = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 10})
@@ -126,6 +129,7 @@ def test_sizer_cash_sees_open_and_waiting_orders(fake_alpaca, tmp_path):
 
 
 # -- 3. outside trades -----------------------------------------------------------------------
+
 
 def test_outside_partial_sale_updates_the_view_at_once_and_the_exit_never_flips_short(fake_alpaca, tmp_path):
     fake = fake_alpaca
@@ -170,8 +174,9 @@ def test_outside_sale_that_turns_the_position_short_halts_with_a_clear_message(f
 def test_outside_sale_missed_by_the_stream_is_found_by_the_rest_poll(fake_alpaca, tmp_path):
     fake = fake_alpaca
     fake.auto_fill = True
-    run, bars = start_session(fake, tmp_path, BUY_CLOSE, ["AAA"], params={"size": 100, "buy_at": 6, "close_at": 9},
-                              **FAST_POLL)
+    run, bars = start_session(
+        fake, tmp_path, BUY_CLOSE, ["AAA"], params={"size": 100, "buy_at": 6, "close_at": 9}, **FAST_POLL
+    )
     db = StateDB(tmp_path / "paper.sqlite")
     try:
         push_day(fake, run, bars, 5)
@@ -199,6 +204,7 @@ def test_restart_refuses_a_short_that_a_long_only_strategy_cannot_have_produced(
 
 # -- 4. a connected but silent trade-updates stream ------------------------------------------
 
+
 def test_silent_trade_stream_fills_arrive_by_rest_poll_once_and_the_stream_is_reconnected(fake_alpaca, tmp_path):
     fake = fake_alpaca
     run, bars = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 7}, **FAST_POLL)
@@ -220,6 +226,7 @@ def test_silent_trade_stream_fills_arrive_by_rest_poll_once_and_the_stream_is_re
 
 
 # -- 6. REST outage after a reconnect --------------------------------------------------------
+
 
 def test_failed_catch_up_blocks_new_orders_until_it_succeeds(fake_alpaca, tmp_path):
     fake = fake_alpaca
@@ -244,8 +251,7 @@ def test_failed_catch_up_blocks_new_orders_until_it_succeeds(fake_alpaca, tmp_pa
 
 def test_read_outage_longer_than_the_limit_stops_with_exit_4_and_no_traceback(fake_alpaca, tmp_path):
     fake = fake_alpaca
-    run, _ = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 1}, outage_limit=1.0,
-                              **FAST_POLL)
+    run, _ = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 1}, outage_limit=1.0, **FAST_POLL)
     fake.fail_next("GET", r"/v2/(positions|orders)", status=503, times=100_000)
     run.thread.join(15)
     assert not run.thread.is_alive()
@@ -257,6 +263,7 @@ def test_read_outage_longer_than_the_limit_stops_with_exit_4_and_no_traceback(fa
 
 
 # -- 7. 429: bounded ------------------------------------------------------------------------
+
 
 def test_persistent_429_fails_the_request_after_the_bounded_wait(fake_alpaca):
     from autostock.live.store import RateLimited
@@ -298,6 +305,7 @@ def test_stop_interrupts_a_rate_limit_wait_at_once(fake_alpaca):
 
 # -- 8. backfill writes ----------------------------------------------------------------------
 
+
 def test_backfill_writes_one_summary_and_nothing_per_replayed_bar_or_order(fake_alpaca, tmp_path):
     fake = fake_alpaca
     run, bars = start_session(fake, tmp_path, BUY, ["AAA", "BBB"], params={"size": 1}, history=40)
@@ -316,6 +324,7 @@ def test_backfill_writes_one_summary_and_nothing_per_replayed_bar_or_order(fake_
 
 
 # -- 9. market clock closed ------------------------------------------------------------------
+
 
 def test_orders_decided_while_the_market_is_closed_wait_for_the_open(fake_alpaca, tmp_path):
     fake = fake_alpaca

@@ -18,15 +18,26 @@ from autostock.live.state import StateDB
 from tests.live.live_helpers import wait_until
 from tests.live.test_live_cli import REPO, _env
 
-TRADE = [sys.executable, "-m", "autostock.cli", "trade", "--strategy", "tests.live.live_helpers:BuyEveryBar",
-         "--symbols", "AAA", "--backfill", "0"]
+TRADE = [
+    sys.executable,
+    "-m",
+    "autostock.cli",
+    "trade",
+    "--strategy",
+    "tests.live.live_helpers:BuyEveryBar",
+    "--symbols",
+    "AAA",
+    "--backfill",
+    "0",
+]
 
 
 def _spawn(fake, state: Path, lock_dir: Path) -> subprocess.Popen:
     env = _env(fake)
     env["AUTOSTOCK_LOCK_DIR"] = str(lock_dir)
-    return subprocess.Popen(TRADE + ["--state", str(state)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        TRADE + ["--state", str(state)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _reap(proc: subprocess.Popen) -> None:
@@ -36,6 +47,7 @@ def _reap(proc: subprocess.Popen) -> None:
 
 
 # -- 5. one process per state file and account -----------------------------------------------
+
 
 @pytest.mark.slow
 def test_second_trade_on_the_same_state_or_account_refuses_naming_the_pid_and_kill_9_frees_it(alpaca_env, tmp_path):
@@ -70,6 +82,7 @@ def test_second_trade_on_the_same_state_or_account_refuses_naming_the_pid_and_ki
 
 # -- 7. SIGTERM during a 429 storm -------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_sigterm_during_a_429_storm_stops_within_two_seconds(alpaca_env, tmp_path):
     fake = alpaca_env
@@ -93,10 +106,22 @@ def test_sigterm_during_a_429_storm_stops_within_two_seconds(alpaca_env, tmp_pat
 
 # -- 10. bad input -----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("flag", [["--commission", "0.1"], ["--slippage", "0.05"], ["--spread", "5"]])
 def test_backtest_cost_flags_given_to_trade_are_refused_in_one_line(alpaca_env, tmp_path, flag):
-    out = CliRunner().invoke(cli, ["trade", "--strategy", "sma_cross", "--symbols", "AAA", "--state",
-                                   str(tmp_path / "s" / "paper.sqlite"), *flag])
+    out = CliRunner().invoke(
+        cli,
+        [
+            "trade",
+            "--strategy",
+            "sma_cross",
+            "--symbols",
+            "AAA",
+            "--state",
+            str(tmp_path / "s" / "paper.sqlite"),
+            *flag,
+        ],
+    )
     assert out.exit_code == 2 and flag[0] in out.output and "cannot be used with trade" in out.output
     assert "Traceback" not in out.output and not (tmp_path / "s").exists()
     assert not alpaca_env.requests
@@ -142,8 +167,9 @@ def test_a_read_only_state_database_for_trade_is_one_line_and_exit_2(alpaca_env,
     StateDB(path).close()
     real = state_mod._connect
     monkeypatch.setattr(state_mod, "_connect", lambda p, readonly: real(p, True))  # as on a read-only disk
-    out = CliRunner().invoke(cli, ["trade", "--strategy", "sma_cross", "--symbols", "AAA", "--state", str(path),
-                                   "--backfill", "0"])
+    out = CliRunner().invoke(
+        cli, ["trade", "--strategy", "sma_cross", "--symbols", "AAA", "--state", str(path), "--backfill", "0"]
+    )
     assert out.exit_code == 2, out.output
     assert "read-only" in out.output and "Traceback" not in out.output
     assert not alpaca_env.submit_attempts
@@ -162,6 +188,7 @@ def test_a_full_state_database_raises_a_one_line_state_error(tmp_path):
 
 # -- 11. alpaca-py private attributes fenced ---------------------------------------------------
 
+
 def test_another_alpaca_py_version_is_refused_in_one_line():
     from autostock.errors import ConfigError
     from autostock.live.alpaca_compat import check_version
@@ -175,7 +202,9 @@ def test_only_the_compat_module_touches_alpaca_py_private_attributes():
     import re
 
     live = Path(__file__).resolve().parents[2] / "autostock" / "live"
-    pattern = re.compile(r"\._(session|retry|loop|ws|start_ws|reconnect_min_backoff|reconnect_max_backoff)\b|"
-                         r"[\"'](_session|_retry|_loop|_ws|_start_ws)[\"']")
+    pattern = re.compile(
+        r"\._(session|retry|loop|ws|start_ws|reconnect_min_backoff|reconnect_max_backoff)\b|"
+        r"[\"'](_session|_retry|_loop|_ws|_start_ws)[\"']"
+    )
     offenders = [p.name for p in live.glob("*.py") if p.name != "alpaca_compat.py" and pattern.search(p.read_text())]
     assert offenders == []

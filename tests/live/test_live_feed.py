@@ -64,8 +64,10 @@ def test_a_closed_market_is_logged_and_waited_out(fake_alpaca, tmp_path):
     run, _ = start_session(fake_alpaca, tmp_path, BUY, ["AAA"])
     db = StateDB(tmp_path / "paper.sqlite")
     try:
-        wait_until(lambda: any("market closed: orders wait until" in e["message"] for e in db.events(50)),
-                   what="closed-market event")
+        wait_until(
+            lambda: any("market closed: orders wait until" in e["message"] for e in db.events(50)),
+            what="closed-market event",
+        )
         fake_alpaca.set_clock(True)
         wait_until(lambda: any(e["message"] == "market open" for e in db.events(50)), what="open event")
     finally:

@@ -42,10 +42,14 @@ def _halt_survives_restart_until_resume(fake, tmp_path, symbols):
     assert StateDB(path).halted() is None
 
 
-@pytest.mark.parametrize("params, limits, reason, sent", [
-    ({"size": 10}, SafetyLimits(max_order_notional=50.0), "max order notional", 0),
-    ({"size": 1, "orders_per_bar": 8}, SafetyLimits(max_orders_per_minute=3), "order-rate", 3),
-], ids=["max-order-notional", "order-rate-guard"])
+@pytest.mark.parametrize(
+    "params, limits, reason, sent",
+    [
+        ({"size": 10}, SafetyLimits(max_order_notional=50.0), "max order notional", 0),
+        ({"size": 1, "orders_per_bar": 8}, SafetyLimits(max_orders_per_minute=3), "order-rate", 3),
+    ],
+    ids=["max-order-notional", "order-rate-guard"],
+)
 def test_order_limits_halt_on_the_first_bad_order(fake_alpaca, tmp_path, params, limits, reason, sent):
     run, bars = start_session(fake_alpaca, tmp_path, BUY, ["AAA"], params=params, limits=limits)
     try:
@@ -77,8 +81,9 @@ def test_max_position_halts(fake_alpaca, tmp_path):
 
 def test_halt_file_halts(fake_alpaca, tmp_path):
     halt_file = tmp_path / "HALT"
-    run, bars = start_session(fake_alpaca, tmp_path, BUY, ["AAA"], params={"size": 1},
-                              limits=SafetyLimits(halt_file=str(halt_file)))
+    run, bars = start_session(
+        fake_alpaca, tmp_path, BUY, ["AAA"], params={"size": 1}, limits=SafetyLimits(halt_file=str(halt_file))
+    )
     try:
         push_day(fake_alpaca, run, bars, 5)
         wait_until(lambda: len(fake_alpaca.submit_attempts) == 1, what="first order")
@@ -94,8 +99,9 @@ def test_halt_file_halts(fake_alpaca, tmp_path):
 
 def test_max_drawdown_flattens_and_halts(fake_alpaca, tmp_path):
     fake = fake_alpaca
-    run, bars = start_session(fake, tmp_path, BUY, ["AAA"], params={"size": 400},
-                              limits=SafetyLimits(max_drawdown=0.05))
+    run, bars = start_session(
+        fake, tmp_path, BUY, ["AAA"], params={"size": 400}, limits=SafetyLimits(max_drawdown=0.05)
+    )
     db = StateDB(tmp_path / "paper.sqlite")
     try:
         push_day(fake, run, bars, 5)

@@ -40,8 +40,10 @@ def test_first_fill_in_an_oco_group_cancels_the_other_order_at_the_broker(fake_a
         wait_until(lambda: sum(n[1] == "Accepted" for n in OcoEntry.notes) == 2, what="both accepted")
         fake_alpaca.fill(by_type["limit"]["id"], qty=1, price=float(by_type["limit"]["limit_price"]))
         push_day(fake_alpaca, run, bars, 6)  # the broker applies trade updates on the next bar
-        wait_until(lambda: fake_alpaca.orders[by_type["stop"]["id"]]["status"] == "canceled",
-                   what="the stop order canceled at the server")
+        wait_until(
+            lambda: fake_alpaca.orders[by_type["stop"]["id"]]["status"] == "canceled",
+            what="the stop order canceled at the server",
+        )
         wait_until(lambda: ("Stop", "Canceled") in OcoEntry.notes, what="Canceled notified to the strategy")
     finally:
         run.stop()

@@ -4,18 +4,18 @@ and submits that never create a second order."""
 from __future__ import annotations
 
 import pytest
-
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 
 from autostock.live.retry import AmbiguousSubmit
 from autostock.live.state import StateDB
-from tests.live.live_helpers import (BuyEveryBar, OrderMenu, make_store, push_day, start_session, wait_until)
+from tests.live.live_helpers import BuyEveryBar, OrderMenu, make_store, push_day, start_session, wait_until
 
 
 def _request(cid: str, symbol: str = "AAA", qty: float = 5) -> MarketOrderRequest:
-    return MarketOrderRequest(symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                              client_order_id=cid)
+    return MarketOrderRequest(
+        symbol=symbol, qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=cid
+    )
 
 
 def test_accept_then_timeout_on_submit_leaves_exactly_one_order(fake_alpaca):
@@ -78,12 +78,22 @@ def test_order_types_map_to_alpaca_and_canceled_is_not_rejected(fake_alpaca, tmp
     try:
         push_day(fake_alpaca, run, bars, 5)
         wait_until(lambda: len(fake_alpaca.orders) >= 4, what="orders at the server")
-        top = {o["client_order_id"]: o for o in fake_alpaca.orders.values() if o.get("order_class") != "bracket"
-               or o.get("legs")}
-        kinds = sorted((o["type"], o["side"], o.get("order_class") or "simple") for o in top.values()
-                       if not o["client_order_id"].endswith(("-tp", "-sl")) and o["client_order_id"].startswith("as-"))
-        assert kinds == [("limit", "buy", "bracket"), ("limit", "buy", "simple"), ("stop", "sell", "simple"),
-                         ("stop_limit", "buy", "simple")]
+        top = {
+            o["client_order_id"]: o
+            for o in fake_alpaca.orders.values()
+            if o.get("order_class") != "bracket" or o.get("legs")
+        }
+        kinds = sorted(
+            (o["type"], o["side"], o.get("order_class") or "simple")
+            for o in top.values()
+            if not o["client_order_id"].endswith(("-tp", "-sl")) and o["client_order_id"].startswith("as-")
+        )
+        assert kinds == [
+            ("limit", "buy", "bracket"),
+            ("limit", "buy", "simple"),
+            ("stop", "sell", "simple"),
+            ("stop_limit", "buy", "simple"),
+        ]
         bracket = next(o for o in top.values() if o.get("order_class") == "bracket" and o.get("legs"))
         assert sorted(leg["type"] for leg in bracket["legs"]) == ["limit", "stop"]
         wait_until(lambda: sum(n[2] == "Accepted" for n in OrderMenu.notes) == 6, what="all six orders Accepted")
@@ -99,8 +109,9 @@ def test_order_types_map_to_alpaca_and_canceled_is_not_rejected(fake_alpaca, tmp
 
 def test_partial_fills_are_applied_incrementally_and_replays_out_of_order_once(fake_alpaca, tmp_path):
     BuyEveryBar.notes.clear()
-    run, bars = start_session(fake_alpaca, tmp_path, "tests.live.live_helpers:BuyEveryBar", ["AAA"],
-                              params={"size": 10})
+    run, bars = start_session(
+        fake_alpaca, tmp_path, "tests.live.live_helpers:BuyEveryBar", ["AAA"], params={"size": 10}
+    )
     db = StateDB(tmp_path / "paper.sqlite")
     try:
         push_day(fake_alpaca, run, bars, 5)

@@ -11,7 +11,14 @@ from autostock.live.ratelimit import TokenBucket
 from autostock.live.reconcile import ReconcileError, reconcile
 from autostock.live.runner import HaltedError
 from autostock.live.state import StateDB
-from tests.live.live_helpers import (BuyEveryBar, SessionThread, daily_bars, make_store, push_day, start_session, wait_until)
+from tests.live.live_helpers import (
+    BuyEveryBar,
+    SessionThread,
+    make_store,
+    push_day,
+    start_session,
+    wait_until,
+)
 
 BUY = "tests.live.live_helpers:BuyEveryBar"
 
@@ -111,15 +118,14 @@ def test_reconcile_records_fills_while_down_reports_outside_orders_and_halts_on_
     from tests.live.test_live_orders import _request
 
     order = store.submit(_request("as-mine-1", "AAA", 4), "as-mine-1")
-    db.record_order("as-mine-1", symbol="AAA", side="buy", qty=4, type="market", status="new",
-                    alpaca_id=order["id"])
-    fake.fill(order["id"], price=50.0)                       # while autostock was down
+    db.record_order("as-mine-1", symbol="AAA", side="buy", qty=4, type="market", status="new", alpaca_id=order["id"])
+    fake.fill(order["id"], price=50.0)  # while autostock was down
     store.submit(_request("manual-1", "BBB", 2), "manual-1")  # placed by hand in the web UI
     rep = reconcile(store, db)
     assert db.positions()["AAA"]["qty"] == 4 and rep.fills_while_down
     assert any("BBB" in e for e in rep.external_orders)
     assert db.halted() is None
-    fake.set_position("AAA", 9, 50.0)                        # nothing explains 9
+    fake.set_position("AAA", 9, 50.0)  # nothing explains 9
     rep2 = reconcile(store, db)
     assert rep2.mismatches and "AAA" in db.halted()
 

@@ -33,9 +33,13 @@ def test_client_order_id_is_deterministic_short_and_distinct():
     bar = datetime(2024, 3, 5, 16, 0)
     a = client_order_id("run1", "sma_cross", "AAPL", bar, 0)
     assert a == client_order_id("run1", "sma_cross", "AAPL", bar, 0)
-    others = {client_order_id("run1", "sma_cross", "AAPL", bar, 1), client_order_id("run1", "sma_cross", "MSFT", bar, 0),
-              client_order_id("run2", "sma_cross", "AAPL", bar, 0), client_order_id("run1", "rsi", "AAPL", bar, 0),
-              client_order_id("run1", "sma_cross", "AAPL", datetime(2024, 3, 6), 0)}
+    others = {
+        client_order_id("run1", "sma_cross", "AAPL", bar, 1),
+        client_order_id("run1", "sma_cross", "MSFT", bar, 0),
+        client_order_id("run2", "sma_cross", "AAPL", bar, 0),
+        client_order_id("run1", "rsi", "AAPL", bar, 0),
+        client_order_id("run1", "sma_cross", "AAPL", datetime(2024, 3, 6), 0),
+    }
     assert a not in others and len(others) == 5
     long = client_order_id("r" * 100, "s" * 100, "VERYLONGSYMBOL", bar, 123456)
     assert len(a) <= MAX_LEN and len(long) <= MAX_LEN
@@ -108,7 +112,9 @@ def test_halt_survives_reopening_the_database_until_resume(tmp_path):
 def test_kill_switch_blocks_notional_position_and_runaway_rate(tmp_path):
     db = StateDB(tmp_path / "s.sqlite")
     clock = FakeClock()
-    ks = KillSwitch(db, SafetyLimits(max_order_notional=5_000, max_position=8_000, max_orders_per_minute=3), clock=clock)
+    ks = KillSwitch(
+        db, SafetyLimits(max_order_notional=5_000, max_position=8_000, max_orders_per_minute=3), clock=clock
+    )
     with pytest.raises(OrderBlocked, match="max order notional"):
         ks.check_order("AAPL", 60, 100.0, 0)
     assert "max order notional" in db.halted()

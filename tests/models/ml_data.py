@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,7 @@ import pandas as pd
 from autostock.feeds.synthetic import generate_market
 
 
-@lru_cache(maxsize=None)
+@cache
 def market(start: str = "2015-01-01", end: str = "2017-06-30", seed: int = 7):
     """AAPL and MSFT with QQQ (the high-beta index) and the SPY benchmark, about 650 bars."""
     return generate_market(["AAPL", "MSFT", "QQQ"], start, end, seed=seed)

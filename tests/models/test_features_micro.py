@@ -74,9 +74,23 @@ def test_microprice_and_quote_imbalance_match_hand_values():
     bid, ask = pd.Series([10.0]), pd.Series([10.2])
     bs, az = pd.Series([300.0]), pd.Series([100.0])
     assert microprice(bid, ask, bs, az).iloc[0] == pytest.approx((10.0 * 100 + 10.2 * 300) / 400)
-    bars = pd.DataFrame({"open": [10.1], "high": [10.1], "low": [10.1], "close": [10.1], "volume": [1.0],
-                         "bid": [10.0], "ask": [10.2], "bid_size": [300.0], "ask_size": [100.0], "spread_mean": [np.nan],
-                         "imbalance_mean": [np.nan], "ofi": [0.0]}, index=pd.DatetimeIndex(["2024-01-02 10:00"]))
+    bars = pd.DataFrame(
+        {
+            "open": [10.1],
+            "high": [10.1],
+            "low": [10.1],
+            "close": [10.1],
+            "volume": [1.0],
+            "bid": [10.0],
+            "ask": [10.2],
+            "bid_size": [300.0],
+            "ask_size": [100.0],
+            "spread_mean": [np.nan],
+            "imbalance_mean": [np.nan],
+            "ofi": [0.0],
+        },
+        index=pd.DatetimeIndex(["2024-01-02 10:00"]),
+    )
     f = compute_features(bars, "quote_imbalance,quoted_spread,microprice_dev")
     assert f["quote_imbalance"].iloc[0] == pytest.approx(0.5)
     assert f["quoted_spread"].iloc[0] == pytest.approx(0.2 / 10.1)
@@ -105,6 +119,7 @@ def test_planted_order_flow_effect_is_visible_and_absent_in_the_null_control():
         f = compute_features(bars, "trade_imbalance")["trade_imbalance"]
         nxt = np.log(bars["close"]).diff().shift(-1)
         return float(f.corr(nxt))
+
     assert corr(True) > 0.1
     assert abs(corr(False)) < 0.06
 
@@ -116,11 +131,41 @@ def test_train_command_accepts_data_groups_by_name_and_records_their_features(tm
 
     from autostock.cli import cli
 
-    res = CliRunner().invoke(cli, ["train", "-m", "ridge", "--data", "micro-synthetic", "--features", "basic,trades,news",
-                                   "--walk-forward", "train=500,test=250", "-q", "--out", str(tmp_path)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "-m",
+            "ridge",
+            "--data",
+            "micro-synthetic",
+            "--features",
+            "basic,trades,news",
+            "--walk-forward",
+            "train=500,test=250",
+            "-q",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     params = json.loads((tmp_path / "params.json").read_text())
     assert {"vpin_20", "news_sentiment_sum_5", "ret_1"} <= set(params["features"])
-    bad = CliRunner().invoke(cli, ["train", "-m", "ridge", "--data", "synthetic", "--symbols", "AAPL",
-                                   "--features", "basic,quotes", "-q", "--out", str(tmp_path / "x")])
+    bad = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "-m",
+            "ridge",
+            "--data",
+            "synthetic",
+            "--symbols",
+            "AAPL",
+            "--features",
+            "basic,quotes",
+            "-q",
+            "--out",
+            str(tmp_path / "x"),
+        ],
+    )
     assert bad.exit_code == 2 and "needs bar column(s) bid" in bad.output

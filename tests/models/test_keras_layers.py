@@ -68,10 +68,10 @@ def test_sequence_layer_output_at_step_t_ignores_later_steps(key):
     base = np.asarray(layer(x, training=False))
     t = 2
     changed = x.copy()
-    changed[:, t + 1:, :] += 10.0
+    changed[:, t + 1 :, :] += 10.0
     after = np.asarray(layer(changed, training=False))
     np.testing.assert_allclose(after[:, : t + 1], base[:, : t + 1], rtol=1e-5, atol=1e-5)
-    assert not np.allclose(after[:, t + 1:], base[:, t + 1:])
+    assert not np.allclose(after[:, t + 1 :], base[:, t + 1 :])
 
 
 def test_tcn_receptive_field_counts_both_convolutions_of_each_block():

@@ -33,8 +33,11 @@ CONFIGS = {
 
 def make_data(n: int = 200, n_features: int = 4, seed: int = 11) -> tuple[pd.DataFrame, pd.Series]:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame(rng.normal(size=(n, n_features)), columns=[f"f{i}" for i in range(n_features)],
-                     index=pd.bdate_range("2020-01-01", periods=n, name="date"))
+    X = pd.DataFrame(
+        rng.normal(size=(n, n_features)),
+        columns=[f"f{i}" for i in range(n_features)],
+        index=pd.bdate_range("2020-01-01", periods=n, name="date"),
+    )
     y = 0.01 * X["f0"] - 0.005 * X["f1"].shift(1) + 0.002 * rng.normal(size=n)
     X.iloc[:3, 2] = np.nan  # warm-up NaN, as real features have
     return X, y
@@ -115,14 +118,17 @@ def test_early_stopping_watches_the_validation_loss(data):
     X, y = data
     model = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 3, "validation_fraction": 0.25, "patience": 1}).fit(X, y)
     assert len(model.history_["val_loss"]) == len(model.history_["loss"]) <= 3
-    given = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 1}).fit(X.iloc[:150], y.iloc[:150],
-                                                                    validation_data=(X.iloc[150:], y.iloc[150:]))
+    given = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 1}).fit(
+        X.iloc[:150], y.iloc[:150], validation_data=(X.iloc[150:], y.iloc[150:])
+    )
     assert len(given.history_["val_loss"]) == 1
 
 
 def test_scaling_statistics_come_from_the_fit_rows_only(data):
     X, y = data
-    model = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 1, "validation_fraction": 0.0}).fit(X.iloc[:100], y.iloc[:100])
+    model = LSTMPredictor(**{**TINY, "layers": 1, "epochs": 1, "validation_fraction": 0.0}).fit(
+        X.iloc[:100], y.iloc[:100]
+    )
     fit_rows = X.iloc[:100].dropna()
     np.testing.assert_allclose(model.scaler_["mean"], fit_rows.mean().to_numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.scaler_["scale"], fit_rows.std(ddof=0).to_numpy(), rtol=1e-5)
@@ -149,7 +155,9 @@ def test_set_params_changes_a_param_and_keeps_the_others():
 
 
 def test_importing_the_models_and_serving_modules_does_not_import_keras():
-    code = ("import sys, autostock.models.keras_models, autostock.indicators.predictor, "
-            "autostock.strategies.ml_signal, autostock.strategies.ensemble; "
-            "sys.exit(1 if 'keras' in sys.modules or 'tensorflow' in sys.modules else 0)")
+    code = (
+        "import sys, autostock.models.keras_models, autostock.indicators.predictor, "
+        "autostock.strategies.ml_signal, autostock.strategies.ensemble; "
+        "sys.exit(1 if 'keras' in sys.modules or 'tensorflow' in sys.modules else 0)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

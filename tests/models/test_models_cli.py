@@ -33,8 +33,20 @@ def test_features_command_lists_the_sets_and_at_least_150_names():
 
 def test_train_writes_models_params_metrics_and_oos_predictions_that_reload(tmp_path):
     out = tmp_path / "ridge"
-    res = invoke("train", "--model", "ridge", "--symbols", "AAPL,MSFT", *DATA,
-                 "--walk-forward", "train=400,test=60", "-p", "alpha=100", "--out", str(out))
+    res = invoke(
+        "train",
+        "--model",
+        "ridge",
+        "--symbols",
+        "AAPL,MSFT",
+        *DATA,
+        "--walk-forward",
+        "train=400,test=60",
+        "-p",
+        "alpha=100",
+        "--out",
+        str(out),
+    )
     assert res.exit_code == 0, res.output
     assert "price RMSE" in res.output and "naive last price" in res.output
     params = json.loads((out / "params.json").read_text())
@@ -64,9 +76,26 @@ def test_train_writes_models_params_metrics_and_oos_predictions_that_reload(tmp_
 
 
 def test_train_direction_target_reports_classification_metrics(tmp_path):
-    res = invoke("train", "--model", "random_forest", "--symbols", "AAPL", *DATA, "--target", "direction_5",
-                 "--features", "basic", "--walk-forward", "train=300,test=100", "-p", "n_estimators=5",
-                 "-p", "max_depth=3", "--out", str(tmp_path / "rf"))
+    res = invoke(
+        "train",
+        "--model",
+        "random_forest",
+        "--symbols",
+        "AAPL",
+        *DATA,
+        "--target",
+        "direction_5",
+        "--features",
+        "basic",
+        "--walk-forward",
+        "train=300,test=100",
+        "-p",
+        "n_estimators=5",
+        "-p",
+        "max_depth=3",
+        "--out",
+        str(tmp_path / "rf"),
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "rf" / "metrics.json").read_text())
     s = metrics["symbols"]["AAPL"]
@@ -76,24 +105,43 @@ def test_train_direction_target_reports_classification_metrics(tmp_path):
 
 
 def test_train_ensemble_reports_members_and_the_combination(tmp_path):
-    res = invoke("train", "--model", "ridge,random_forest", "--ensemble", "stacking", "--symbols", "AAPL", *DATA,
-                 "--features", "basic", "--walk-forward", "train=300,test=100",
-                 "-p", "random_forest.n_estimators=5", "--out", str(tmp_path / "ens"))
+    res = invoke(
+        "train",
+        "--model",
+        "ridge,random_forest",
+        "--ensemble",
+        "stacking",
+        "--symbols",
+        "AAPL",
+        *DATA,
+        "--features",
+        "basic",
+        "--walk-forward",
+        "train=300,test=100",
+        "-p",
+        "random_forest.n_estimators=5",
+        "--out",
+        str(tmp_path / "ens"),
+    )
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "ens" / "metrics.json").read_text())
     assert set(metrics["symbols"]["AAPL"]["members"]) == {"ridge", "random_forest"}
     assert json.loads((tmp_path / "ens" / "params.json").read_text())["ensemble"] == "stacking"
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--target", "price_5"], "unknown target 'price_5'"),
-    (["--walk-forward", "train=300,test=60,purge=2"], "purge=2"),
-    (["--features", "rsi_999"], "rsi_999"),
-    (["-p", "alpah=3"], "alpah"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--target", "price_5"], "unknown target 'price_5'"),
+        (["--walk-forward", "train=300,test=60,purge=2"], "purge=2"),
+        (["--features", "rsi_999"], "rsi_999"),
+        (["-p", "alpah=3"], "alpah"),
+    ],
+)
 def test_user_mistakes_exit_2_with_one_line_naming_the_value(args, message, tmp_path):
-    res = CliRunner().invoke(cli, ["train", "--model", "ridge", "--symbols", "AAPL", *DATA, *args,
-                                   "--out", str(tmp_path / "x")])
+    res = CliRunner().invoke(
+        cli, ["train", "--model", "ridge", "--symbols", "AAPL", *DATA, *args, "--out", str(tmp_path / "x")]
+    )
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
 
@@ -105,19 +153,35 @@ def test_unknown_model_lists_the_registered_predictors(tmp_path):
 
 @pytest.mark.skipif(importlib.util.find_spec("mlflow") is not None, reason="mlflow is installed")
 def test_track_without_mlflow_is_a_one_line_error(tmp_path):
-    res = CliRunner().invoke(cli, ["train", "--model", "ridge", "--symbols", "AAPL", *DATA, "--track",
-                                   "--out", str(tmp_path / "x")])
+    res = CliRunner().invoke(
+        cli, ["train", "--model", "ridge", "--symbols", "AAPL", *DATA, "--track", "--out", str(tmp_path / "x")]
+    )
     assert res.exit_code == 2 and "pip install 'autostock[tracking]'" in res.output
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mlflow") is None, reason="the optional tracking extra (mlflow) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="the optional tracking extra (mlflow) is not installed"
+)
 def test_track_logs_params_metrics_and_artifacts_to_a_local_mlflow_store(tmp_path, monkeypatch):
     import mlflow
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    res = invoke("train", "--model", "ridge", "--symbols", "AAPL", *DATA, "--features", "basic",
-                 "--walk-forward", "train=300,test=100", "--track", "--out", "models/ridge")
+    res = invoke(
+        "train",
+        "--model",
+        "ridge",
+        "--symbols",
+        "AAPL",
+        *DATA,
+        "--features",
+        "basic",
+        "--walk-forward",
+        "train=300,test=100",
+        "--track",
+        "--out",
+        "models/ridge",
+    )
     assert res.exit_code == 0, res.output
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["autostock-train"])
@@ -127,24 +191,66 @@ def test_track_logs_params_metrics_and_artifacts_to_a_local_mlflow_store(tmp_pat
 
 
 def test_tune_cli_writes_results_csv_and_best_params_next_to_the_model(tmp_path):
-    res = invoke("tune", "--model", "ridge", "--symbols", "AAPL", *DATA, "--features", "basic",
-                 "--space", "alpha=1|100", "--splits", "2", "--out", str(tmp_path / "ridge"))
+    res = invoke(
+        "tune",
+        "--model",
+        "ridge",
+        "--symbols",
+        "AAPL",
+        *DATA,
+        "--features",
+        "basic",
+        "--space",
+        "alpha=1|100",
+        "--splits",
+        "2",
+        "--out",
+        str(tmp_path / "ridge"),
+    )
     assert res.exit_code == 0, res.output
     table = pd.read_csv(tmp_path / "ridge" / "tune_results.csv")
     assert sorted(table["alpha"]) == [1, 100]
     best = tmp_path / "ridge" / "best_params.json"
-    res = invoke("train", "--model", "ridge", "--symbols", "AAPL", *DATA, "--features", "basic",
-                 "--walk-forward", "train=300,test=100", "--params-from", str(best), "--out", str(tmp_path / "ridge"))
+    res = invoke(
+        "train",
+        "--model",
+        "ridge",
+        "--symbols",
+        "AAPL",
+        *DATA,
+        "--features",
+        "basic",
+        "--walk-forward",
+        "train=300,test=100",
+        "--params-from",
+        str(best),
+        "--out",
+        str(tmp_path / "ridge"),
+    )
     assert res.exit_code == 0, res.output
     used = json.loads((tmp_path / "ridge" / "params.json").read_text())["model_params"]["alpha"]
     assert used == json.loads(best.read_text())["params"]["alpha"]
 
 
 def test_tuning_period_is_recorded_and_an_overlap_is_flagged_in_train_and_backtest(tmp_path):
-    tuned = ["--data", "synthetic", "--symbols", "AAPL", "--start", "2015-01-01", "--end", "2016-06-30",
-             "--seed", "7", "-q", "--features", "ret_1,ret_5,ret_20"]
-    res = invoke("tune", "--model", "ridge", *tuned, "--space", "alpha=1|100", "--splits", "2",
-                 "--out", str(tmp_path / "t"))
+    tuned = [
+        "--data",
+        "synthetic",
+        "--symbols",
+        "AAPL",
+        "--start",
+        "2015-01-01",
+        "--end",
+        "2016-06-30",
+        "--seed",
+        "7",
+        "-q",
+        "--features",
+        "ret_1,ret_5,ret_20",
+    ]
+    res = invoke(
+        "tune", "--model", "ridge", *tuned, "--space", "alpha=1|100", "--splits", "2", "--out", str(tmp_path / "t")
+    )
     assert res.exit_code == 0, res.output
     assert "biased upward" in res.output and "tuned on 2015-01-01..2016-06-30" in res.output
     best = json.loads((tmp_path / "t" / "best_params.json").read_text())
@@ -156,27 +262,75 @@ def test_tuning_period_is_recorded_and_an_overlap_is_flagged_in_train_and_backte
     assert len(folds) == 2 and all(f["train_last"] < f["validation_first"] for f in folds)
 
     def train_on(start: str, end: str, out: str):
-        args = ["--data", "synthetic", "--symbols", "AAPL", "--start", start, "--end", end, "--seed", "7", "-q",
-                "--features", "ret_1,ret_5,ret_20", "--walk-forward", "train=200,test=100"]
-        res = CliRunner().invoke(cli, ["train", "--model", "ridge", *args, "--params-from",
-                                       str(tmp_path / "t" / "best_params.json"), "--out", str(tmp_path / out)])
+        args = [
+            "--data",
+            "synthetic",
+            "--symbols",
+            "AAPL",
+            "--start",
+            start,
+            "--end",
+            end,
+            "--seed",
+            "7",
+            "-q",
+            "--features",
+            "ret_1,ret_5,ret_20",
+            "--walk-forward",
+            "train=200,test=100",
+        ]
+        res = CliRunner().invoke(
+            cli,
+            [
+                "train",
+                "--model",
+                "ridge",
+                *args,
+                "--params-from",
+                str(tmp_path / "t" / "best_params.json"),
+                "--out",
+                str(tmp_path / out),
+            ],
+        )
         assert res.exit_code == 0, res.output
         return res, json.loads((tmp_path / out / "metrics.json").read_text())
 
     res, metrics = train_on("2016-01-01", "2017-12-31", "overlap")
     assert metrics["tuned_on_overlap"] is True
     assert metrics["tuned_overlap"][0][:10] == "2016-01-01" and metrics["tuned_overlap"][1][:10] == "2016-06-30"
-    assert "warning: params tuned on 2015-01-01..2016-06-30 overlap the training data on 2016-01-01..2016-06-30" \
+    assert (
+        "warning: params tuned on 2015-01-01..2016-06-30 overlap the training data on 2016-01-01..2016-06-30"
         in res.output
+    )
     res, metrics = train_on("2016-07-01", "2018-06-30", "later")
     assert metrics["tuned_on_overlap"] is False and "warning" not in res.output
     # a backtest of a model whose params were tuned on its bars says so in summary.json
     for model, start, flag in (("overlap", "2016-01-01", True), ("later", "2016-07-01", False)):
         out = tmp_path / f"bt-{model}"
-        res = CliRunner().invoke(cli, ["backtest", "--strategy", "ml_signal", "--param", f"model={tmp_path / model}",
-                                       "--data", "synthetic", "--symbols", "AAPL", "--start", start,
-                                       "--end", "2018-06-30", "--seed", "7", "--no-tearsheet", "--no-pyfolio",
-                                       "--out", str(out)])
+        res = CliRunner().invoke(
+            cli,
+            [
+                "backtest",
+                "--strategy",
+                "ml_signal",
+                "--param",
+                f"model={tmp_path / model}",
+                "--data",
+                "synthetic",
+                "--symbols",
+                "AAPL",
+                "--start",
+                start,
+                "--end",
+                "2018-06-30",
+                "--seed",
+                "7",
+                "--no-tearsheet",
+                "--no-pyfolio",
+                "--out",
+                str(out),
+            ],
+        )
         assert res.exit_code == 0, res.output
         summary = json.loads((out / "summary.json").read_text())
         assert summary["metrics"]["tuned_on_overlap"] is flag
@@ -186,8 +340,22 @@ def test_tuning_period_is_recorded_and_an_overlap_is_flagged_in_train_and_backte
 
 @pytest.mark.skipif(not ORCL.is_file(), reason="real data ../shared/data/orcl-1995-2014.csv not present")
 def test_train_on_real_orcl_reports_model_and_naive_price_level_rmse(tmp_path):
-    res = invoke("train", "--model", "ridge", "--data", str(ORCL), "--symbols", "ORCL", "--end", "2002-12-31",
-                 "--features", "basic", "-q", "--out", str(tmp_path / "orcl"))
+    res = invoke(
+        "train",
+        "--model",
+        "ridge",
+        "--data",
+        str(ORCL),
+        "--symbols",
+        "ORCL",
+        "--end",
+        "2002-12-31",
+        "--features",
+        "basic",
+        "-q",
+        "--out",
+        str(tmp_path / "orcl"),
+    )
     assert res.exit_code == 0, res.output
     assert "idx_* features omitted" in res.output
     s = json.loads((tmp_path / "orcl" / "metrics.json").read_text())["symbols"]["ORCL"]

@@ -15,11 +15,14 @@ def _members(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, pd.S
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2020-01-01", periods=n)
     actual = pd.Series(rng.standard_normal(n), index=idx)
-    preds = pd.DataFrame({
-        "good": actual + 0.2 * rng.standard_normal(n),
-        "bad": actual + 2.0 * rng.standard_normal(n),
-        "biased": actual + 1.0,
-    }, index=idx)
+    preds = pd.DataFrame(
+        {
+            "good": actual + 0.2 * rng.standard_normal(n),
+            "bad": actual + 2.0 * rng.standard_normal(n),
+            "biased": actual + 1.0,
+        },
+        index=idx,
+    )
     preds.iloc[:100] = np.nan
     preds.iloc[250, 1] = np.nan  # a member without a prediction on one bar
     regime = pd.Series(np.where(np.arange(n) % 50 < 25, 1.0, -1.0), index=idx)
@@ -53,7 +56,7 @@ def test_weights_at_bar_t_use_only_labels_known_by_t():
     preds, actual, regime = _members()
     t, horizon = 300, 5
     changed = actual.copy()
-    changed.iloc[t - horizon + 1:] = 1e6  # labels not yet known at bar t
+    changed.iloc[t - horizon + 1 :] = 1e6  # labels not yet known at bar t
     for reg in (None, regime):
         a = error_weights(preds, actual, horizon, regime=reg)
         b = error_weights(preds, changed, horizon, regime=reg)

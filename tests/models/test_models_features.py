@@ -10,9 +10,8 @@ from autostock.errors import ConfigError, DataError
 from autostock.indicators.regime import MarketRegime
 from autostock.models.features import FEATURE_SETS, FEATURES, compute_features, feature_names, resolve_features
 from autostock.models.regime import RegimeRule, regime_code_last, regime_codes, regime_label
-from tests.models.ml_data import market
 from tests.btprobe import line_values
-
+from tests.models.ml_data import market
 
 # the OHLCV + reference features; data groups (quotes, trades, news, ...) are truncation-tested
 # in tests/models/test_features_micro.py on data that carries their columns
@@ -40,10 +39,9 @@ def test_every_feature_at_bar_t_is_identical_on_data_up_to_t_and_on_the_whole_se
         row_whole, row_part = whole.iloc[t].to_numpy(), part.iloc[t].to_numpy()
         # not vacuous: at these bars every feature is past its warm-up
         assert np.isfinite(row_whole).all(), [c for c, v in zip(whole.columns, row_whole) if not np.isfinite(v)]
-        np.testing.assert_allclose(row_part, row_whole, rtol=1e-10, atol=1e-12,
-                                   err_msg=f"look-ahead at bar {t}")
+        np.testing.assert_allclose(row_part, row_whole, rtol=1e-10, atol=1e-12, err_msg=f"look-ahead at bar {t}")
         # earlier rows too
-        pd.testing.assert_frame_equal(part.iloc[:t + 1], whole.iloc[:t + 1], rtol=1e-10, atol=1e-12)
+        pd.testing.assert_frame_equal(part.iloc[: t + 1], whole.iloc[: t + 1], rtol=1e-10, atol=1e-12)
 
 
 def test_named_set_omits_cross_asset_features_without_their_reference_and_says_which():
@@ -85,8 +83,9 @@ def test_feature_sets_are_the_documented_ones():
 # -- regime ----------------------------------------------------------------------------------
 def _trend(n: int, drift: float, vol: float = 0.005, seed: int = 1) -> pd.Series:
     rng = np.random.default_rng(seed)
-    return pd.Series(100 * np.exp(np.cumsum(drift + vol * rng.standard_normal(n))),
-                     index=pd.bdate_range("2010-01-01", periods=n))
+    return pd.Series(
+        100 * np.exp(np.cumsum(drift + vol * rng.standard_normal(n))), index=pd.bdate_range("2010-01-01", periods=n)
+    )
 
 
 def test_regime_is_bull_in_a_steady_rise_bear_in_a_steady_fall_and_sideways_when_flat():
@@ -94,7 +93,7 @@ def test_regime_is_bull_in_a_steady_rise_bear_in_a_steady_fall_and_sideways_when
     assert regime_label(_trend(400, -0.002)).iloc[-1] == "bear"
     assert regime_label(_trend(400, 0.0, vol=0.002)).iloc[-1] == "sideways"
     codes = regime_codes(_trend(400, 0.001))
-    assert np.isnan(codes[: RegimeRule().warmup - 1]).all() and np.isfinite(codes[RegimeRule().warmup:]).all()
+    assert np.isnan(codes[: RegimeRule().warmup - 1]).all() and np.isfinite(codes[RegimeRule().warmup :]).all()
 
 
 def test_regime_of_the_last_bar_alone_agrees_with_the_vectorised_labels():
@@ -116,7 +115,7 @@ def _indicator_values(df: pd.DataFrame, runonce: bool) -> np.ndarray:
 def test_regime_indicator_agrees_in_both_backtrader_modes_and_with_the_feature():
     bars = market().bars["AAPL"]
     batch, stepwise = _indicator_values(bars, True), _indicator_values(bars, False)
-    expected = regime_codes(bars["close"])[RegimeRule().warmup - 1:]
+    expected = regime_codes(bars["close"])[RegimeRule().warmup - 1 :]
     np.testing.assert_array_equal(batch, stepwise)
     np.testing.assert_array_equal(batch, expected)
     assert set(np.unique(batch)) <= {-1.0, 0.0, 1.0} and len(np.unique(batch)) >= 2

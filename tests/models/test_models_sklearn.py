@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autostock.models.sklearn_models import (GradientBoostingPredictor, LogisticPredictor, RandomForestPredictor,
-                                             RidgePredictor, SklearnPredictor)
+from autostock.models.sklearn_models import (
+    GradientBoostingPredictor,
+    LogisticPredictor,
+    RandomForestPredictor,
+    RidgePredictor,
+    SklearnPredictor,
+)
 from autostock.registry import PREDICTORS
 from tests.models.ml_data import learnable
 
@@ -61,7 +66,9 @@ def test_save_load_round_trip_gives_identical_predictions(name, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X.iloc[400:]), model.predict(X.iloc[400:]))
     assert loaded.get_params() == model.get_params()
     # the base class finds the family from params.json
-    np.testing.assert_array_equal(SklearnPredictor.load(tmp_path / name).predict(X.iloc[400:]), model.predict(X.iloc[400:]))
+    np.testing.assert_array_equal(
+        SklearnPredictor.load(tmp_path / name).predict(X.iloc[400:]), model.predict(X.iloc[400:])
+    )
 
 
 def test_rows_with_nan_are_skipped_in_fit_and_predict_nan():

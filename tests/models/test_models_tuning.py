@@ -27,8 +27,9 @@ def test_purged_splits_keep_purge_plus_embargo_bars_between_train_and_validation
 
 
 def test_grid_search_writes_one_csv_row_per_combination_and_the_best_params(tmp_path):
-    table, best = tune("ridge", _data(), parse_target("fwd_return_5"), {"alpha": "0.1|1000000"}, "grid",
-                       out=tmp_path, progress=False)
+    table, best = tune(
+        "ridge", _data(), parse_target("fwd_return_5"), {"alpha": "0.1|1000000"}, "grid", out=tmp_path, progress=False
+    )
     csv = pd.read_csv(tmp_path / "tune_results.csv")
     assert len(csv) == 2 and {"alpha", "score", "ic", "directional_accuracy"} <= set(csv.columns)
     assert best["alpha"] == 0.1  # the signal is linear: heavy shrinkage must score worse
@@ -37,9 +38,17 @@ def test_grid_search_writes_one_csv_row_per_combination_and_the_best_params(tmp_
 
 
 def test_optuna_search_runs_the_requested_trials_and_saves_the_best(tmp_path):
-    table, best = tune("random_forest", _data(), parse_target("fwd_return_5"),
-                       {"max_depth": "2:4", "min_samples_leaf": "5|20"}, "optuna", trials=3,
-                       fixed_params={"n_estimators": 5}, out=tmp_path, progress=False)
+    table, best = tune(
+        "random_forest",
+        _data(),
+        parse_target("fwd_return_5"),
+        {"max_depth": "2:4", "min_samples_leaf": "5|20"},
+        "optuna",
+        trials=3,
+        fixed_params={"n_estimators": 5},
+        out=tmp_path,
+        progress=False,
+    )
     assert len(pd.read_csv(tmp_path / "tune_results.csv")) == 3
     assert 2 <= best["max_depth"] <= 4 and best["n_estimators"] == 5
     assert table["score"].is_monotonic_increasing

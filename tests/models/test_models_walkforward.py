@@ -86,10 +86,14 @@ def _features_and_target(n: int | None):
     return X, make_target(bars["close"], "fwd_return_5")
 
 
-@pytest.mark.parametrize("factory", [
-    lambda: RidgePredictor(alpha=100.0),
-    lambda: GradientBoostingPredictor(max_iter=15, min_samples_leaf=20),
-], ids=["ridge", "gradient_boosting_with_validation"])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: RidgePredictor(alpha=100.0),
+        lambda: GradientBoostingPredictor(max_iter=15, min_samples_leaf=20),
+    ],
+    ids=["ridge", "gradient_boosting_with_validation"],
+)
 def test_walk_forward_prediction_at_bar_t_is_the_same_on_data_up_to_t_and_on_the_whole_series(factory):
     cfg = parse_walk_forward("train=360,test=60,val=0.2")
     X, y = _features_and_target(None)
@@ -138,8 +142,10 @@ def test_purge_shorter_than_the_horizon_is_refused():
         plan_folds(500, 5, WalkForwardConfig(train=200, test=50, purge=2))
 
 
-@pytest.mark.parametrize("text,match", [("train=abc", "train"), ("bogus=3", "bogus"), ("mode=sideways", "mode"),
-                                        ("train=0", "train"), ("val=0.7", "val")])
+@pytest.mark.parametrize(
+    "text,match",
+    [("train=abc", "train"), ("bogus=3", "bogus"), ("mode=sideways", "mode"), ("train=0", "train"), ("val=0.7", "val")],
+)
 def test_bad_walk_forward_settings_are_config_errors_naming_the_value(text, match):
     with pytest.raises(ConfigError, match=match):
         parse_walk_forward(text)

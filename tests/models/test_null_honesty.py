@@ -53,14 +53,21 @@ def test_every_ml_serving_mode_refuses_or_shows_no_skill_on_a_random_walk(walk, 
     train(walk.slice(None, walk.dates()[499]), "ridge", "fwd_return_5", FEATURES, parse_walk_forward(WALK), out=early)
     after = walk.slice(load_artifacts(early).training_window("RW").label_end + pd.Timedelta(days=1), None)
     assert len(after.dates()) > 1400
-    members = json.dumps([{"name": "ml_signal", "params": {"model": str(folder)}},
-                          {"name": "ml_signal", "params": {"model": "logistic", "features": FEATURES, "walk_forward": WALK,
-                                                           "target": "direction_5"}},
-                          {"name": "ml_signal", "params": {"model": str(folder), "long_threshold": 0.001}}])
+    members = json.dumps(
+        [
+            {"name": "ml_signal", "params": {"model": str(folder)}},
+            {
+                "name": "ml_signal",
+                "params": {"model": "logistic", "features": FEATURES, "walk_forward": WALK, "target": "direction_5"},
+            },
+            {"name": "ml_signal", "params": {"model": str(folder), "long_threshold": 0.001}},
+        ]
+    )
     runs = {
         "predictor name": sharpe({"model": "ridge", "features": FEATURES, "walk_forward": WALK}, walk),
-        "predictor name, direction": sharpe({"model": "logistic", "features": FEATURES, "walk_forward": WALK,
-                                             "target": "direction_5"}, walk),
+        "predictor name, direction": sharpe(
+            {"model": "logistic", "features": FEATURES, "walk_forward": WALK, "target": "direction_5"}, walk
+        ),
         "trained directory": sharpe({"model": str(folder)}, walk),
         "trained directory, long/short": sharpe({"model": str(folder), "allow_short": True}, walk),
         "saved predictor on later bars": sharpe({"model": str(early), "serve": "model"}, after),
@@ -77,11 +84,20 @@ def test_every_ml_serving_mode_refuses_or_shows_no_skill_on_a_random_walk(walk, 
 def test_tuned_params_show_no_skill_on_a_random_walk_and_an_overlap_is_flagged(walk, tmp_path):
     target = parse_target("fwd_return_5")
     prepared, _ = symbol_data(walk.slice(None, walk.dates()[999]), FEATURES, target)
-    _, best = tune("ridge", prepared, target, {"alpha": "0.01|1|100|10000"}, "grid", n_splits=3,
-                   out=tmp_path / "tune", progress=False)
+    _, best = tune(
+        "ridge",
+        prepared,
+        target,
+        {"alpha": "0.01|1|100|10000"},
+        "grid",
+        n_splits=3,
+        out=tmp_path / "tune",
+        progress=False,
+    )
     tuned_on = json.loads((tmp_path / "tune" / "best_params.json").read_text())["tuned_on"]
-    result = train(walk, "ridge", target, FEATURES, parse_walk_forward(WALK), best, out=tmp_path / "m",
-                   tuned_on=tuned_on)
+    result = train(
+        walk, "ridge", target, FEATURES, parse_walk_forward(WALK), best, out=tmp_path / "m", tuned_on=tuned_on
+    )
     assert result.metrics["tuned_on_overlap"] is True
     backtest = run_backtest(RunSpec(strategy="ml_signal", params={"model": str(tmp_path / "m")}, symbols=["RW"]), walk)
     assert backtest.metrics["tuned_on_overlap"] is True

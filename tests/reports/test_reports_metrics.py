@@ -21,16 +21,18 @@ def test_bar_frequency_is_detected_from_the_index():
     assert periods_per_year(pd.date_range("2020-01-03", periods=100, freq="W-FRI")) == 52
     assert periods_per_year(pd.date_range("2020-01-31", periods=36, freq="ME")) == 12
     days = pd.bdate_range("2020-01-02", periods=20)
-    five_min = pd.DatetimeIndex([d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k)
-                                 for d in days for k in range(78)])
+    five_min = pd.DatetimeIndex(
+        [d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k) for d in days for k in range(78)]
+    )
     assert periods_per_year(five_min) == 252 * 78
 
 
 def test_intraday_returns_are_annualised_by_bars_not_days():
     # a steady 2.5 % over one month of 5-minute bars: the CAGR is that of 2.5 % a month, not of 2.5 % in 4 years
     days = pd.bdate_range("2020-01-02", periods=21)
-    index = pd.DatetimeIndex([d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k)
-                              for d in days for k in range(78)])
+    index = pd.DatetimeIndex(
+        [d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k) for d in days for k in range(78)]
+    )
     r = pd.Series((1.025 ** (1 / len(index))) - 1, index=index)
     m = compute_metrics(r, None)
     assert m["periods_per_year"] == 252 * 78
@@ -56,8 +58,10 @@ def test_win_rate_and_profit_factor_are_per_trade_and_the_daily_ones_are_named_s
 
 def test_the_equal_weight_fallback_benchmark_is_named_what_it_is():
     idx = pd.bdate_range("2020-01-01", periods=10)
-    bars = {s: pd.DataFrame({"open": p, "high": p, "low": p, "close": p, "volume": 1.0}, index=idx)
-            for s, p in (("A", np.linspace(10, 11, 10)), ("B", np.linspace(20, 19, 10)))}
+    bars = {
+        s: pd.DataFrame({"open": p, "high": p, "low": p, "close": p, "volume": 1.0}, index=idx)
+        for s, p in (("A", np.linspace(10, 11, 10)), ("B", np.linspace(20, 19, 10)))
+    }
     bench = benchmark_returns(Market(bars, "test"), idx)
     assert bench.name == EQUAL_WEIGHT_NAME == "EQUAL_WEIGHT_BASKET"
     expected = ((bars["A"]["close"] / 10 + bars["B"]["close"] / 20) / 2).pct_change().fillna(0.0)
@@ -72,13 +76,18 @@ def test_a_folder_mixing_daily_and_five_minute_files_is_refused_naming_the_files
 
     def write(name: str, index: pd.DatetimeIndex) -> None:
         p = np.linspace(100, 110, len(index))
-        pd.DataFrame({"Date": index, "Open": p, "High": p + 1, "Low": p - 1, "Close": p, "Volume": 1000.0}) \
-            .to_csv(tmp_path / name, index=False)
+        pd.DataFrame({"Date": index, "Open": p, "High": p + 1, "Low": p - 1, "Close": p, "Volume": 1000.0}).to_csv(
+            tmp_path / name, index=False
+        )
 
     write("DAY.csv", pd.bdate_range("2020-01-02", periods=40))
     days = pd.bdate_range("2020-01-02", periods=3)
-    write("MIN.csv", pd.DatetimeIndex([d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k)
-                                       for d in days for k in range(78)]))
+    write(
+        "MIN.csv",
+        pd.DatetimeIndex(
+            [d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k) for d in days for k in range(78)]
+        ),
+    )
     with pytest.raises(DataError, match=r"different frequencies.*DAY\.csv \(252 bars/year\).*MIN\.csv \(19656"):
         load_market(str(tmp_path))
     assert load_market(str(tmp_path), ["DAY"]).symbols == ["DAY"]  # one frequency per run is fine

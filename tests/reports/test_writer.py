@@ -33,8 +33,17 @@ def test_parallel_and_serial_writers_write_the_same_files_with_the_same_tables(r
     write_outputs(result, par, parallel=True)
     write_outputs(result, ser, parallel=False)
     assert files(par) == files(ser)
-    assert {"summary.json", "equity.csv", "trades.csv", "orders.csv", "positions.csv", "equity.png",
-            "tearsheet.html", "pyfolio/returns_tear_sheet.png", "pyfolio/returns.csv"} <= set(files(par))
+    assert {
+        "summary.json",
+        "equity.csv",
+        "trades.csv",
+        "orders.csv",
+        "positions.csv",
+        "equity.png",
+        "tearsheet.html",
+        "pyfolio/returns_tear_sheet.png",
+        "pyfolio/returns.csv",
+    } <= set(files(par))
     for name in ("summary.json", "equity.csv", "trades.csv", "orders.csv", "pyfolio/returns.csv"):
         assert (par / name).read_bytes() == (ser / name).read_bytes()
     assert (par / "equity.png").stat().st_size > 10_000

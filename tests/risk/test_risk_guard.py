@@ -23,9 +23,16 @@ def crafted_market(paths: dict[str, np.ndarray], start: str = "2021-01-04") -> M
     for sym, close in paths.items():
         close = np.asarray(close, dtype=float)
         open_ = np.concatenate([[close[0]], close[:-1]])
-        bars[sym] = pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.002,
-                                  "low": np.minimum(open_, close) * 0.998, "close": close,
-                                  "volume": np.full(len(close), 1e6)}, index=dates)
+        bars[sym] = pd.DataFrame(
+            {
+                "open": open_,
+                "high": np.maximum(open_, close) * 1.002,
+                "low": np.minimum(open_, close) * 0.998,
+                "close": close,
+                "volume": np.full(len(close), 1e6),
+            },
+            index=dates,
+        )
     return Market(bars=bars, source="crafted", synthetic=True, sectors=uni.sectors_for(paths))
 
 
@@ -36,8 +43,13 @@ def universe_market():
 
 
 def momentum_spec(symbols, risk):
-    return RunSpec(strategy="momentum", params={"lookback": 40, "top_n": 20, "rebalance": 10, "absolute": False},
-                   symbols=symbols, sizer="equal_weight", risk=risk)
+    return RunSpec(
+        strategy="momentum",
+        params={"lookback": 40, "top_n": 20, "rebalance": 10, "absolute": False},
+        symbols=symbols,
+        sizer="equal_weight",
+        risk=risk,
+    )
 
 
 def test_momentum_over_the_universe_keeps_sectors_under_caps_and_leverage_under_limit(universe_market, tmp_path):
@@ -74,13 +86,16 @@ def test_momentum_over_the_universe_keeps_sectors_under_caps_and_leverage_under_
 
 def test_kill_switch_flattens_from_the_bar_after_the_breach_and_sends_nothing_afterwards():
     up = np.linspace(100, 110, 60)
-    crash = 110 * 0.95 ** np.arange(1, 9)       # eight 5 % down days
-    after = np.linspace(crash[-1], 120, 60)     # a recovery the switch must sit out
+    crash = 110 * 0.95 ** np.arange(1, 9)  # eight 5 % down days
+    after = np.linspace(crash[-1], 120, 60)  # a recovery the switch must sit out
     paths = {s: np.concatenate([up * k, crash * k, after * k]) for s, k in (("AAPL", 1.0), ("XOM", 0.5), ("JNJ", 2.0))}
     market = crafted_market(paths)
     # far-away stops: live protective orders the kill switch has to cancel
-    spec = RunSpec(strategy="buy_hold", symbols=list(paths),
-                   risk={"max_drawdown": 0.15, "correlation_limit": "off", "stop_loss": 0.5, "take_profit": 1.0})
+    spec = RunSpec(
+        strategy="buy_hold",
+        symbols=list(paths),
+        risk={"max_drawdown": 0.15, "correlation_limit": "off", "stop_loss": 0.5, "take_profit": 1.0},
+    )
     result = run_backtest(spec, market)
 
     kills = [e for e in result.events if e["type"] == "kill_switch"]
@@ -102,7 +117,7 @@ def test_kill_switch_flattens_from_the_bar_after_the_breach_and_sends_nothing_af
     protective = result.orders[result.orders["type"].isin(["Stop", "Limit"])]
     assert len(protective) == 6 and (protective["status"] == "Canceled").all()
     # cash sits still for the rest of the run, and the refusals are counted
-    assert result.equity["value"].loc[breach + pd.Timedelta(days=3):].nunique() == 1
+    assert result.equity["value"].loc[breach + pd.Timedelta(days=3) :].nunique() == 1
     assert result.analyses["risk_guard"]["refusals"]["kill_switch"] > 0
     assert summary_sections(result.analyses)["kill_switch"][0]["date"] == kills[0]["date"]
 
@@ -124,8 +139,12 @@ def test_kill_switch_cool_off_lets_entries_resume():
 def test_stop_loss_and_take_profit_fire_at_their_prices(universe_market):
     symbols = ["AAPL", "MSFT", "JPM", "XOM", "JNJ", "PG"]
     market = universe_market.select(symbols)
-    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=symbols,
-                   risk={"stop_loss": 0.03, "take_profit": 0.04, "correlation_limit": "off"})
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 5, "slow": 20},
+        symbols=symbols,
+        risk={"stop_loss": 0.03, "take_profit": 0.04, "correlation_limit": "off"},
+    )
     result = run_backtest(spec, market)
     fired = result.analyses["risk_guard"]["stops"]
     assert fired.get("stop_loss", 0) > 0 and fired.get("take_profit", 0) > 0
@@ -134,8 +153,10 @@ def test_stop_loss_and_take_profit_fire_at_their_prices(universe_market):
     stops = orders[orders["type"] == "Stop"]
     limits = orders[orders["type"] == "Limit"]
     assert len(stops) == fired["stop_loss"] and len(limits) == fired["take_profit"]
-    for kind, rows, check in (("stop", stops, lambda exit_, entry: exit_ <= entry * 0.97 + 1e-6),
-                              ("limit", limits, lambda exit_, entry: exit_ >= entry * 1.04 - 1e-6)):
+    for kind, rows, check in (
+        ("stop", stops, lambda exit_, entry: exit_ <= entry * 0.97 + 1e-6),
+        ("limit", limits, lambda exit_, entry: exit_ >= entry * 1.04 - 1e-6),
+    ):
         for _, o in rows.iterrows():
             t = trades[(trades.symbol == o.symbol) & (pd.to_datetime(trades.exit_date) == pd.Timestamp(o.executed))]
             assert len(t) == 1, (kind, o.symbol, o.executed)
@@ -161,8 +182,8 @@ def test_correlation_limit_refuses_a_clone_of_a_held_position_and_counts_it():
     base = rng.normal(0.0005, 0.015, n)
     paths = {
         "AAPL": 100 * np.exp(np.cumsum(base)),
-        "MSFT": 80 * np.exp(np.cumsum(base + rng.normal(0, 0.002, n))),   # a near clone of AAPL
-        "XOM": 60 * np.exp(np.cumsum(rng.normal(0.0005, 0.015, n))),     # independent
+        "MSFT": 80 * np.exp(np.cumsum(base + rng.normal(0, 0.002, n))),  # a near clone of AAPL
+        "XOM": 60 * np.exp(np.cumsum(rng.normal(0.0005, 0.015, n))),  # independent
     }
     market = crafted_market(paths)
     params = {"lookback": 30, "top_n": 3, "rebalance": 500, "absolute": False}
@@ -175,18 +196,28 @@ def test_correlation_limit_refuses_a_clone_of_a_held_position_and_counts_it():
     held = set(result.positions["symbol"])
     assert held == {"AAPL", "XOM"}
 
-    reduced = run_backtest(RunSpec(strategy="momentum", params=params, symbols=list(paths),
-                                   risk={**risk, "correlation_action": "reduce"}), market)
-    assert reduced.analyses["risk_guard"]["reductions"].get("correlation", 0) + \
-        reduced.analyses["risk_guard"]["refusals"].get("correlation", 0) == 1
+    reduced = run_backtest(
+        RunSpec(strategy="momentum", params=params, symbols=list(paths), risk={**risk, "correlation_action": "reduce"}),
+        market,
+    )
+    assert (
+        reduced.analyses["risk_guard"]["reductions"].get("correlation", 0)
+        + reduced.analyses["risk_guard"]["refusals"].get("correlation", 0)
+        == 1
+    )
     sizes = reduced.positions.groupby("symbol")["value"].first()
     assert sizes.get("MSFT", 0.0) < 0.5 * sizes["XOM"]
 
 
 def test_max_position_weight_reduces_orders():
     paths = {"AAPL": np.linspace(100, 120, 80), "XOM": np.linspace(50, 55, 80)}
-    spec = RunSpec(strategy="buy_hold", symbols=list(paths), sizer="percent", sizer_params={"percent": 50},
-                   risk={"max_position_weight": 0.2, "correlation_limit": "off"})
+    spec = RunSpec(
+        strategy="buy_hold",
+        symbols=list(paths),
+        sizer="percent",
+        sizer_params={"percent": 50},
+        risk={"max_position_weight": 0.2, "correlation_limit": "off"},
+    )
     result = run_backtest(spec, crafted_market(paths))
     assert result.analyses["risk_guard"]["reductions"]["max_position_weight"] == 2
     assert result.analyses["exposure"]["max_position_weight"] <= 0.2 * 1.01
@@ -197,9 +228,18 @@ def test_guard_stops_and_kill_switch_agree_in_runonce_and_next_modes(universe_ma
 
     symbols = ["AAPL", "MSFT", "NVDA", "JPM", "XOM", "JNJ"]
     market = universe_market.select(symbols)
-    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=symbols,
-                   risk={"stop_loss": 0.04, "trailing_stop": 0.06, "sector_caps": {"Technology": 0.2},
-                         "max_drawdown": 0.08, "cool_off": 15})
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 5, "slow": 20},
+        symbols=symbols,
+        risk={
+            "stop_loss": 0.04,
+            "trailing_stop": 0.06,
+            "sector_caps": {"Technology": 0.2},
+            "max_drawdown": 0.08,
+            "cool_off": 15,
+        },
+    )
     results = []
     for runonce in (True, False):
         cerebro = build_cerebro(spec, market)

@@ -19,12 +19,22 @@ FAST = settings(max_examples=150, deadline=None)
 
 
 @FAST
-@given(equity=money, cash=money, p=price, stop_frac=st.floats(0.001, 0.9), r=fraction, lev=leverage,
-       gross_frac=st.floats(0.0, 6.0))
-def test_fixed_fraction_size_is_never_negative_and_fits_cash_and_leverage(equity, cash, p, stop_frac, r, lev, gross_frac):
+@given(
+    equity=money,
+    cash=money,
+    p=price,
+    stop_frac=st.floats(0.001, 0.9),
+    r=fraction,
+    lev=leverage,
+    gross_frac=st.floats(0.0, 6.0),
+)
+def test_fixed_fraction_size_is_never_negative_and_fits_cash_and_leverage(
+    equity, cash, p, stop_frac, r, lev, gross_frac
+):
     gross = gross_frac * equity
-    shares = risk.fixed_fraction_shares(equity, p, p * stop_frac, risk_fraction=r, cash=cash,
-                                        gross_exposure=gross, max_leverage=lev)
+    shares = risk.fixed_fraction_shares(
+        equity, p, p * stop_frac, risk_fraction=r, cash=cash, gross_exposure=gross, max_leverage=lev
+    )
     assert shares >= 0
     assert shares * p <= cash * (1 + 1e-9)
     assert gross + shares * p <= max(lev * equity, gross) * (1 + 1e-9)
@@ -77,8 +87,13 @@ def return_matrices(draw):
 
 
 @FAST
-@given(r=return_matrices(), target=st.floats(0.01, 0.6), lev=leverage, method=st.sampled_from(["risk_parity", "inverse_vol"]),
-       max_w=st.one_of(st.none(), st.floats(0.05, 1.0)))
+@given(
+    r=return_matrices(),
+    target=st.floats(0.01, 0.6),
+    lev=leverage,
+    method=st.sampled_from(["risk_parity", "inverse_vol"]),
+    max_w=st.one_of(st.none(), st.floats(0.05, 1.0)),
+)
 def test_vol_target_weights_are_long_only_and_within_leverage_and_position_caps(r, target, lev, method, max_w):
     w = risk.vol_target_weights(r, target_vol=target, method=method, max_leverage=lev, max_weight=max_w)
     assert np.all(w >= 0)
@@ -110,9 +125,17 @@ def test_risk_parity_equalises_risk_contributions():
 
 
 @FAST
-@given(shares=st.integers(0, 10**6), p=price, equity=money, gross_f=st.floats(0, 3), pos_f=st.floats(0, 1),
-       sec_f=st.floats(0, 1), lev=leverage, mpw=st.one_of(st.none(), st.floats(0.01, 1.0)),
-       cap=st.one_of(st.none(), st.floats(0.01, 1.0)))
+@given(
+    shares=st.integers(0, 10**6),
+    p=price,
+    equity=money,
+    gross_f=st.floats(0, 3),
+    pos_f=st.floats(0, 1),
+    sec_f=st.floats(0, 1),
+    lev=leverage,
+    mpw=st.one_of(st.none(), st.floats(0.01, 1.0)),
+    cap=st.one_of(st.none(), st.floats(0.01, 1.0)),
+)
 def test_limit_shares_never_exceeds_any_room_nor_the_order(shares, p, equity, gross_f, pos_f, sec_f, lev, mpw, cap):
     book = risk.Exposure(equity, gross_f * equity, pos_f * equity, sec_f * equity)
     allowed, reason = risk.limit_shares(shares, p, book, max_leverage=lev, max_position_weight=mpw, sector_cap=cap)
@@ -129,8 +152,10 @@ def test_limit_shares_never_exceeds_any_room_nor_the_order(shares, p, equity, gr
 @FAST
 @given(equity=money, cash=money, p=price, n=st.integers(1, 100), held=st.integers(0, 10**5))
 def test_equal_weight_and_target_shares_are_never_negative_and_fit_cash(equity, cash, p, n, held):
-    for shares in (risk.equal_weight_shares(equity, p, n, cash=cash, current_shares=held),
-                   risk.target_shares(0.3, equity, p, current_shares=held, cash=cash)):
+    for shares in (
+        risk.equal_weight_shares(equity, p, n, cash=cash, current_shares=held),
+        risk.target_shares(0.3, equity, p, current_shares=held, cash=cash),
+    ):
         assert shares >= 0
         assert shares * p <= cash * (1 + 1e-9)
 

@@ -23,8 +23,13 @@ def market():
 
 
 def run(market, sizer, strategy="sma_cross", **sizer_params):
-    spec = RunSpec(strategy=strategy, params={"fast": 10, "slow": 30} if strategy == "sma_cross" else {},
-                   symbols=SYMBOLS, sizer=sizer, sizer_params=sizer_params)
+    spec = RunSpec(
+        strategy=strategy,
+        params={"fast": 10, "slow": 30} if strategy == "sma_cross" else {},
+        symbols=SYMBOLS,
+        sizer=sizer,
+        sizer_params=sizer_params,
+    )
     return run_backtest(spec, market)
 
 
@@ -84,7 +89,9 @@ def test_kelly_sizer_stops_entering_without_an_edge():
     steps = np.tile(np.r_[np.full(3, 0.015), np.full(3, -0.02)], 50)
     market = crafted_market({"AAPL": 100 * np.exp(np.cumsum(steps))})
     spec = dict(strategy="sma_cross", params={"fast": 2, "slow": 5}, symbols=["AAPL"])
-    kelly = run_backtest(RunSpec(**spec, sizer="kelly", sizer_params={"min_trades": 3, "fraction": 1.0, "cap": 1.0}), market)
+    kelly = run_backtest(
+        RunSpec(**spec, sizer="kelly", sizer_params={"min_trades": 3, "fraction": 1.0, "cap": 1.0}), market
+    )
     percent = run_backtest(RunSpec(**spec), market)
     assert (percent.trades["pnl"] < 0).mean() > 0.8  # no edge
     assert len(entries(percent)) > 15

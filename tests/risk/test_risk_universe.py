@@ -42,13 +42,16 @@ def test_symbols_text_accepts_tickers_or_a_selector():
     assert uni.parse_symbols("ALL") == ["ALL"]  # Allstate, not the whole universe
 
 
-@pytest.mark.parametrize("text, message", [
-    ("sector=Crypto", "unknown sector 'Crypto'"),
-    ("tier=yolo", "unknown risk tier"),
-    ("max=zero", "not an integer"),
-    ("colour=red", "bad universe selector part"),
-    ("", "empty universe selector"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("sector=Crypto", "unknown sector 'Crypto'"),
+        ("tier=yolo", "unknown risk tier"),
+        ("max=zero", "not an integer"),
+        ("colour=red", "bad universe selector part"),
+        ("", "empty universe selector"),
+    ],
+)
 def test_bad_selector_raises_one_line_naming_the_value(text, message):
     with pytest.raises(ConfigError, match=message):
         uni.select(text)
@@ -74,6 +77,7 @@ def test_sectors_for_feeds_the_synthetic_factor_structure():
     assert market.sectors == mapping
     rets = {s: market.bars[s]["close"].pct_change().dropna() for s in symbols}
     import numpy as np
+
     within = np.mean([rets["XOM"].corr(rets["CVX"]), rets["XOM"].corr(rets["SLB"]), rets["AAPL"].corr(rets["NVDA"])])
     across = np.mean([rets["XOM"].corr(rets["AAPL"]), rets["CVX"].corr(rets["MSFT"]), rets["SLB"].corr(rets["NVDA"])])
     assert within > across  # same-sector symbols share a sector factor
@@ -86,10 +90,14 @@ def test_risk_settings_validate_with_clear_errors():
     assert parse_risk({"correlation_limit": "off"}).correlation_limit is None
     assert parse_risk({"stop_loss": 0.05, "strategies": {"rsi": {"stop_loss": 0.02}}}, strategy="rsi").stop_loss == 0.02
     assert parse_risk({}, strategy="x", strategy_defaults={"take_profit": 0.2}).take_profit == 0.2
-    for bad, message in [({"stop_loss": 1.5}, "stop_loss=1.5"), ({"stop_los": 0.1}, "unknown risk setting"),
-                         ({"max_leverage": "lots"}, "not a number"), ({"cool_off": 5}, "needs max_drawdown"),
-                         ({"correlation_action": "shout"}, "refuse or reduce"),
-                         ({"max_position_weight": 2.0}, "exceeds max_leverage")]:
+    for bad, message in [
+        ({"stop_loss": 1.5}, "stop_loss=1.5"),
+        ({"stop_los": 0.1}, "unknown risk setting"),
+        ({"max_leverage": "lots"}, "not a number"),
+        ({"cool_off": 5}, "needs max_drawdown"),
+        ({"correlation_action": "shout"}, "refuse or reduce"),
+        ({"max_position_weight": 2.0}, "exceeds max_leverage"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             parse_risk(bad)
 
@@ -97,11 +105,22 @@ def test_risk_settings_validate_with_clear_errors():
 def test_risk_options_build_the_risk_table_and_universe_symbols():
     from autostock.commands.risk import risk_settings_from_options, risk_spec_changes
 
-    changes = risk_spec_changes(universe="tier=ETF,max=3", stop_loss=0.05, take_profit=None, max_drawdown=0.2,
-                                sector_cap=("Technology=0.25",), correlation_limit="off", strategy="momentum")
+    changes = risk_spec_changes(
+        universe="tier=ETF,max=3",
+        stop_loss=0.05,
+        take_profit=None,
+        max_drawdown=0.2,
+        sector_cap=("Technology=0.25",),
+        correlation_limit="off",
+        strategy="momentum",
+    )
     assert changes["symbols"] == uni.select("tier=ETF,max=3")
-    assert changes["risk"] == {"stop_loss": 0.05, "max_drawdown": 0.2, "sector_caps": {"Technology": 0.25},
-                               "correlation_limit": "off"}
+    assert changes["risk"] == {
+        "stop_loss": 0.05,
+        "max_drawdown": 0.2,
+        "sector_caps": {"Technology": 0.25},
+        "correlation_limit": "off",
+    }
     assert risk_settings_from_options(sector_caps=True) == {"sector_caps": True}
     assert risk_settings_from_options() == {}
     from autostock.config import build_spec
@@ -138,16 +157,50 @@ def test_risk_options_decorator_parses_flags_into_spec_changes():
         click.echo(json.dumps(risk_spec_changes(**kw), sort_keys=True))
 
     runner = CliRunner()
-    res = runner.invoke(probe, ["--universe", "sector=Utilities", "--stop-loss", "0.05", "--take-profit", "0.1",
-                                "--trailing-stop", "0.04", "--max-drawdown", "0.15", "--cool-off", "5",
-                                "--max-leverage", "1.5", "--max-position", "0.2", "--sector-cap", "ETF=0.1",
-                                "--correlation-limit", "0.7", "--correlation-window", "40",
-                                "--correlation-action", "reduce"])
+    res = runner.invoke(
+        probe,
+        [
+            "--universe",
+            "sector=Utilities",
+            "--stop-loss",
+            "0.05",
+            "--take-profit",
+            "0.1",
+            "--trailing-stop",
+            "0.04",
+            "--max-drawdown",
+            "0.15",
+            "--cool-off",
+            "5",
+            "--max-leverage",
+            "1.5",
+            "--max-position",
+            "0.2",
+            "--sector-cap",
+            "ETF=0.1",
+            "--correlation-limit",
+            "0.7",
+            "--correlation-window",
+            "40",
+            "--correlation-action",
+            "reduce",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) == {
-        "risk": {"stop_loss": 0.05, "take_profit": 0.1, "trailing_stop": 0.04, "max_drawdown": 0.15, "cool_off": 5,
-                 "max_leverage": 1.5, "max_position_weight": 0.2, "sector_caps": {"ETF": 0.1},
-                 "correlation_limit": 0.7, "correlation_window": 40, "correlation_action": "reduce"},
+        "risk": {
+            "stop_loss": 0.05,
+            "take_profit": 0.1,
+            "trailing_stop": 0.04,
+            "max_drawdown": 0.15,
+            "cool_off": 5,
+            "max_leverage": 1.5,
+            "max_position_weight": 0.2,
+            "sector_caps": {"ETF": 0.1},
+            "correlation_limit": 0.7,
+            "correlation_window": 40,
+            "correlation_action": "reduce",
+        },
         "symbols": uni.select("sector=Utilities"),
     }
     assert json.loads(runner.invoke(probe, []).output) == {}

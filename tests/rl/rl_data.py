@@ -25,8 +25,9 @@ def train_predictor(market: Market, out: Path, train: int = 250, test: int = 125
     from autostock.models.training import train as run_train
     from autostock.models.walkforward import WalkForwardConfig
 
-    run_train(market, "ridge", "fwd_return_1", "logret_1,logret_5,vol_20", WalkForwardConfig(train=train, test=test),
-              out=out)
+    run_train(
+        market, "ridge", "fwd_return_1", "logret_1,logret_5,vol_20", WalkForwardConfig(train=train, test=test), out=out
+    )
     return out
 
 

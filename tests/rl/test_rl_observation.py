@@ -33,7 +33,9 @@ def test_observation_at_t_is_identical_whether_the_data_ends_at_t_or_runs_on(tmp
     full_dir = train_predictor(market, tmp_path / "full", train=250, test=125)
     short_dir = train_predictor(short, tmp_path / "short", train=250, test=125)
     full = market_frame(bars, oos_forecasts([str(full_dir)], "AAPL", bars.index), FEATURES)
-    trunc = market_frame(short.bars["AAPL"], oos_forecasts([str(short_dir)], "AAPL", short.bars["AAPL"].index), FEATURES)
+    trunc = market_frame(
+        short.bars["AAPL"], oos_forecasts([str(short_dir)], "AAPL", short.bars["AAPL"].index), FEATURES
+    )
     trunc.columns = full.columns  # the forecast column is named after its directory
     assert np.isfinite(full.loc[cut]).all()
     pd.testing.assert_frame_equal(full.loc[:cut].iloc[260:], trunc.iloc[260:])
@@ -43,8 +45,10 @@ def test_observation_at_t_is_identical_whether_the_data_ends_at_t_or_runs_on(tmp
     acc_short = run_weights(short.bars["AAPL"], weights.loc[:cut], CostModel(commission=0.1)).loc[cut]
     assert acc_full["equity"] == acc_short["equity"] and acc_full["shares"] == acc_short["shares"]
     a = Account(cash=acc_full["equity"] - acc_full["shares"] * bars.loc[cut, "close"], shares=int(acc_full["shares"]))
-    np.testing.assert_array_equal(builder.observe(full.loc[cut].to_numpy(), a, bars.loc[cut, "close"]),
-                                  builder.observe(trunc.loc[cut].to_numpy(), a, bars.loc[cut, "close"]))
+    np.testing.assert_array_equal(
+        builder.observe(full.loc[cut].to_numpy(), a, bars.loc[cut, "close"]),
+        builder.observe(trunc.loc[cut].to_numpy(), a, bars.loc[cut, "close"]),
+    )
 
 
 def test_normalisation_statistics_come_from_the_training_rows_only() -> None:
@@ -63,8 +67,15 @@ def test_environment_passes_gymnasium_checker_for_both_action_kinds() -> None:
     bars = synthetic().bars["AAPL"].iloc[:200]
     market = market_frame(bars, pd.DataFrame(index=bars.index), "logret_1,vol_20").iloc[25:]
     for kind in ("discrete", "weight"):
-        env = TradingEnv(bars.iloc[25:], market, ObservationBuilder(list(market.columns)).fit(market),
-                         make_reward("dsr"), kind, CostModel(commission=0.1), episode_bars=50)
+        env = TradingEnv(
+            bars.iloc[25:],
+            market,
+            ObservationBuilder(list(market.columns)).fit(market),
+            make_reward("dsr"),
+            kind,
+            CostModel(commission=0.1),
+            episode_bars=50,
+        )
         check_env(env, skip_render_check=True)
         obs, _ = env.reset(seed=1)
         assert obs.shape == (len(market.columns) + 3,)
@@ -114,9 +125,11 @@ def test_every_reward_is_lower_when_costs_are_paid() -> None:
 
 def test_user_reward_from_a_file_reference(tmp_path: Path) -> None:
     path = tmp_path / "my_reward.py"
-    path.write_text("from autostock.rl.rewards import Reward\n\n"
-                    "class Doubled(Reward):\n    defaults = {'k': 2.0}\n\n"
-                    "    def __call__(self, step):\n        return self.params['k'] * step.net_return\n")
+    path.write_text(
+        "from autostock.rl.rewards import Reward\n\n"
+        "class Doubled(Reward):\n    defaults = {'k': 2.0}\n\n"
+        "    def __call__(self, step):\n        return self.params['k'] * step.net_return\n"
+    )
     reward = make_reward(f"{path}:Doubled", {"k": 3})
     assert reward(Step(100.0, 101.0)) == pytest.approx(0.03)
     assert {"dsr", "return-drawdown", "sortino"} <= set(REWARDS.names())

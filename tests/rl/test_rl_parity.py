@@ -19,8 +19,11 @@ COSTS = [
 ]
 
 
-@pytest.mark.parametrize(("costs", "band"), [(COSTS[0], 0.0), (COSTS[1], 0.3), (COSTS[2], 0.0)],
-                         ids=["no-costs", "percent-band", "per-share"])
+@pytest.mark.parametrize(
+    ("costs", "band"),
+    [(COSTS[0], 0.0), (COSTS[1], 0.3), (COSTS[2], 0.0)],
+    ids=["no-costs", "percent-band", "per-share"],
+)
 def test_env_equity_matches_backtrader_rl_policy_within_half_percent(costs: dict, band: float) -> None:
     market = synthetic()
     bars = market.bars["AAPL"]
@@ -62,8 +65,9 @@ def test_full_long_target_survives_slippage_and_gaps_and_matches_backtrader() ->
     market = synthetic()
     bars = market.bars["AAPL"]
     weights = pd.Series(1.0, index=bars.index)
-    spec = RunSpec(strategy="rl_policy", params={"actions": weights}, symbols=["AAPL"], slippage=0.1, spread_bps=10,
-                   commission=0.1)
+    spec = RunSpec(
+        strategy="rl_policy", params={"actions": weights}, symbols=["AAPL"], slippage=0.1, spread_bps=10, commission=0.1
+    )
     bt_run = run_backtest(spec, market)
     env = run_weights(bars, weights, CostModel.from_spec(spec), spec.cash)
     assert (env["shares"].iloc[1:] > 0).all()  # bought at the first open and held

@@ -29,9 +29,18 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     market = synthetic()
     # one predictor fold covering the whole test range: its saved model made every OOS forecast
     pred = train_predictor(market, base / "pred", train=300, test=600)
-    settings = RLSettings([str(pred)], agent="ppo", actions="discrete", features="logret_1,vol_20",
-                          walk=WalkForwardConfig(train=150, test=400), timesteps=256, seeds=[0],
-                          episode_bars=60, net=(8,), costs=CostModel(commission=0.05))
+    settings = RLSettings(
+        [str(pred)],
+        agent="ppo",
+        actions="discrete",
+        features="logret_1,vol_20",
+        walk=WalkForwardConfig(train=150, test=400),
+        timesteps=256,
+        seeds=[0],
+        episode_bars=60,
+        net=(8,),
+        costs=CostModel(commission=0.05),
+    )
     res = train_policies(market, settings, out=base / "pol")
     return base / "pol", res
 
@@ -83,14 +92,20 @@ def test_rl_policy_serving_the_saved_policy_trades_like_its_precomputed_actions(
     params = json.loads((folder / "params.json").read_text())
     start = params["folds"]["AAPL"][-1]["test_start"]
     end = str(market.bars["AAPL"].index[-1].date())
-    precomputed = RunSpec(strategy="rl_policy", params={"policy": str(folder)}, symbols=["AAPL"], commission=0.05,
-                          start=start, end=end)
+    precomputed = RunSpec(
+        strategy="rl_policy", params={"policy": str(folder)}, symbols=["AAPL"], commission=0.05, start=start, end=end
+    )
     a = run_backtest(precomputed, market).equity["value"]
     index = market.bars["AAPL"].index
     warm = str(index[index.get_loc(pd.Timestamp(start)) - 90].date())  # history for the features, no orders
-    served = RunSpec(strategy="rl_policy", params={"policy": str(folder), "serve": "policy", "act_from": start,
-                                                "lookback": 80},
-                     symbols=["AAPL"], commission=0.05, start=warm, end=end)
+    served = RunSpec(
+        strategy="rl_policy",
+        params={"policy": str(folder), "serve": "policy", "act_from": start, "lookback": 80},
+        symbols=["AAPL"],
+        commission=0.05,
+        start=warm,
+        end=end,
+    )
     b = run_backtest(served, market).equity["value"].loc[start:]
     # a single fold: the precomputed actions start flat at its first bar, like both runs here
     assert len(params["folds"]["AAPL"]) == 1
@@ -103,28 +118,124 @@ def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> No
     train_predictor(synthetic(), market_pred, train=300, test=300)
     runner = CliRunner()
     out = tmp_path / "pol"
-    res = runner.invoke(cli, ["rl", "train", "--agent", "a2c", "--predictors", str(market_pred), "--data", "synthetic",
-                              "--symbols", "AAPL", "--start", "2016-01-01", "--end", "2018-12-31", "--seed", "5",
-                              "--actions", "weight", "--reward", "sortino", "--features", "logret_1",
-                              "--walk-forward", "train=200,test=300", "--timesteps", "128", "--seeds", "2",
-                              "--episode-bars", "50", "--commission", "0.1", "--out", str(out), "-q"])
+    res = runner.invoke(
+        cli,
+        [
+            "rl",
+            "train",
+            "--agent",
+            "a2c",
+            "--predictors",
+            str(market_pred),
+            "--data",
+            "synthetic",
+            "--symbols",
+            "AAPL",
+            "--start",
+            "2016-01-01",
+            "--end",
+            "2018-12-31",
+            "--seed",
+            "5",
+            "--actions",
+            "weight",
+            "--reward",
+            "sortino",
+            "--features",
+            "logret_1",
+            "--walk-forward",
+            "train=200,test=300",
+            "--timesteps",
+            "128",
+            "--seeds",
+            "2",
+            "--episode-bars",
+            "50",
+            "--commission",
+            "0.1",
+            "--out",
+            str(out),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "buy_and_hold" in res.output and "deflated Sharpe" in res.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["overfitting"]["AAPL"]["n_trials"] == 2
     assert metrics["overfitting"]["AAPL"]["pbo"]["n_trials"] == 2
     start = json.loads((out / "params.json").read_text())["folds"]["AAPL"][0]["test_start"]
-    bt = runner.invoke(cli, ["backtest", "--strategy", "rl_policy", "--param", f"policy={out}", "--data", "synthetic",
-                             "--symbols", "AAPL", "--start", start, "--end", "2018-12-31", "--seed", "5",
-                             "--commission", "0.1", "--out", str(tmp_path / "bt"), "--no-tearsheet", "--no-pyfolio"])
+    bt = runner.invoke(
+        cli,
+        [
+            "backtest",
+            "--strategy",
+            "rl_policy",
+            "--param",
+            f"policy={out}",
+            "--data",
+            "synthetic",
+            "--symbols",
+            "AAPL",
+            "--start",
+            start,
+            "--end",
+            "2018-12-31",
+            "--seed",
+            "5",
+            "--commission",
+            "0.1",
+            "--out",
+            str(tmp_path / "bt"),
+            "--no-tearsheet",
+            "--no-pyfolio",
+        ],
+    )
     assert bt.exit_code == 0, bt.output
-    early = runner.invoke(cli, ["backtest", "--strategy", "rl_policy", "--param", f"policy={out}", "--data", "synthetic",
-                                "--symbols", "AAPL", "--start", "2016-01-01", "--end", "2018-12-31", "--seed", "5",
-                                "--out", str(tmp_path / "bt2"), "--no-tearsheet", "--no-pyfolio"])
+    early = runner.invoke(
+        cli,
+        [
+            "backtest",
+            "--strategy",
+            "rl_policy",
+            "--param",
+            f"policy={out}",
+            "--data",
+            "synthetic",
+            "--symbols",
+            "AAPL",
+            "--start",
+            "2016-01-01",
+            "--end",
+            "2018-12-31",
+            "--seed",
+            "5",
+            "--out",
+            str(tmp_path / "bt2"),
+            "--no-tearsheet",
+            "--no-pyfolio",
+        ],
+    )
     assert early.exit_code == 2
     assert "no out-of-sample action for AAPL on 2016-01-01" in early.output
-    ev = runner.invoke(cli, ["rl", "evaluate", "--policy", str(out), "--data", "synthetic", "--symbols", "AAPL",
-                             "--start", "2016-01-01", "--end", "2018-12-31", "--seed", "5"])
+    ev = runner.invoke(
+        cli,
+        [
+            "rl",
+            "evaluate",
+            "--policy",
+            str(out),
+            "--data",
+            "synthetic",
+            "--symbols",
+            "AAPL",
+            "--start",
+            "2016-01-01",
+            "--end",
+            "2018-12-31",
+            "--seed",
+            "5",
+        ],
+    )
     assert ev.exit_code == 0, ev.output
     assert "ml_signal" in ev.output
 

@@ -21,11 +21,18 @@ def market():
     return generate_market(["AAA"], "2016-01-01", "2019-12-31", seed=4)
 
 
-@pytest.mark.parametrize("strategy, params", [
-    ("sma_cross", {}), ("rsi", {}), ("mean_reversion", {}), ("buy_hold", {}), ("momentum", {}),
-    ("ml_signal", {"model": "ridge", "features": "ret_1,ret_5,ret_20", "walk_forward": "train=250,test=100"}),
-    ("ensemble", {"members": "sma_cross:fast=5,slow=20;rsi"}),
-])
+@pytest.mark.parametrize(
+    "strategy, params",
+    [
+        ("sma_cross", {}),
+        ("rsi", {}),
+        ("mean_reversion", {}),
+        ("buy_hold", {}),
+        ("momentum", {}),
+        ("ml_signal", {"model": "ridge", "features": "ret_1,ret_5,ret_20", "walk_forward": "train=250,test=100"}),
+        ("ensemble", {"members": "sma_cross:fast=5,slow=20;rsi"}),
+    ],
+)
 def test_built_in_strategies_show_no_look_ahead_or_recursive_bias(market, strategy, params):
     report = check_lookahead(RunSpec(strategy=strategy, params=params, symbols=["AAA"]), market, cuts=2, history=300)
     assert report.lines_checked or strategy == "momentum"
@@ -51,8 +58,12 @@ def test_an_insufficiently_warmed_ema_is_flagged_recursive_with_the_bars_it_need
     needs = report.recursive[0]["bars_to_stabilise"]
     assert needs is not None and needs > 300
     # with enough history the same strategy passes
-    assert check_lookahead(RunSpec(strategy=f"{HERE}:ColdEMA", symbols=["AAA"]), market, cuts=2,
-                           history=needs + 1).recursive == []
+    assert (
+        check_lookahead(
+            RunSpec(strategy=f"{HERE}:ColdEMA", symbols=["AAA"]), market, cuts=2, history=needs + 1
+        ).recursive
+        == []
+    )
 
 
 def test_perturbation_reverses_every_move_after_the_cut_and_keeps_earlier_bars(market):
@@ -68,13 +79,15 @@ def test_perturbation_reverses_every_move_after_the_cut_and_keeps_earlier_bars(m
 
 def test_cli_exits_1_on_bias_0_without_and_writes_a_json_report(tmp_path):
     data = ["--data", "synthetic", "--symbols", "AAPL", "--start", "2017-01-01", "--end", "2019-12-31", "--seed", "3"]
-    res = CliRunner().invoke(cli, ["lookahead", "--strategy", f"{HERE}:PeekNextClose", *data, "--cuts", "2",
-                                   "--out", str(tmp_path / "peek")])
+    res = CliRunner().invoke(
+        cli, ["lookahead", "--strategy", f"{HERE}:PeekNextClose", *data, "--cuts", "2", "--out", str(tmp_path / "peek")]
+    )
     assert res.exit_code == 1, res.output
     assert "LOOK-AHEAD (perturbed" in res.output and "bias found" in res.output
     saved = json.loads((tmp_path / "peek" / "lookahead.json").read_text())
     assert saved["bias_found"] is True and saved["lookahead_bias"][0]["kind"] == "look-ahead"
-    res = CliRunner().invoke(cli, ["lookahead", "--strategy", "sma_cross", *data, "--cuts", "2",
-                                   "--out", str(tmp_path / "sma")])
+    res = CliRunner().invoke(
+        cli, ["lookahead", "--strategy", "sma_cross", *data, "--cuts", "2", "--out", str(tmp_path / "sma")]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "sma" / "lookahead.json").read_text())["bias_found"] is False

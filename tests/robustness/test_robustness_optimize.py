@@ -21,15 +21,26 @@ from autostock.robustness.optimize import (
 
 def test_parse_grid_ranges_lists_and_types():
     g = parse_grid(["fast=5:20:5", "slow=30,60", "k=0.5:1.0:0.25", "n=3:5", "flag=true,false"])
-    assert g == {"fast": [5, 10, 15, 20], "slow": [30, 60], "k": [0.5, 0.75, 1.0], "n": [3, 4, 5],
-                 "flag": [True, False]}
+    assert g == {
+        "fast": [5, 10, 15, 20],
+        "slow": [30, 60],
+        "k": [0.5, 0.75, 1.0],
+        "n": [3, 4, 5],
+        "flag": [True, False],
+    }
     assert len(grid_trials(g)) == 4 * 2 * 3 * 3 * 2
 
 
-@pytest.mark.parametrize("bad, match", [
-    ("fast", "expected name="), ("fast=1:2:3:4", "start:stop"), ("fast=9:1", "stop >= start"),
-    ("fast=1:x", "not a number"), ("fast=1:5:0", "step > 0"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("fast", "expected name="),
+        ("fast=1:2:3:4", "start:stop"),
+        ("fast=9:1", "stop >= start"),
+        ("fast=1:x", "not a number"),
+        ("fast=1:5:0", "step > 0"),
+    ],
+)
 def test_parse_grid_rejects_bad_specs_naming_them(bad, match):
     with pytest.raises(ConfigError, match=match):
         parse_grid([bad])
@@ -70,8 +81,12 @@ def test_grid_search_picks_the_best_objective_and_reports_overfitting_stats(two_
 
 def test_optuna_search_is_reproducible_for_a_seed(two_symbol_market, sma_spec):
     grid = parse_grid(["fast=3:9:2", "slow=15:35:10"])
-    runs = [optimize(sma_spec, two_symbol_market, grid, method="optuna", trials=5, seed=11,
-                     executor=Executor(1, progress=False)) for _ in range(2)]
+    runs = [
+        optimize(
+            sma_spec, two_symbol_market, grid, method="optuna", trials=5, seed=11, executor=Executor(1, progress=False)
+        )
+        for _ in range(2)
+    ]
     cols = ["fast", "slow", "objective"]
     pd.testing.assert_frame_equal(runs[0].table[cols], runs[1].table[cols])
     assert runs[0].best == runs[1].best and len(runs[0].table) <= 5
@@ -82,11 +97,15 @@ def test_unknown_objective_and_all_invalid_trials_are_user_errors(two_symbol_mar
         optimize(sma_spec, two_symbol_market, {"fast": [5]}, objective="alpha", executor=Executor(1, progress=False))
     with pytest.raises(ConfigError, match="every trial was rejected"):
         optimize(sma_spec, two_symbol_market, {"fast": [50]}, executor=Executor(1, progress=False))
-    with pytest.raises(ConfigError, match="every trial was rejected; first: unknown strategy 'sma_cross' param\(s\) nope"):
+    with pytest.raises(
+        ConfigError, match=r"every trial was rejected; first: unknown strategy 'sma_cross' param\(s\) nope"
+    ):
         optimize(sma_spec, two_symbol_market, {"nope": [1]}, executor=Executor(1, progress=False))
 
 
-def test_optimize_saves_the_trial_returns_so_dsr_pbo_and_the_verdict_can_be_recomputed(two_symbol_market, sma_spec, tmp_path):
+def test_optimize_saves_the_trial_returns_so_dsr_pbo_and_the_verdict_can_be_recomputed(
+    two_symbol_market, sma_spec, tmp_path
+):
     import numpy as np
 
     from autostock.robustness.stats import (

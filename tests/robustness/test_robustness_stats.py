@@ -55,12 +55,15 @@ def test_deflated_sharpe_from_returns_uses_empyrical_sharpe_and_sample_moments()
 
 def test_pbo_matches_a_hand_worked_cscv_table():
     # T = 4 periods, N = 3 trials (A, B, C), S = 4 blocks of one row, performance = mean return.
-    m = np.array([
-        [1, -2, -2],   # block 0
-        [-1, 5, -3],   # block 1
-        [1, 5, 1],     # block 2
-        [0, 2, -2],    # block 3
-    ], dtype=float)
+    m = np.array(
+        [
+            [1, -2, -2],  # block 0
+            [-1, 5, -3],  # block 1
+            [1, 5, 1],  # block 2
+            [0, 2, -2],  # block 3
+        ],
+        dtype=float,
+    )
     # IS blocks | IS means (A, B, C) | best | OOS means (A, B, C) | OOS rank of best | w = rank/4 | logit
     # {0,1}     | 0.0, 1.5, -2.5     | B    | 0.5, 3.5, -0.5      | 3                | 0.75       | ln 3
     # {0,2}     | 1.0, 1.5, -0.5     | B    | -0.5, 3.5, -2.5     | 3                | 0.75       | ln 3
@@ -110,15 +113,18 @@ def test_a_low_dsr_reads_no_evidence_of_skill_even_when_pbo_is_low():
     assert "PBO 0.05 is low, but a stable ranking is not skill" in v.text and "24 trials" in v.text
 
 
-@pytest.mark.parametrize("dsr, pbo, n, skill, start", [
-    (0.97, 0.20, 24, True, "evidence of skill: DSR 0.97 >= 0.95 and PBO 0.20 < 0.50"),
-    (0.97, 0.70, 24, False, "likely overfit: PBO 0.70 >= 0.50 although DSR 0.97"),
-    (0.97, None, 24, False, "inconclusive: DSR 0.97 >= 0.95 but PBO could not be computed"),
-    (0.97, None, 1, True, "evidence of skill: DSR 0.97 >= 0.95 (1 trial, no selection)"),
-    (0.60, 0.80, 24, False, "no evidence of skill: DSR 0.60 < 0.95 (and PBO 0.80 >= 0.50: likely overfit"),
-    (None, 0.10, 24, False, "no verdict: the deflated Sharpe ratio could not be computed"),
-    (float("nan"), 0.10, 24, False, "no verdict"),
-])
+@pytest.mark.parametrize(
+    "dsr, pbo, n, skill, start",
+    [
+        (0.97, 0.20, 24, True, "evidence of skill: DSR 0.97 >= 0.95 and PBO 0.20 < 0.50"),
+        (0.97, 0.70, 24, False, "likely overfit: PBO 0.70 >= 0.50 although DSR 0.97"),
+        (0.97, None, 24, False, "inconclusive: DSR 0.97 >= 0.95 but PBO could not be computed"),
+        (0.97, None, 1, True, "evidence of skill: DSR 0.97 >= 0.95 (1 trial, no selection)"),
+        (0.60, 0.80, 24, False, "no evidence of skill: DSR 0.60 < 0.95 (and PBO 0.80 >= 0.50: likely overfit"),
+        (None, 0.10, 24, False, "no verdict: the deflated Sharpe ratio could not be computed"),
+        (float("nan"), 0.10, 24, False, "no verdict"),
+    ],
+)
 def test_the_verdict_needs_both_a_high_dsr_and_a_low_pbo(dsr, pbo, n, skill, start):
     v = overfitting_verdict(dsr, pbo, n)
     assert v.skill is skill

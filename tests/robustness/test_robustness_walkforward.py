@@ -67,8 +67,9 @@ def test_walk_forward_stitches_the_chosen_params_out_of_sample_returns(two_symbo
         assert (winner["fast"], winner["slow"]) == (row["fast"], row["slow"])
     # the stitched OOS returns are the chosen params' run (warmed up from the fold's training start)
     row = folds.iloc[1]
-    spec = sma_spec.replace(params={"fast": int(row["fast"]), "slow": int(row["slow"])},
-                            start=row["train_start"], end=row["test_end"])
+    spec = sma_spec.replace(
+        params={"fast": int(row["fast"]), "slow": int(row["slow"])}, start=row["train_start"], end=row["test_end"]
+    )
     direct = run_backtest(spec, two_symbol_market).returns
     oos = direct[(direct.index >= row["test_start"]) & (direct.index <= row["test_end"])]
     pd.testing.assert_series_equal(result.oos_returns.loc[oos.index], oos, check_names=False)

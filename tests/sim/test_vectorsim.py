@@ -28,14 +28,18 @@ def assert_same_run(a, b):
     assert len(a.trades) == len(b.trades)
     for col in ("symbol", "entry_date", "exit_date"):
         assert a.trades[col].tolist() == b.trades[col].tolist()
-    np.testing.assert_allclose(b.trades[TRADE_NUMBERS].to_numpy(float), a.trades[TRADE_NUMBERS].to_numpy(float),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        b.trades[TRADE_NUMBERS].to_numpy(float), a.trades[TRADE_NUMBERS].to_numpy(float), rtol=1e-9, atol=1e-9
+    )
     cols = ["created", "symbol", "side", "size", "status", "executed", "exec_size"]
-    pd.testing.assert_frame_equal(a.orders[cols].reset_index(drop=True), b.orders[cols].reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        a.orders[cols].reset_index(drop=True), b.orders[cols].reset_index(drop=True), check_dtype=False
+    )
     assert a.metrics.keys() == b.metrics.keys()
     for key, value in a.metrics.items():
-        assert b.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12) if value is not None else b.metrics[key] is None
+        assert (
+            b.metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12) if value is not None else b.metrics[key] is None
+        )
 
 
 COSTS = [
@@ -59,25 +63,39 @@ def test_vectorsim_equals_backtrader_with_the_percent_sizer(market, strategy, pa
 
 @pytest.mark.parametrize("sizer_params", [{"stake": 150}, {"stake": 2000}])
 def test_vectorsim_equals_backtrader_with_the_fixed_sizer_including_margin_rejections(market, sizer_params):
-    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}, symbols=SYMBOLS, sizer="fixed",
-                   sizer_params=sizer_params, commission=0.1)
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 5, "slow": 20},
+        symbols=SYMBOLS,
+        sizer="fixed",
+        sizer_params=sizer_params,
+        commission=0.1,
+    )
     expected = run_backtest(spec, market)
     assert_same_run(expected, simulate(spec, market))
 
 
 def test_vectorsim_equals_backtrader_with_a_percent_weight(market):
-    spec = RunSpec(strategy="sma_cross", params={"fast": 8, "slow": 40}, symbols=SYMBOLS,
-                   sizer_params={"percent": 45}, commission=0.1)
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 8, "slow": 40},
+        symbols=SYMBOLS,
+        sizer_params={"percent": 45},
+        commission=0.1,
+    )
     assert_same_run(run_backtest(spec, market), simulate(spec, market))
 
 
-@pytest.mark.parametrize(("spec_kw", "reason"), [
-    ({"strategy": "rsi"}, "no vectorised signal"),
-    ({"strategy": "mean_reversion"}, "no vectorised signal"),
-    ({"strategy": "sma_cross", "params": {"allow_short": True}}, "short"),
-    ({"strategy": "sma_cross", "sizer": "kelly"}, "sizer"),
-    ({"strategy": "sma_cross", "risk": {"stop_loss": 0.05}}, "risk"),
-])
+@pytest.mark.parametrize(
+    ("spec_kw", "reason"),
+    [
+        ({"strategy": "rsi"}, "no vectorised signal"),
+        ({"strategy": "mean_reversion"}, "no vectorised signal"),
+        ({"strategy": "sma_cross", "params": {"allow_short": True}}, "short"),
+        ({"strategy": "sma_cross", "sizer": "kelly"}, "sizer"),
+        ({"strategy": "sma_cross", "risk": {"stop_loss": 0.05}}, "risk"),
+    ],
+)
 def test_unsupported_runs_fall_back_to_backtrader_with_the_reason(market, spec_kw, reason):
     import autostock.sizers.risk_sizers  # noqa: F401  (registers kelly)
 

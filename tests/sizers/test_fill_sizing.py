@@ -24,8 +24,9 @@ COMMISSION = 0.001
 CASH = 100_000.0
 
 
-def reference_all_in(bars: pd.DataFrame, want_long: np.ndarray, commission: float = COMMISSION,
-                     cash: float = CASH) -> tuple[float, list[tuple[pd.Timestamp, int, float]]]:
+def reference_all_in(
+    bars: pd.DataFrame, want_long: np.ndarray, commission: float = COMMISSION, cash: float = CASH
+) -> tuple[float, list[tuple[pd.Timestamp, int, float]]]:
     """backtesting.py's next-open, all-in rules; returns (final equity, [(entry date, shares, price)])."""
     opens, closes = bars["open"].to_numpy(), bars["close"].to_numpy()
     shares, entries = 0, []
@@ -52,8 +53,13 @@ def sma_cross_want(close: pd.Series, fast: int = 10, slow: int = 30) -> np.ndarr
 
 
 def run_sma_cross(market: Market, commission_pct: float = COMMISSION * 100):
-    spec = RunSpec(strategy="sma_cross", params={"fast": 10, "slow": 30}, symbols=market.symbols,
-                   commission=commission_pct, cash=CASH)
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 10, "slow": 30},
+        symbols=market.symbols,
+        commission=commission_pct,
+        cash=CASH,
+    )
     return run_backtest(spec, market)
 
 
@@ -89,8 +95,10 @@ def gapped_market(seed: int) -> tuple[Market, list[int]]:
         close[i] = max(close[i], opens[i] * 0.99)
     high = np.maximum(opens, close) * (1 + rng.uniform(0, 0.01, n))
     low = np.minimum(opens, close) * (1 - rng.uniform(0, 0.01, n))
-    bars = pd.DataFrame({"open": opens, "high": high, "low": low, "close": close,
-                         "volume": rng.integers(1e5, 1e6, n).astype(float)}, index=pd.DatetimeIndex(dates, name="date"))
+    bars = pd.DataFrame(
+        {"open": opens, "high": high, "low": low, "close": close, "volume": rng.integers(1e5, 1e6, n).astype(float)},
+        index=pd.DatetimeIndex(dates, name="date"),
+    )
     return Market({"GAPS": bars}, source="test", synthetic=True), gaps
 
 
@@ -134,8 +142,13 @@ def test_entries_stay_sized_at_the_close_with_the_buffer_on_a_broker_that_cannot
 
 
 def test_percent_weight_is_taken_of_the_equity_at_the_fill_open(small_market):
-    spec = RunSpec(strategy="sma_cross", params={"fast": 10, "slow": 30}, symbols=small_market.symbols,
-                   commission=0.1, sizer_params={"percent": 10})
+    spec = RunSpec(
+        strategy="sma_cross",
+        params={"fast": 10, "slow": 30},
+        symbols=small_market.symbols,
+        commission=0.1,
+        sizer_params={"percent": 10},
+    )
     result = run_backtest(spec, small_market)
     buys = result.orders[(result.orders.side == "buy") & (result.orders.status == "Completed")]
     assert (result.orders["status"] != "Margin").all()

@@ -32,8 +32,10 @@ def market():
 
 def completed_orders(spec: RunSpec, market, runonce: bool = True) -> pd.DataFrame:
     strat = build_cerebro(before_run(spec, market), market).run(runonce=runonce)[0]
-    frame = pd.DataFrame(strat.analyzers.recorder.orders,
-                         columns=["created", "symbol", "side", "size", "status"] if not strat.analyzers.recorder.orders else None)
+    frame = pd.DataFrame(
+        strat.analyzers.recorder.orders,
+        columns=["created", "symbol", "side", "size", "status"] if not strat.analyzers.recorder.orders else None,
+    )
     frame = frame[frame.status == "Completed"]
     return frame[["created", "symbol", "side", "size"]].reset_index(drop=True)
 
@@ -43,8 +45,9 @@ def block_predictions(market, value_first: float, value_second: float) -> dict[s
     out = {}
     for sym, bars in market.bars.items():
         half = len(bars) // 2
-        out[sym] = pd.Series(np.r_[np.full(half, value_first), np.full(len(bars) - half, value_second)],
-                             index=bars.index)
+        out[sym] = pd.Series(
+            np.r_[np.full(half, value_first), np.full(len(bars) - half, value_second)], index=bars.index
+        )
     return out
 
 
@@ -86,8 +89,11 @@ def test_ml_signal_thresholds_leave_weak_predictions_flat(market):
 
 
 def test_ml_signal_trains_a_registered_predictor_walk_forward_without_look_ahead(market):
-    spec = RunSpec(strategy="ml_signal", symbols=["AAA"],
-                   params={"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES})
+    spec = RunSpec(
+        strategy="ml_signal",
+        symbols=["AAA"],
+        params={"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES},
+    )
     orders = completed_orders(spec, market)
     assert len(orders) > 0
     first_test_bar = market.bars["AAA"].index[200]
@@ -99,8 +105,11 @@ def test_ml_signal_trains_a_registered_predictor_walk_forward_without_look_ahead
 
 
 def test_ml_signal_with_a_predictor_name_trains_before_the_run_and_the_strategy_never_trains(market):
-    spec = RunSpec(strategy="ml_signal", symbols=["AAA"],
-                   params={"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES})
+    spec = RunSpec(
+        strategy="ml_signal",
+        symbols=["AAA"],
+        params={"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES},
+    )
     prepared = before_run(spec, market)
     preds = prepared.params["predictions"]["AAA"]
     assert "model" not in prepared.params
@@ -109,9 +118,20 @@ def test_ml_signal_with_a_predictor_name_trains_before_the_run_and_the_strategy_
     with pytest.raises(ConfigError, match="names a predictor, and a strategy never trains"):
         build_cerebro(spec, market).run()
     # an ensemble member naming a predictor is trained before the run too
-    ens = RunSpec(strategy="ensemble", symbols=["AAA"], params={"members": json.dumps([
-        {"name": "ml_signal", "params": {"model": "ridge", "walk_forward": "train=200,test=50",
-                                         "features": SHORT_FEATURES}}])})
+    ens = RunSpec(
+        strategy="ensemble",
+        symbols=["AAA"],
+        params={
+            "members": json.dumps(
+                [
+                    {
+                        "name": "ml_signal",
+                        "params": {"model": "ridge", "walk_forward": "train=200,test=50", "features": SHORT_FEATURES},
+                    }
+                ]
+            )
+        },
+    )
     member = before_run(ens, market).params["members"][0]["params"]
     pd.testing.assert_series_equal(member["predictions"]["AAA"], preds)
     pd.testing.assert_frame_equal(completed_orders(ens, market), completed_orders(spec, market))
@@ -119,9 +139,16 @@ def test_ml_signal_with_a_predictor_name_trains_before_the_run_and_the_strategy_
 
 def test_ml_signal_with_a_keras_lstm_trained_walk_forward_trades(market):
     pytest.importorskip("keras")
-    spec = RunSpec(strategy="ml_signal", symbols=["AAA"], params={
-        "model": "lstm", "walk_forward": "train=250,test=150", "features": SHORT_FEATURES,
-        "model_params": "units=4,epochs=1,seq_len=5,batch_size=64"})
+    spec = RunSpec(
+        strategy="ml_signal",
+        symbols=["AAA"],
+        params={
+            "model": "lstm",
+            "walk_forward": "train=250,test=150",
+            "features": SHORT_FEATURES,
+            "model_params": "units=4,epochs=1,seq_len=5,batch_size=64",
+        },
+    )
     result = run_backtest(spec, market)
     assert result.metrics["n_trades"] > 0
     assert result.orders.created.min() >= market.bars["AAA"].index[250].isoformat()
@@ -131,8 +158,14 @@ def test_ml_signal_with_a_keras_lstm_trained_walk_forward_trades(market):
 def trained_2019(market, tmp_path_factory):
     """ridge trained walk-forward on AAA's 2019 bars only; its saved predictor last saw 2019."""
     folder = tmp_path_factory.mktemp("models") / "r"
-    train(market.select(["AAA"]).slice(None, "2019-12-31"), "ridge", "fwd_return_5", SHORT_FEATURES,
-          parse_walk_forward("train=150,test=50"), out=folder)
+    train(
+        market.select(["AAA"]).slice(None, "2019-12-31"),
+        "ridge",
+        "fwd_return_5",
+        SHORT_FEATURES,
+        parse_walk_forward("train=150,test=50"),
+        out=folder,
+    )
     return folder
 
 
@@ -153,17 +186,20 @@ def test_a_trained_model_records_the_window_of_its_saved_predictor(market, train
 def test_ml_signal_serving_the_saved_model_after_its_training_window_equals_its_batch_predictions(market, trained_2019):
     trained = load_artifacts(trained_2019)
     later = market.slice("2020-01-01", None)
-    served = completed_orders(RunSpec(strategy="ml_signal", symbols=["AAA"],
-                                      params={"model": str(trained_2019), "serve": "model"}), later)
+    served = completed_orders(
+        RunSpec(strategy="ml_signal", symbols=["AAA"], params={"model": str(trained_2019), "serve": "model"}), later
+    )
     batch = trained.predict_bars("AAA", later.bars["AAA"])
-    precomputed = completed_orders(RunSpec(strategy="ml_signal", symbols=["AAA"],
-                                           params={"predictions": {"AAA": batch}}), later)
+    precomputed = completed_orders(
+        RunSpec(strategy="ml_signal", symbols=["AAA"], params={"predictions": {"AAA": batch}}), later
+    )
     assert len(served) > 0
     pd.testing.assert_frame_equal(served, precomputed)
 
 
 def test_serving_the_saved_model_on_its_training_bars_is_refused_in_backtest_ensemble_montecarlo_and_folds(
-        market, trained_2019):
+    market, trained_2019
+):
     from autostock.robustness.montecarlo import run_montecarlo
     from autostock.robustness.walkforward import walk_forward
 
@@ -175,15 +211,24 @@ def test_serving_the_saved_model_on_its_training_bars_is_refused_in_backtest_ens
         run_backtest(spec, market)
     with pytest.raises(ConfigError, match=message):  # any bar on or before label_end is refused
         run_backtest(spec, market.slice(label_end, None))
-    member = RunSpec(strategy="ensemble", symbols=["AAA"], params={
-        "members": f"sma_cross:fast=5,slow=20;ml_signal:model={trained_2019},serve=model"})
+    member = RunSpec(
+        strategy="ensemble",
+        symbols=["AAA"],
+        params={"members": f"sma_cross:fast=5,slow=20;ml_signal:model={trained_2019},serve=model"},
+    )
     with pytest.raises(ConfigError, match=message):
         run_backtest(member, market)
     with pytest.raises(ConfigError, match=message):
         run_montecarlo(spec, market.select(["AAA"]), paths=2, executor=Executor(workers=1, progress=False))
     # walk-forward folds: each in-sample window holding a bar the predictor learnt from is refused
-    wf = walk_forward(spec, market.select(["AAA"]), {"lookback": [300]}, train="6m", test="3m",
-                      executor=Executor(workers=1, progress=False))
+    wf = walk_forward(
+        spec,
+        market.select(["AAA"]),
+        {"lookback": [300]},
+        train="6m",
+        test="3m",
+        executor=Executor(workers=1, progress=False),
+    )
     starts = pd.to_datetime(wf.folds["train_start"])
     refused = wf.trials.set_index("fold")["status"]
     early = wf.folds["fold"][starts <= label_end]
@@ -201,10 +246,12 @@ def test_ml_signal_trades_with_any_sizer(market, sizer):
 
 def test_ml_signal_rejects_bad_settings_naming_the_value(market):
     preds = block_predictions(market, 0.01, -0.01)
-    for params, message in [({"predictions": preds, "long_threshold": -0.1, "short_threshold": 0.1}, "short_threshold"),
-                            ({"predictions": preds, "kind": "odds"}, "kind"),
-                            ({}, "needs model"),
-                            ({"predictions": {"AAA": preds["AAA"]}}, "no series for BBB")]:
+    for params, message in [
+        ({"predictions": preds, "long_threshold": -0.1, "short_threshold": 0.1}, "short_threshold"),
+        ({"predictions": preds, "kind": "odds"}, "kind"),
+        ({}, "needs model"),
+        ({"predictions": {"AAA": preds["AAA"]}}, "no series for BBB"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             run_backtest(RunSpec(strategy="ml_signal", params=params), market)
 
@@ -218,9 +265,12 @@ def test_prediction_kind_is_metadata_recorded_by_training_and_read_by_one_functi
         prediction_kind({"model": "ridge"})
     # values that look like probabilities are not guessed to be probabilities: the record decides
     preds = block_predictions(market, 0.7, 0.45)
-    save_artifacts(tmp_path / "ret", {"model": "ridge", "target": "fwd_return_5", "prediction_kind": "return"}, {}, preds)
-    assert list(completed_orders(RunSpec(strategy="ml_signal", params={"model": str(tmp_path / "ret")}),
-                                 market).side) == ["buy", "buy"]  # 0.45 > 0: still long
+    save_artifacts(
+        tmp_path / "ret", {"model": "ridge", "target": "fwd_return_5", "prediction_kind": "return"}, {}, preds
+    )
+    assert list(
+        completed_orders(RunSpec(strategy="ml_signal", params={"model": str(tmp_path / "ret")}), market).side
+    ) == ["buy", "buy"]  # 0.45 > 0: still long
 
 
 def test_ensemble_of_one_member_trades_exactly_like_that_member(market):
@@ -231,8 +281,12 @@ def test_ensemble_of_one_member_trades_exactly_like_that_member(market):
 
 
 def test_weighted_vote_follows_the_member_holding_most_of_the_weight(market):
-    members = json.dumps([{"name": "sma_cross", "params": {"fast": 5, "slow": 20}, "weight": 3},
-                          {"name": "sma_cross", "params": {"fast": 3, "slow": 15}, "weight": 1}])
+    members = json.dumps(
+        [
+            {"name": "sma_cross", "params": {"fast": 5, "slow": 20}, "weight": 3},
+            {"name": "sma_cross", "params": {"fast": 3, "slow": 15}, "weight": 1},
+        ]
+    )
     voted = completed_orders(RunSpec(strategy="ensemble", params={"members": members, "method": "weighted"}), market)
     heavy = completed_orders(RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}), market)
     pd.testing.assert_frame_equal(voted, heavy)
@@ -245,7 +299,9 @@ def test_majority_vote_needs_more_than_half_of_the_members(market, tmp_path):
         constant = {s: pd.Series(value, index=b.index) for s, b in market.bars.items()}
         save_artifacts(tmp_path / name, {"model": "ridge", "target": "fwd_return_5"}, {}, constant)
     sma = completed_orders(RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20}), market)
-    with_up = RunSpec(strategy="ensemble", params={"members": f"sma_cross:fast=5,slow=20;ml_signal:model={tmp_path / 'up'}"})
+    with_up = RunSpec(
+        strategy="ensemble", params={"members": f"sma_cross:fast=5,slow=20;ml_signal:model={tmp_path / 'up'}"}
+    )
     voted = completed_orders(with_up, market)
     pd.testing.assert_frame_equal(voted, sma)
     pd.testing.assert_frame_equal(completed_orders(with_up, market, runonce=False), voted)
@@ -255,23 +311,28 @@ def test_majority_vote_needs_more_than_half_of_the_members(market, tmp_path):
 
 def test_ensemble_parses_text_and_json_members_and_normalises_weights():
     text = parse_members("sma_cross:fast=10,slow=30;rsi", weights="3,1")
-    assert [(m.name, m.params, m.weight) for m in text] == [("sma_cross", {"fast": "10", "slow": "30"}, 3.0),
-                                                           ("rsi", {}, 1.0)]
+    assert [(m.name, m.params, m.weight) for m in text] == [
+        ("sma_cross", {"fast": "10", "slow": "30"}, 3.0),
+        ("rsi", {}, 1.0),
+    ]
     as_dict = parse_members('{"sma_cross": {"fast": 10}, "rsi": {}}')
     assert [m.name for m in as_dict] == ["sma_cross", "rsi"]
     assert normalised_weights(text, "weighted") == [0.75, 0.25]
     assert sum(normalised_weights(text, "majority")) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"members": ""}, "needs members"),
-    ({"members": "sma_cross;rsi", "weights": "1"}, "2 members but 1 weights"),
-    ({"members": "sma_cross:fast"}, "expected name:key=value"),
-    ({"members": "sma_cross:speed=3"}, "unknown ensemble member 'sma_cross' param"),
-    ({"members": "nope"}, "unknown strategy 'nope'"),
-    ({"members": "sma_cross", "method": "loudest"}, "method"),
-    ({"members": "[{bad json"}, "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"members": ""}, "needs members"),
+        ({"members": "sma_cross;rsi", "weights": "1"}, "2 members but 1 weights"),
+        ({"members": "sma_cross:fast"}, "expected name:key=value"),
+        ({"members": "sma_cross:speed=3"}, "unknown ensemble member 'sma_cross' param"),
+        ({"members": "nope"}, "unknown strategy 'nope'"),
+        ({"members": "sma_cross", "method": "loudest"}, "method"),
+        ({"members": "[{bad json"}, "invalid JSON"),
+    ],
+)
 def test_ensemble_rejects_bad_members_naming_the_value(params, message, market):
     from autostock.errors import UserError
 
@@ -287,17 +348,51 @@ def test_cli_trains_a_keras_lstm_then_backtests_ml_signal_and_an_ensemble_on_it(
 
     data = ["--data", "synthetic", "--symbols", "AAPL", "--start", "2018-01-01", "--end", "2020-12-31", "--seed", "5"]
     model = tmp_path / "lstm"
-    res = CliRunner().invoke(cli, ["train", "--model", "lstm", *data, "--features", SHORT_FEATURES, "-q",
-                                   "--param", "units=4", "--param", "epochs=1", "--param", "seq_len=5",
-                                   "--walk-forward", "train=300,test=250", "--out", str(model)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "--model",
+            "lstm",
+            *data,
+            "--features",
+            SHORT_FEATURES,
+            "-q",
+            "--param",
+            "units=4",
+            "--param",
+            "epochs=1",
+            "--param",
+            "seq_len=5",
+            "--walk-forward",
+            "train=300,test=250",
+            "--out",
+            str(model),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert (model / "models" / "AAPL" / "model.keras").is_file()
     oos = pd.read_parquet(model / "predictions" / "AAPL.parquet")["prediction"]
-    for strategy, param in (("ml_signal", f"model={model}"),
-                            ("ensemble", f"members=sma_cross:fast=5,slow=20;ml_signal:model={model}")):
+    for strategy, param in (
+        ("ml_signal", f"model={model}"),
+        ("ensemble", f"members=sma_cross:fast=5,slow=20;ml_signal:model={model}"),
+    ):
         out = tmp_path / strategy
-        res = CliRunner().invoke(cli, ["backtest", "--strategy", strategy, "--param", param, *data,
-                                       "--no-tearsheet", "--no-pyfolio", "--out", str(out)])
+        res = CliRunner().invoke(
+            cli,
+            [
+                "backtest",
+                "--strategy",
+                strategy,
+                "--param",
+                param,
+                *data,
+                "--no-tearsheet",
+                "--no-pyfolio",
+                "--out",
+                str(out),
+            ],
+        )
         assert res.exit_code == 0, res.output
         summary = json.loads((out / "summary.json").read_text())
         assert summary["metrics"]["n_trades"] > 0

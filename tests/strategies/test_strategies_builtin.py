@@ -52,29 +52,38 @@ def test_decisions_up_to_bar_t_do_not_depend_on_later_bars(name: str, small_mark
     cut = small_market.dates()[400]
     full = _orders(spec, small_market)
     part = _orders(spec, small_market.slice(None, cut))
-    before = lambda f: f[pd.to_datetime(f["created"]) < cut].drop(columns=["status", "exec_price"]).reset_index(drop=True)
+    before = lambda f: (
+        f[pd.to_datetime(f["created"]) < cut].drop(columns=["status", "exec_price"]).reset_index(drop=True)
+    )
     assert len(before(full)) > 0
     pd.testing.assert_frame_equal(before(full), before(part))
 
 
 def test_allow_short_opens_short_positions(small_market) -> None:
-    result = run_backtest(RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20, "allow_short": True}), small_market)
+    result = run_backtest(
+        RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 20, "allow_short": True}), small_market
+    )
     assert (result.positions["size"] < 0).any()
     assert (result.trades["direction"] == "short").any()
 
 
 def test_momentum_holds_at_most_top_n(small_market) -> None:
-    result = run_backtest(RunSpec(strategy="momentum", params={"lookback": 40, "top_n": 2, "rebalance": 10}), small_market)
+    result = run_backtest(
+        RunSpec(strategy="momentum", params={"lookback": 40, "top_n": 2, "rebalance": 10}), small_market
+    )
     held = result.positions.groupby("date")["symbol"].nunique()
     assert held.max() <= 2
     assert held.max() == 2
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"fast": 30, "slow": 10}, "0 < fast < slow"),
-    ({"fast": "abc"}, "expected int"),
-    ({"fst": 3}, "valid: allow_short=False, fast=10, slow=30"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"fast": 30, "slow": 10}, "0 < fast < slow"),
+        ({"fast": "abc"}, "expected int"),
+        ({"fst": 3}, "valid: allow_short=False, fast=10, slow=30"),
+    ],
+)
 def test_bad_strategy_params_fail_fast_naming_the_value(params, message, small_market) -> None:
     from autostock.errors import ConfigError
 
