@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import backtrader as bt
 
+from autostock.context import context_of
 from autostock.errors import ConfigError
 from autostock.registry import SIZERS
 
@@ -97,7 +98,8 @@ class PercentSizer(bt.Sizer):
         )
         offer = getattr(self.broker, "offer_fill_sizing", None)
         if offer is not None and size > 0 and self.p.at_fill:
-            cap = size if getattr(self.strategy.env, "autostock_guard", None) is not None else None
+            ctx = context_of(self.strategy)
+            cap = size if ctx is not None and ctx.guard is not None else None
 
             def resize(price: float, cash_now: float, equity: float) -> int:
                 shares = percent_shares(equity, cash_now, price, weight, 0.0, commission)

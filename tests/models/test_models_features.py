@@ -15,7 +15,7 @@ from tests.models.ml_data import market
 
 # the OHLCV + reference features; data groups (quotes, trades, news, ...) are truncation-tested
 # in tests/models/test_features_micro.py on data that carries their columns
-BAR_FEATURES = [n for n, f in FEATURES.items() if f.group in FEATURE_SETS["full"]]
+BAR_FEATURES = [f.name for f in FEATURES.values() if f.group in FEATURE_SETS["full"]]  # registration order
 
 
 def _full(n: int | None = None) -> pd.DataFrame:
