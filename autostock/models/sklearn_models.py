@@ -49,7 +49,7 @@ class SklearnPredictor(Predictor):
     """Base of the scikit-learn predictors; subclasses define ``DEFAULTS`` and ``_estimator``."""
 
     ALLOWED_TASKS: ClassVar[tuple[str, ...]] = TASKS
-    context_rows: ClassVar[int] = 1
+    context_rows: int = 1
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
