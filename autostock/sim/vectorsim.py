@@ -91,7 +91,7 @@ def _broker_model(spec: RunSpec) -> Any:
     from autostock.costs import apply_costs
 
     broker = bt.brokers.BackBroker()
-    apply_costs(broker, spec.commission, spec.commission_per_share, spec.commission_min, spec.slippage, spec.spread_bps)
+    apply_costs(broker, spec.costs)
     return broker
 
 
