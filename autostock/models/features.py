@@ -606,4 +606,4 @@ def compute_features(
 
 
 # feature groups over tick, quote and alternative data register themselves into FEATURES
-from autostock.models import features_alt, features_micro  # noqa: F401
+from autostock.models import features_alt, features_micro  # noqa: E402, F401
