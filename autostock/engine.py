@@ -51,7 +51,7 @@ def resolve_sizer(name: str) -> type[bt.Sizer]:
 
 def check_params(cls: type, params: dict[str, Any], what: str) -> dict[str, Any]:
     """Validate ``params`` against ``cls``'s backtrader params; coerce to the defaults' types."""
-    defaults = {k: v for k, v in cls.params._getitems() if k not in RESERVED_PARAMS}
+    defaults = {k: v for k, v in cls.params._getitems() if k not in RESERVED_PARAMS}  # type: ignore[attr-defined]
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         valid = ", ".join(f"{k}={v!r}" for k, v in sorted(defaults.items())) or "(none)"

@@ -163,10 +163,10 @@ def parse_selector(text: str) -> dict[str, list[str] | int | None]:
             )
         if key == "max":
             try:
-                out["max_count"] = int(value)
+                out["max_count"] = count = int(value)
             except ValueError:
                 raise ConfigError(f"universe selector max={value!r} is not an integer") from None
-            if out["max_count"] < 1:
+            if count < 1:
                 raise ConfigError(f"universe selector max must be >= 1, got {value}")
         else:
             out[key] = [v for v in value.replace("|", "+").split("+") if v.strip()]

@@ -31,13 +31,13 @@ class FrameFeed(bt.feed.DataBase):
     def _load(self) -> bool:
         if self._pos >= len(self._rows):
             return False
-        dt, o, h, l, c, v = self._rows[self._pos]
+        dt, o, h, lo, c, v = self._rows[self._pos]
         self._pos += 1
         lines = self.lines
         lines.datetime[0] = dt
         lines.open[0] = o
         lines.high[0] = h
-        lines.low[0] = l
+        lines.low[0] = lo
         lines.close[0] = c
         lines.volume[0] = v
         lines.openinterest[0] = 0.0

@@ -6,6 +6,7 @@ Without network or keys they fail with one clear line; downloaded data is valida
 from __future__ import annotations
 
 import os
+from typing import Any, cast
 
 import pandas as pd
 
@@ -90,7 +91,7 @@ def load_alpaca(symbols: list[str], start: str | None, end: str | None, benchmar
                 end=pd.Timestamp(end) if end else None,
                 adjustment=Adjustment.ALL,
             )
-            data = client.get_stock_bars(req).df
+            data = cast(Any, client.get_stock_bars(req)).df  # a BarSet (raw_data is off)
         except Exception as exc:
             raise DataError(f"alpaca: cannot download bars: {type(exc).__name__}") from None
         for sym in todo:

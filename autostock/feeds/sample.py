@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from autostock.feeds.market import COLUMNS, Market
@@ -15,7 +17,7 @@ def load_sample() -> Market:
     """
     from matplotlib import cbook
 
-    data = cbook.get_sample_data("goog.npz")
+    data: Any = cbook.get_sample_data("goog.npz")
     arr = data["price_data"] if hasattr(data, "keys") else data
     df = pd.DataFrame({k: arr[k] for k in ("date",) + COLUMNS})
     df["date"] = pd.to_datetime(df["date"])

@@ -187,7 +187,7 @@ class PredictorIndicator(bt.Indicator):
 
     # -- backtrader -----------------------------------------------------------------------
     def once(self, start: int, end: int) -> None:
-        out = self.lines.prediction.array
+        out = self.lines.prediction.array  # type: ignore[attr-defined]
         if end <= start:
             return
         if self._lookup is not None:
@@ -200,17 +200,17 @@ class PredictorIndicator(bt.Indicator):
 
     def next(self) -> None:
         if self._lookup is not None:
-            self.lines.prediction[0] = float(self._lookup.values([self.data.datetime[0]])[0])
+            self.lines.prediction[0] = float(self._lookup.values([self.data.datetime[0]])[0])  # type: ignore[attr-defined]
             return
         now = nums_to_datetimes([self.data.datetime[0]])[0]
         if self._label_end is not None and now <= self._label_end:
             if not self.data.islive():
                 raise in_sample_error(self._name(), self._window, now)
-            self.lines.prediction[0] = float("nan")  # replayed history the predictor learnt from
+            self.lines.prediction[0] = float("nan")  # type: ignore[attr-defined]  # replayed history the predictor learnt from
             return
         seen = len(self.data)
         if seen < self._context:
-            self.lines.prediction[0] = float("nan")
+            self.lines.prediction[0] = float("nan")  # type: ignore[attr-defined]
             return
         if self.p.lookback is None:
             count = seen
@@ -222,4 +222,4 @@ class PredictorIndicator(bt.Indicator):
             count = min(seen, 2 * count)
             self._lookback = count
             value = float(self._predict_frame(self._frame(count, ago_end=True), self._context)[-1])
-        self.lines.prediction[0] = value
+        self.lines.prediction[0] = value  # type: ignore[attr-defined]

@@ -40,11 +40,11 @@ class MarketRegime(bt.Indicator):
 
     def next(self) -> None:
         closes = np.asarray(self.data.close.get(size=self.rule.warmup), dtype=float)
-        self.lines.regime[0] = regime_code_last(closes, self.rule)
+        self.lines.regime[0] = regime_code_last(closes, self.rule)  # type: ignore[attr-defined]
 
     def once(self, start: int, end: int) -> None:
         closes = np.asarray(self.data.close.array[:end], dtype=float)
         codes = regime_codes(closes, self.rule)
-        out = self.lines.regime.array
+        out = self.lines.regime.array  # type: ignore[attr-defined]
         for i in range(start, end):
             out[i] = codes[i]

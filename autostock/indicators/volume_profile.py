@@ -44,12 +44,12 @@ class VolumeProfile(bt.Indicator):
         price = np.array([(d.high[-i] + d.low[-i] + d.close[-i]) / 3.0 for i in range(n - 1, -1, -1)])
         volume = np.array([d.volume[-i] for i in range(n - 1, -1, -1)])
         poc, vah, val = volume_profile(price, volume, n, self.p.bins, self.p.value_area)
-        self.lines.poc[0], self.lines.vah[0], self.lines.val[0] = poc[-1], vah[-1], val[-1]
+        self.lines.poc[0], self.lines.vah[0], self.lines.val[0] = poc[-1], vah[-1], val[-1]  # type: ignore[attr-defined]
 
     def once(self, start: int, end: int) -> None:
         price, volume = self._typical(0, end)
         poc, vah, val = volume_profile(price, volume, self.p.period, self.p.bins, self.p.value_area)
-        for line, values in ((self.lines.poc, poc), (self.lines.vah, vah), (self.lines.val, val)):
+        for line, values in ((self.lines.poc, poc), (self.lines.vah, vah), (self.lines.val, val)):  # type: ignore[attr-defined]
             arr = line.array
             for i in range(start, end):
                 arr[i] = values[i]

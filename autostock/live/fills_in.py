@@ -6,16 +6,37 @@ changes made outside autostock.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import backtrader as bt
 
 from autostock.live.fills import EPS, STATUS_MAP, TERMINAL_ALPACA, fill_delta, sign
+
+if TYPE_CHECKING:
+    from autostock.live.state import StateDB
 
 log = logging.getLogger(__name__)
 
 
 class FillAccounting:
     """Mixin: fills in, outside changes, halts."""
+
+    # Attributes and methods that live on the broker (AlpacaBroker); declared for type checking only.
+    state: StateDB
+    cash: float
+    long_only: bool
+    positions: dict[str, bt.Position]
+    marks: dict[str, float]
+    datas: dict[str, Any]
+    by_cid: dict[str, bt.Order]
+    _external_seen: set[str]
+    _open_since: dict[str, float]
+    on_halt: Callable[[str], None] | None
+    halted_reason: str | None
+    notify: Callable[[bt.Order], None]
+    getcommissioninfo: Callable[[Any], Any]
+    _cancel_oco_siblings: Callable[[bt.Order], None]
 
     def apply_update(self, data: dict) -> None:
         """One trade-updates event (``{"event", "order", "execution_id", "qty", "price", ...}``)."""

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import backtrader as bt
 
@@ -20,11 +23,44 @@ from autostock.live.waits import Interrupted
 
 AUCTION_TIFS = ("opg", "cls")  # orders that Alpaca may take while the market is closed
 
+if TYPE_CHECKING:
+    from autostock.live.killswitch import KillSwitch
+    from autostock.live.oco import OcoGroups
+    from autostock.live.state import StateDB
+    from autostock.live.store import AlpacaStore
+    from autostock.live.sync import Syncer
+
 log = logging.getLogger(__name__)
 
 
 class OrderSubmission:
     """Mixin: orders out (state, store, kill switch and bookkeeping live on the broker)."""
+
+    # Attributes and methods that live on the broker (AlpacaBroker); declared for type checking only.
+    p: Any
+    state: StateDB
+    store: AlpacaStore
+    sync: Syncer
+    killswitch: KillSwitch
+    oco: OcoGroups
+    run_id: str
+    strategy_name: str
+    positions: dict[str, bt.Position]
+    datas: dict[str, Any]
+    inbox: queue.Queue
+    by_cid: dict[str, bt.Order]
+    by_alpaca_id: dict[str, bt.Order]
+    cid_of: dict[int, str]
+    _seq: dict[tuple[str, str], int]
+    _bracket: list[bt.Order]
+    _waiting: list[tuple[list[bt.Order], float, str, str]]
+    _open_since: dict[str, float]
+    accepting: bool
+    orders_sent: int
+    backfill_skipped: int
+    notify: Callable[[bt.Order], None]
+    getcommissioninfo: Callable[[Any], Any]
+    _set_status: Callable[[bt.Order, str], None]
 
     def cancel(self, order: bt.Order) -> bt.Order | None:
         for i, (orders, *_rest) in enumerate(self._waiting):
@@ -205,7 +241,7 @@ class OrderSubmission:
     def _replay_recorded_fills(self, bto: bt.Order, cid: str) -> None:
         """An adopted order filled in an earlier session: show the strategy its fills; the
         position already holds them (it was loaded from the state database), so it is not moved."""
-        row = self.state.get_order(cid)
+        row = cast(dict, self.state.get_order(cid))  # adopted orders have a row
         done = float(row["filled_qty"] or 0.0) - abs(bto.executed.size)
         if done <= EPS or not bto.alive():
             return

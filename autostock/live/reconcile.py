@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import cast
 
 from autostock.errors import UserError
 from autostock.live.fills import EPS, fill_delta, sign
@@ -85,7 +86,7 @@ def reconcile(store: AlpacaStore, state: StateDB, long_only: bool = False) -> Re
         if not row["alpaca_id"]:
             state.update_order(cid, alpaca_id=str(o["id"]))
             rep.adopted_orders.append(cid)
-        fill = fill_delta(state.get_order(cid), o, None)
+        fill = fill_delta(cast(dict, state.get_order(cid)), o, None)  # the row exists: recorded above
         if fill is not None:
             exec_id, signed, price = fill
             if state.record_fill(exec_id, cid, row["symbol"], signed, price, source="reconcile"):

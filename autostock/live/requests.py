@@ -3,13 +3,17 @@ bracket and OTO)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import backtrader as bt
 
 from autostock.live.retry import OrderRejected
 
 
+@overload
+def tick_price(value: float) -> float: ...
+@overload
+def tick_price(value: None) -> None: ...
 def tick_price(value: float | None) -> float | None:
     """Round a limit/stop price to Alpaca's ticks: 2 decimals at or above $1, 4 below."""
     if value is None:

@@ -6,16 +6,44 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from autostock.live.data import live_bars as _live_bars
+
+if TYPE_CHECKING:
+    from autostock.live.killswitch import KillSwitch
+    from autostock.live.state import StateDB
+    from autostock.live.store import AlpacaStore
+    from autostock.live.sync import Syncer
 
 log = logging.getLogger(__name__)
 
 
 class RestSync:
     """Mixin: REST poll and catch-up, equity snapshots, the drawdown flatten."""
+
+    # Attributes and methods that live on the broker (AlpacaBroker); declared for type checking only.
+    p: Any
+    state: StateDB
+    store: AlpacaStore
+    sync: Syncer
+    killswitch: KillSwitch
+    cash: float
+    datas: dict[str, Any]
+    _last_bar_key: tuple | None
+    backfilling: Callable[[], bool]
+    getvalue: Callable[..., float]
+    sync_account: Callable[[], None]
+    _update_marks: Callable[[dict[str, dict]], None]
+    outside_change: Callable[[str, float, float, str], None]
+    halted_reason: str | None
+
+    if TYPE_CHECKING:
+
+        def apply_order(self, o: dict, event: dict | None, source: str) -> bool: ...
 
     def sync_with_broker(self, full: bool) -> None:
         """Open orders and positions by REST (``full``: after a reconnect, the account too).

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import backtrader as bt
 import pandas as pd
@@ -285,16 +285,18 @@ class TradingSession:
         from autostock.engine import build_cerebro
         from autostock.feeds.market import Market
 
-        spec, st, store = self.spec, self.settings, self.store
-        symbols = list(spec.symbols)
-        self.state.event(
+        spec, st = self.spec, self.settings
+        # both opened by _locked_run before it calls _run
+        store, state = cast(AlpacaStore, self.store), cast(StateDB, self.state)
+        symbols = list(cast(list[str], spec.symbols))
+        state.event(
             "start", f"session {self.run_id} ({'LIVE' if st.live else 'paper'}) {spec.strategy} on {','.join(symbols)}"
         )
         long_only = _long_only(spec)
-        rep = reconcile(store, self.state, long_only=long_only)
+        rep = reconcile(store, state, long_only=long_only)
         for line in rep.lines():
             log.info("reconcile: %s", line)
-        reason = self.state.halted()
+        reason = state.halted()
         if reason is not None:
             raise HaltedError(f"trading is halted: {reason}")
         clock = store.clock()
@@ -311,7 +313,7 @@ class TradingSession:
         self.router = BarRouter(symbols, daily=daily, grace=st.bar_grace)
         store.on_bar(self.router.on_bar)
         feeds = {
-            s: AlpacaData(
+            s: AlpacaData(  # type: ignore[call-arg]  # qcheck, timeframe, compression: backtrader params
                 router=self.router,
                 symbol=s,
                 history=history[s],
@@ -324,7 +326,7 @@ class TradingSession:
         }
         self.broker = AlpacaBroker(
             store,
-            self.state,
+            state,
             self.killswitch,
             run_id=self.run_id,
             strategy_name=spec.strategy,
@@ -359,7 +361,7 @@ class TradingSession:
         health.start(self, self._stopped)  # monitor-only meta keys (autostock dashboard)
         self.started.set()
         self.cerebro.run(runonce=False, preload=False, exactbars=False)
-        halted = self.state.halted()
+        halted = state.halted()
         if halted is not None:
             log.error("trading halted: %s", halted)
             return EXIT_HALTED
@@ -374,7 +376,7 @@ class TradingSession:
         minutes = st.backfill * tf.amount_value * (60 if tf.unit.value == "Hour" else 1)
         span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else timedelta(days=int(minutes / 390 * 1.6) + 4)
         start = pd.Timestamp(st.history_start, tz="UTC").to_pydatetime() if st.history_start else utcnow() - span
-        raw = self.store.bars(symbols, st.timeframe, start=start)
+        raw = cast(AlpacaStore, self.store).bars(symbols, st.timeframe, start=start)
         out = {}
         for s in symbols:
             df = raw.get(s, pd.DataFrame(columns=["open", "high", "low", "close", "volume"]))
@@ -391,14 +393,14 @@ class TradingSession:
         while not self._stopped.wait(wait):
             wait = self.settings.clock_poll
             try:
-                clock = self.store.clock()
+                clock = cast(AlpacaStore, self.store).clock()  # opened by _locked_run
             except Interrupted:
                 return
             except Exception as exc:
                 log.warning("clock read failed: %s", exc)
                 continue
             is_open = bool(clock.get("is_open"))
-            self.store.market_open = is_open
+            cast(AlpacaStore, self.store).market_open = is_open
             if not is_open and clock.get("next_open"):
                 try:
                     until = (pd.Timestamp(clock["next_open"]) - pd.Timestamp.now(tz="UTC")).total_seconds()
@@ -408,5 +410,5 @@ class TradingSession:
             if is_open != was_open:
                 msg = "market open" if is_open else f"market closed: orders wait until {clock.get('next_open')}"
                 log.info(msg)
-                self.state.event("clock", msg)
+                cast(StateDB, self.state).event("clock", msg)
                 was_open = is_open

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from autostock.errors import UserError
 from autostock.live.secrets import scrub
@@ -393,7 +393,7 @@ class _Tx:
             raise self.db._error(exc) from None
         return self.db._conn
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         try:
             try:
                 self.db._conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -255,7 +255,7 @@ class AlpacaStore:
 
         def lookup() -> dict | None:
             try:
-                return self.trading.get_order_by_client_id(cid)
+                return cast("dict | None", self.trading.get_order_by_client_id(cid))  # raw_data=True: JSON
             except Exception as exc:
                 if status_of(exc) == 404:
                     return None
@@ -266,7 +266,7 @@ class AlpacaStore:
     def submit(self, request: Any, cid: str) -> dict:
         """Submit ``request`` (an alpaca-py order request carrying ``cid``); see ``submit_resolving``."""
         return submit_resolving(
-            lambda: self.trading.submit_order(request), self.order_by_client_id, cid, backoff=self.backoff
+            lambda: cast(dict, self.trading.submit_order(request)), self.order_by_client_id, cid, backoff=self.backoff
         )
 
     def cancel(self, order_id: str) -> None:

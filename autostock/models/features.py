@@ -531,9 +531,9 @@ def resolve_features(
     spec = str(spec).strip()
     if spec in FEATURE_SETS:
         groups = FEATURE_SETS[spec]
-        names = [f.name for f in FEATURES.values() if f.group in groups]
-        omitted = [n for n in names if FEATURES[n].group in have and not have[FEATURES[n].group]]
-        return [n for n in names if n not in omitted], omitted
+        in_sets = [f.name for f in FEATURES.values() if f.group in groups]
+        omitted = [n for n in in_sets if FEATURES[n].group in have and not have[FEATURES[n].group]]
+        return [n for n in in_sets if n not in omitted], omitted
     names: list[str] = []
     omitted_sets: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
@@ -606,4 +606,4 @@ def compute_features(
 
 
 # feature groups over tick, quote and alternative data register themselves into FEATURES
-from autostock.models import features_alt, features_micro  # noqa: F401
+from autostock.models import features_alt, features_micro  # noqa: E402, F401

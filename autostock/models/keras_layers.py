@@ -14,7 +14,7 @@ mixes windows, so a prediction never depends on bars after the window's last row
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import keras
 from keras import layers, ops
@@ -150,7 +150,7 @@ class CausalSelfAttentionBlock(layers.Layer):
         x = self.norm1(inputs)
         attended = self.attention(x, x, use_causal_mask=True, training=training)
         h = inputs + self.drop1(attended, training=training)
-        ff = self.ff_out(self.ff_hidden(self.norm2(h)))
+        ff = cast(Any, self.ff_out)(self.ff_hidden(self.norm2(h)))  # set by build()
         return h + self.drop2(ff, training=training)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -149,7 +149,7 @@ class KerasPredictor(Predictor):
         return int(self.params["seq_len"])
 
     @property
-    def context_rows(self) -> int:
+    def context_rows(self) -> int:  # type: ignore[override]  # read-only here: follows seq_len
         """Rows of ``X`` one prediction needs (the newest row and ``seq_len - 1`` before it)."""
         return self.seq_len
 
@@ -195,7 +195,8 @@ class KerasPredictor(Predictor):
         if self.is_classifier:
             targets = (targets > 0).astype("float32")
         else:
-            targets = ((targets - self.scaler_["y_mean"]) / self.scaler_["y_scale"]).astype("float32")
+            scaler = cast(dict[str, np.ndarray], self.scaler_)  # set by fit before the windows are built
+            targets = ((targets - scaler["y_mean"]) / scaler["y_scale"]).astype("float32")
         return np.ascontiguousarray(windows[ok]), targets.reshape(-1, 1)
 
     def fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None = None) -> KerasPredictor:
@@ -251,7 +252,9 @@ class KerasPredictor(Predictor):
             # the validation windows may reach back into the fit rows (they precede them in time)
             ctx = Xm[-(self.seq_len - 1) :] if self.seq_len > 1 else Xm[:0]
             yctx = np.full(ctx.shape[0], np.nan)
-            val = self._training_windows(np.vstack([ctx, Xv]), np.concatenate([yctx, yv_val]))
+            val: tuple[np.ndarray, np.ndarray] | None = self._training_windows(
+                np.vstack([ctx, Xv]), np.concatenate([yctx, yv_val])
+            )
             train = (windows, targets)
         else:
             n_train, n_val = split_validation(len(windows), float(p["validation_fraction"]), int(p["validation_gap"]))
@@ -290,7 +293,8 @@ class KerasPredictor(Predictor):
         """
         self._check_fitted()
         Xm = _as_matrix(X)
-        n_features = int(self.scaler_["n_features"])
+        scaler = cast(dict[str, np.ndarray], self.scaler_)  # fitted: checked above
+        n_features = int(scaler["n_features"])
         if Xm.shape[1] != n_features:
             raise ValueError(f"X has {Xm.shape[1]} feature columns but the model was fitted on {n_features}")
         out = np.full(Xm.shape[0], np.nan)
@@ -304,7 +308,7 @@ class KerasPredictor(Predictor):
             chunk = np.ascontiguousarray(windows[idx[start : start + batch_size]])
             preds[start : start + chunk.shape[0]] = np.asarray(self.model_.predict_on_batch(chunk)).reshape(-1)
         if not self.is_classifier:
-            preds = preds * float(self.scaler_["y_scale"]) + float(self.scaler_["y_mean"])
+            preds = preds * float(scaler["y_scale"]) + float(scaler["y_mean"])
         out[self.seq_len - 1 + idx] = preds
         return out
 
@@ -316,7 +320,7 @@ class KerasPredictor(Predictor):
         folder.mkdir(parents=True, exist_ok=True)
         self.model_.save(folder / MODEL_FILE)
         (folder / PARAMS_FILE).write_text(json.dumps(self._meta(history=self.history_), indent=2, default=str))
-        np.savez(folder / SCALER_FILE, **self.scaler_)
+        np.savez(folder / SCALER_FILE, **cast(dict[str, Any], self.scaler_))  # fitted: checked above
         return folder
 
     @classmethod

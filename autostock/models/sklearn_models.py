@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import joblib
 import numpy as np
@@ -49,7 +49,7 @@ class SklearnPredictor(Predictor):
     """Base of the scikit-learn predictors; subclasses define ``DEFAULTS`` and ``_estimator``."""
 
     ALLOWED_TASKS: ClassVar[tuple[str, ...]] = TASKS
-    context_rows: ClassVar[int] = 1
+    context_rows: int = 1
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -98,7 +98,7 @@ class SklearnPredictor(Predictor):
         """
         return self._fit(X, y, None)
 
-    def _fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None) -> SklearnPredictor:
+    def _fit(self, X: Any, y: Any, validation_data: tuple[Any, Any] | None) -> Self:
         Xf, yf = self._rows(X, y)
         self.n_features_ = _matrix(X).shape[1]
         if len(yf) < 2:

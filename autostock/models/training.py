@@ -8,6 +8,7 @@ out-of-sample metrics next to the naive baselines, and the artifacts of
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,7 +182,7 @@ def train(
                 y,
                 tgt.horizon,
                 walk,
-                progress=(lambda d, n, lab=label: progress(lab, d, n)) if progress else None,
+                progress=functools.partial(progress, label) if progress else None,
             )
             fit_seconds += res.fit_seconds
             member_preds[name] = res.predictions

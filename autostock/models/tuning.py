@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -231,7 +231,7 @@ def tune(
     if method == "grid":
         if any(d.choices is None for d in dims):
             raise ConfigError("grid search needs listed values (key=a|b|c), not ranges; use --method optuna for ranges")
-        combos = list(itertools.product(*(d.choices for d in dims)))
+        combos = list(itertools.product(*(cast(tuple, d.choices) for d in dims)))  # all listed: checked above
         bar = _progress(len(combos), f"grid {model}", progress)
         for combo in combos:
             evaluate(dict(zip((d.name for d in dims), combo)))
@@ -250,9 +250,13 @@ def tune(
                 if d.choices is not None:
                     params[d.name] = trial.suggest_categorical(d.name, list(d.choices))
                 elif d.integer:
-                    params[d.name] = trial.suggest_int(d.name, int(d.low), int(d.high), log=d.log)
+                    params[d.name] = trial.suggest_int(
+                        d.name, int(cast(float, d.low)), int(cast(float, d.high)), log=d.log
+                    )
                 else:
-                    params[d.name] = trial.suggest_float(d.name, float(d.low), float(d.high), log=d.log)
+                    params[d.name] = trial.suggest_float(
+                        d.name, float(cast(float, d.low)), float(cast(float, d.high)), log=d.log
+                    )
             return evaluate(params)
 
         study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))

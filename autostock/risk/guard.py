@@ -26,7 +26,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import backtrader as bt
 import numpy as np
@@ -342,7 +342,7 @@ class RiskGuard:
             "%s kill switch: drawdown %.2f%% >= %.2f%%, flattening %s",
             event["date"],
             100 * dd,
-            100 * self.settings.max_drawdown,
+            100 * cast(float, self.settings.max_drawdown),  # set: the switch only fires with a limit
             ", ".join(closed) or "nothing",
         )
 

@@ -131,7 +131,7 @@ def _walk_indicators(owner: Any, prefix: str, out: dict[str, Any]) -> None:
         return
     for i, ind in enumerate(iterators[bt.LineIterator.IndType]):
         name = f"{prefix}{type(ind).__name__}#{i}"
-        lines = getattr(ind, "lines", None)
+        lines: Any = getattr(ind, "lines", None)
         if hasattr(lines, "getlinealiases"):
             for j, alias in enumerate(lines.getlinealiases()):
                 out[f"{name}.{alias or j}"] = (lines[j], ind)
@@ -373,8 +373,8 @@ def check_lookahead(
         late = _run(spec, market.slice(dates[start], None))
         pos = ref.dates.get_indexer(late.dates)
         for name, entry in stabilise.items():
-            values = late.lines.get(name)
-            ok = _same(ref.lines[name][pos], values, tolerance) if values is not None else np.zeros(1, bool)
+            late_values = late.lines.get(name)
+            ok = _same(ref.lines[name][pos], late_values, tolerance) if late_values is not None else np.zeros(1, bool)
             bad = np.flatnonzero(~ok)
             if len(bad) and bad[-1] == len(ok) - 1:
                 entry["bars_to_stabilise"] = None

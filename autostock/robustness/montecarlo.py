@@ -216,7 +216,7 @@ def run_montecarlo(
     market = market_for(spec, market)
 
     historical = run_backtest(spec, market)
-    settings = {
+    settings: dict[str, Any] = {
         "strategy": spec.strategy,
         "params": historical.params,
         "sizer": spec.sizer,

@@ -357,8 +357,8 @@ def _optuna_search(executor: Executor, ctx: TrialContext, grid: dict[str, list[A
         batch = [study.ask() for _ in range(min(OPTUNA_BATCH, n_trials - asked))]
         asked += len(batch)
         params = [{name: t.suggest_categorical(name, values) for name, values in grid.items()} for t in batch]
-        jobs = []
-        for t, p in zip(batch, params):
+        jobs: list[TrialJob] = []
+        for _t, p in zip(batch, params):
             key = tuple(p.values())
             if key not in seen:
                 seen[key] = float("nan")

@@ -26,6 +26,7 @@ drawdown) or bootstraps (draws with replacement) the realised P&L of one backtes
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -104,7 +105,7 @@ class RelativeBars:
 
         if not (block >= 1):
             raise ConfigError(f"mean block length must be >= 1, got {block}")
-        bs = StationaryBootstrap(block, np.arange(self.n - 1), seed=rng)
+        bs = StationaryBootstrap(block, np.arange(self.n - 1), seed=rng)  # type: ignore[arg-type]  # arch takes a real mean block length
         return np.asarray(bs.update_indices(), dtype=np.int64)
 
     def build(self, idx: np.ndarray, note: str = "") -> Market:
@@ -127,7 +128,9 @@ class RelativeBars:
         bench = None
         if self.bench_ratio is not None:
             values = self.bench_first * np.concatenate([[1.0], np.cumprod(self.bench_ratio[idx])])
-            bench = pd.Series(values, index=self.dates, name=self.market.benchmark.name)
+            bench = pd.Series(
+                values, index=self.dates, name=cast(pd.Series, self.market.benchmark).name
+            )  # bench_ratio: set from it
         notes = list(self.market.notes) + ([note] if note else [])
         if self.dropped:
             notes.append(f"resampled on the {self.n} dates every symbol shares; {self.dropped} other date(s) left out")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -185,7 +185,7 @@ def simulate(spec: RunSpec, market: Market) -> Any:
                     pnl = size * (price - entry[j])
                     cash += size * entry[j] + pnl - c
                     slip_cost = round(abs(price - popen) * size, 8)
-                    info = entry_info[j]
+                    info = cast(dict[str, Any], entry_info[j])  # set when the position opened
                     trades.append(
                         {
                             "symbol": symbols[j],
@@ -249,7 +249,7 @@ def simulate(spec: RunSpec, market: Market) -> Any:
                     submitted.append((j, size, "fixed", t, closes[t, j]))
             else:
                 free = cash
-                for k, s_, kind_, _, pc in submitted:
+                for _k, s_, kind_, _, pc in submitted:
                     free = free + s_ * pc if kind_ == "sell" else free - s_ * pc
                     free -= comm(s_, pc)
                 size = percent_shares(value, free, closes[t, j], weight, slip_rate, comm, sp["cash_buffer"])
@@ -261,13 +261,13 @@ def simulate(spec: RunSpec, market: Market) -> Any:
     equity.iloc[0, equity.columns.get_loc("returns")] = equity["value"].iloc[0] / spec.cash - 1.0
     trades_df = pd.DataFrame(trades, columns=TRADE_COLUMNS)
     orders_df = pd.DataFrame(orders, columns=ORDER_COLUMNS)
-    r, c = np.nonzero(held)
+    held_rows, held_cols = np.nonzero(held)
     positions = pd.DataFrame(
         {
-            "date": index[r],
-            "symbol": np.array(symbols, dtype=object)[c],
-            "size": held[r, c],
-            "value": held[r, c] * closes[r, c],
+            "date": index[held_rows],
+            "symbol": np.array(symbols, dtype=object)[held_cols],
+            "size": held[held_rows, held_cols],
+            "value": held[held_rows, held_cols] * closes[held_rows, held_cols],
         }
     )
     bench = benchmark_returns(market, equity.index)

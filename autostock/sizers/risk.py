@@ -168,7 +168,7 @@ def kelly_from_pnls(
 
 
 # -- volatility targeting ----------------------------------------------------------------
-def inverse_vol_weights(vols: Sequence[float]) -> np.ndarray:
+def inverse_vol_weights(vols: Sequence[float] | np.ndarray) -> np.ndarray:
     """Weights proportional to ``1 / vol``, summing to 1."""
     v = np.asarray(vols, dtype=float)
     if v.size == 0 or not np.all(v > 0) or not np.all(np.isfinite(v)):

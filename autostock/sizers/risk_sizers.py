@@ -154,7 +154,7 @@ class KellySizer(RiskSizer):
 
     def closed_pnls(self) -> list[float]:
         """Profit after commission of every closed trade so far, oldest first."""
-        closed = []
+        closed: list[tuple[Any, Any, float]] = []
         for per_data in self.strategy._trades.values():
             for trades in per_data.values():
                 closed.extend((t.dtclose, t.ref, t.pnlcomm) for t in trades if t.isclosed)

@@ -112,9 +112,9 @@ class BaseStrategy(bt.Strategy):
 
     def notify_order(self, order: bt.Order) -> None:
         if order.status in TERMINAL:
-            pending = self._pending_orders()
-            if pending.get(order.data) is order:
-                del pending[order.data]
+            pending, data = self._pending_orders(), order.data
+            if pending.get(data) is order:
+                del pending[data]
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable state that live trading saves after every bar (default: none).
@@ -153,7 +153,7 @@ class SignalStrategy(BaseStrategy):
     Other strategies (e.g. an ensemble) can build the same signals with ``cls.signal``.
     """
 
-    params = (("allow_short", False),)
+    params: Any = (("allow_short", False),)
 
     def __init__(self) -> None:
         self.signals = {d: self.signal(d, self.p) for d in self.datas}

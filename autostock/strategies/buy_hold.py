@@ -14,7 +14,7 @@ class _Always(bt.Indicator):
     lines = ("signal",)
 
     def next(self) -> None:
-        self.lines.signal[0] = 1.0
+        self.lines.signal[0] = 1.0  # type: ignore[attr-defined]
 
 
 @STRATEGIES.register("buy_hold")

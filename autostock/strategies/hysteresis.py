@@ -30,12 +30,12 @@ class Band(bt.Indicator):
         return state
 
     def next(self) -> None:
-        prev = self.lines.signal[-1] if len(self) > 1 else 0.0
-        self.lines.signal[0] = self._step(prev, self.data[0])
+        prev = self.lines.signal[-1] if len(self) > 1 else 0.0  # type: ignore[attr-defined]
+        self.lines.signal[0] = self._step(prev, self.data[0])  # type: ignore[attr-defined]
 
     def once(self, start: int, end: int) -> None:
         src = self.data.array
-        dst = self.lines.signal.array
+        dst = self.lines.signal.array  # type: ignore[attr-defined]
         prev = dst[start - 1] if start > 0 else 0.0
         for i in range(start, end):
             prev = dst[i] = self._step(prev, src[i])

@@ -21,7 +21,7 @@ class ZScore(bt.Indicator):
     def __init__(self) -> None:
         mean = bt.indicators.SMA(self.data, period=self.p.period)
         std = bt.indicators.StdDev(self.data, period=self.p.period)
-        self.lines.z = bt.DivByZero(self.data - mean, std, zero=0.0)
+        self.lines.z = bt.DivByZero(self.data - mean, std, zero=0.0)  # type: ignore[attr-defined]
 
 
 @STRATEGIES.register("mean_reversion")
@@ -43,5 +43,5 @@ class MeanReversion(SignalStrategy):
             raise ConfigError(
                 f"mean_reversion needs period >= 2 and entry > exit >= 0, got {p.period}, {p.entry}, {p.exit}"
             )
-        z = ZScore(data.close, period=p.period)
+        z = ZScore(data.close, period=p.period)  # type: ignore[call-arg]
         return Band(z, long_entry=-p.entry, long_exit=-p.exit, short_entry=p.entry, short_exit=p.exit)

@@ -138,7 +138,7 @@ class ThresholdSignal(bt.Indicator):
     params = (("long_threshold", 0.0), ("short_threshold", 0.0))
 
     def __init__(self) -> None:
-        self.lines.signal = (self.data > self.p.long_threshold) - (self.data < self.p.short_threshold)
+        self.lines.signal = (self.data > self.p.long_threshold) - (self.data < self.p.short_threshold)  # type: ignore[attr-defined]
 
 
 @STRATEGIES.register("ml_signal")
@@ -241,16 +241,16 @@ class MLSignal(SignalStrategy):
 
             trained = load_artifacts(p.model)
             predictor = trained.model(data._name or "data0")
-            line = PredictorIndicator(data, predictor=predictor, features=trained.features, lookback=int(p.lookback))
+            line = PredictorIndicator(data, predictor=predictor, features=trained.features, lookback=int(p.lookback))  # type: ignore[call-arg]
             return line, p.kind if p.kind != "auto" else prediction_kind(trained.params)
         series = cls.predictions_for(data, p)
         kind = p.kind
         if kind == "auto":
             kind = recorded_kind(p.model) if is_dir else series_kind(series)
-        return PredictorIndicator(data, predictions=series), kind
+        return PredictorIndicator(data, predictions=series), kind  # type: ignore[call-arg]
 
     @classmethod
     def signal(cls, data: Any, p: Any) -> Any:
         prediction, kind = cls.prediction_line(data, p)
         long_t, short_t = thresholds(p, kind)
-        return ThresholdSignal(prediction, long_threshold=long_t, short_threshold=short_t)
+        return ThresholdSignal(prediction, long_threshold=long_t, short_threshold=short_t)  # type: ignore[call-arg]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import backtrader as bt
 import pandas as pd
 
 from autostock.config import RunSpec
@@ -18,6 +19,7 @@ from autostock.live.ratelimit import TokenBucket
 from autostock.live.retry import Backoff
 from autostock.live.runner import LiveSettings, TradingSession
 from autostock.live.store import AlpacaStore, Credentials
+from autostock.strategies.base import BaseStrategy
 
 KEY, SECRET = "PKTESTKEY", "SECRETCANARY"
 
@@ -135,10 +137,6 @@ class SessionThread:
 
 
 # -- strategies used by the tests (referenced as tests.live.live_helpers:Name) -----------------
-
-import backtrader as bt
-
-from autostock.strategies.base import BaseStrategy
 
 
 class BuyEveryBar(BaseStrategy):

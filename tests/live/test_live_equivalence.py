@@ -67,7 +67,7 @@ def _drive(fake, run, db, bars, symbols, warm, n):
         opened = [o for o in fake.orders.values() if o["status"] in OPEN]
         for o in opened:
             fake.fill(o["id"], price=float(bars[o["symbol"]]["open"].iloc[i]))
-        wait_until(lambda: len(db.fills()) == fills_before + len(opened), what="fills applied")
+        wait_until(lambda fb=fills_before, op=opened: len(db.fills()) == fb + len(op), what="fills applied")
         for s in symbols:
             push_daily(fake, s, dates[i], bars[s].iloc[i])
         run.wait_steps(i + 1)
