@@ -68,6 +68,7 @@ class Example:
             and self.command not in PARSE_ONLY
             and "--live" not in self.args
             and not re.search(r"--data (yahoo|alpaca)\b", self.text)
+            and "../shared/" not in self.text  # the real CSVs beside a developer's checkout
         )
 
     @property

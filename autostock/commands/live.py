@@ -62,27 +62,6 @@ def _logging(level: str, log_file: str | None) -> None:
         h.addFilter(flt)
 
 
-def _refuse_backtest_costs(f: Callable) -> Callable:
-    """``trade`` never ignores a flag: the broker's own costs apply to paper and live fills, so
-    the backtest's simulated costs are refused in one line."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        given = [
-            flag
-            for flag, key in (("--commission", "commission"), ("--slippage", "slippage"), ("--spread", "spread_bps"))
-            if kwargs.get(key) is not None
-        ]
-        if given:
-            raise UserError(
-                f"{', '.join(given)} cannot be used with trade: paper and live fills carry the broker's "
-                "own prices and fees (these flags simulate costs in backtest, montecarlo, optimize)"
-            )
-        return f(*args, **kwargs)
-
-    return wrapper
-
-
 def _state_path(live: bool, state: str | None) -> str:
     from autostock.live.runner import default_state_path
 
@@ -185,7 +164,6 @@ TRADE_UNUSED: tuple[str, ...] = ("data", "start", "end", "benchmark", "commissio
 @click.option("--halt-file", type=click.Path(dir_okay=False), help="Trading halts while this file exists.")
 @_with(log_options)
 @_guarded
-@_refuse_backtest_costs
 def trade(
     live: bool,
     yes: bool,

@@ -414,12 +414,12 @@ def robustness_page(settings: Settings) -> None:
             c[0].metric("Deflated Sharpe (DSR)", f"{dsr['dsr']:.3f}" if rep.finite(dsr.get("dsr")) else "n/a")
             c[1].metric("PBO", f"{pbo['pbo']:.3f}" if rep.finite(pbo.get("pbo")) else "n/a")
             verdict = opt["verdict"]
-            c[2].metric(
-                "Verdict",
-                str(verdict.get("label", verdict)) if isinstance(verdict, dict) else (verdict or "not recorded"),
-            )
-            if isinstance(verdict, dict) and verdict:
-                st.json(verdict)
+            if isinstance(verdict, dict):  # optimize.json: {"skill", "text": "headline: reasons", "dsr", ...}
+                text = str(verdict.get("text") or verdict.get("label") or verdict)
+                c[2].metric("Verdict", text.split(":")[0])
+                st.caption(text)
+            else:
+                c[2].metric("Verdict", verdict or "not recorded")
             params = opt["params"]
             trials = opt["trials"]
             if len(params) >= 2 and len(trials):

@@ -138,6 +138,9 @@ class AlpacaStore:
         max_rate_wait: float = 60.0,
         stopper: Stopper | None = None,
     ) -> None:
+        from autostock.extras import require
+
+        require("live", "alpaca", "trade")  # the top-level package: its submodules may be cached
         from alpaca.data.historical import StockHistoricalDataClient
         from alpaca.trading.client import TradingClient
 

@@ -28,6 +28,9 @@ def _jsonable(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, (pd.Timestamp,)):
         return value.isoformat()
+    if isinstance(value, (pd.Series, pd.DataFrame)):  # e.g. predictions trained before the run
+        span = f", {value.index[0]} .. {value.index[-1]}" if len(value) else ""
+        return f"<{type(value).__name__} of {len(value)} rows{span}>"
     if hasattr(value, "item") and callable(value.item):  # numpy scalars
         return _jsonable(value.item())
     if value is None or isinstance(value, (str, int, bool)):

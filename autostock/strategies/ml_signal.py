@@ -94,7 +94,7 @@ def trained_before_run(params: dict[str, Any], market: Any, symbols: list[str]) 
         return params
     p = MLSignal.param_namespace(**params)
     preds = {sym: walk_forward_predictions(market.bars[sym], p) for sym in symbols if sym in market.bars}
-    return {k: v for k, v in params.items() if k != "model"} | {"predictions": preds}
+    return params | {"predictions": preds}  # model kept: the summary says what was trained
 
 
 def tuned_facts(param_sets: list[dict[str, Any]], market: Any) -> dict[str, Any]:

@@ -187,7 +187,8 @@ def test_robustness_page_shows_monte_carlo_optimisation_and_walk_forward(monkeyp
     opt = json.loads((reports_root / "opt" / "optimize.json").read_text())
     assert _metric(at, "Deflated Sharpe (DSR)") == f"{opt['deflated_sharpe']['dsr']:.3f}"
     assert _metric(at, "PBO") == f"{opt['pbo']['pbo']:.3f}"
-    assert _metric(at, "Verdict") == "not recorded"
+    assert _metric(at, "Verdict") == opt["verdict"]["text"].split(":")[0]
+    assert any(opt["verdict"]["text"] == c.value for c in at.caption)
     heat = next(
         json.loads(el.proto.spec)
         for el in at.get("plotly_chart")
@@ -200,11 +201,11 @@ def test_robustness_page_shows_monte_carlo_optimisation_and_walk_forward(monkeyp
     assert len(folds) == len(wf["folds"])
 
 
-def test_optimisation_verdict_is_shown_when_the_summary_holds_one(monkeypatch, tmp_path, reports_root):
+def test_optimisation_verdict_headline_is_shown_with_its_reasons(monkeypatch, tmp_path, reports_root):
     root = tmp_path / "r"
     shutil.copytree(reports_root / "opt", root / "opt")
     summary = json.loads((root / "opt" / "optimize.json").read_text())
-    summary["verdict"] = {"label": "likely overfit", "reasons": ["PBO 0.57 > 0.5"]}
+    summary["verdict"] = {"skill": False, "text": "likely overfit: PBO 0.57 > 0.5", "dsr": 0.97, "pbo": 0.57}
     (root / "opt" / "optimize.json").write_text(json.dumps(summary))
     at = _page(_app(monkeypatch, tmp_path / "s.sqlite", root).run(), "Robustness")
     assert _metric(at, "Verdict") == "likely overfit"

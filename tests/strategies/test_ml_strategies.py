@@ -112,7 +112,7 @@ def test_ml_signal_with_a_predictor_name_trains_before_the_run_and_the_strategy_
     )
     prepared = before_run(spec, market)
     preds = prepared.params["predictions"]["AAA"]
-    assert "model" not in prepared.params
+    assert prepared.params["model"] == "ridge"  # kept, so the summary says what was trained
     assert preds.iloc[:200].isna().all() and preds.iloc[200:].notna().all()
     assert preds.attrs["prediction_kind"] == "return"
     with pytest.raises(ConfigError, match="names a predictor, and a strategy never trains"):
