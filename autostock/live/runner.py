@@ -78,9 +78,11 @@ class LiveSettings:
     stream_grace: float = 5.0
     lock_dir: str | None = None
     store_options: dict[str, Any] = field(default_factory=dict)
+    #: ``timeframe`` parsed once (an alpaca-py TimeFrame); every later use reads this
+    tf: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        parse_timeframe(self.timeframe)
+        self.tf = parse_timeframe(self.timeframe)
         if self.backfill < 0:
             raise UserError(f"backfill must be >= 0 bars, got {self.backfill}")
 
@@ -230,7 +232,7 @@ class TradingSession:
     def _locked_run(self) -> int:
         creds = self._creds or Credentials.from_env(live=self.settings.live)
         options = dict(self.settings.store_options)
-        tf = parse_timeframe(self.settings.timeframe)
+        tf = self.settings.tf
         if tf.unit.value != "Day":  # intraday bars every minute or so: silence means a dead feed
             seconds = {"Min": 60, "Hour": 3600}.get(tf.unit.value, 60) * tf.amount_value
             options.setdefault("stale_after", 3 * seconds + 60)
@@ -308,7 +310,7 @@ class TradingSession:
             clock.get("next_close"),
         )
 
-        daily = parse_timeframe(st.timeframe).unit.value == "Day"
+        daily = st.tf.unit.value == "Day"
         history = self._backfill(symbols, daily)
         self.router = BarRouter(symbols, daily=daily, grace=st.bar_grace)
         store.on_bar(self.router.on_bar)
@@ -320,7 +322,7 @@ class TradingSession:
                 daily=daily,
                 qcheck=st.qcheck,
                 timeframe=bt.TimeFrame.Days if daily else bt.TimeFrame.Minutes,
-                compression=parse_timeframe(st.timeframe).amount_value,
+                compression=st.tf.amount_value,
             )
             for s in symbols
         }
@@ -353,7 +355,7 @@ class TradingSession:
         if self._stopped.is_set():
             return 0
         store.start_trade_stream()
-        store.start_data_stream(symbols, st.timeframe)
+        store.start_data_stream(symbols, st.tf)
         watcher = threading.Thread(target=self._watch_clock, name="autostock-clock", daemon=True)
         watcher.start()
         from autostock.live import health
@@ -371,12 +373,12 @@ class TradingSession:
         from autostock.live.data import bar_index
 
         st = self.settings
-        tf = parse_timeframe(st.timeframe)
+        tf = st.tf
         # calendar time holding ``backfill`` bars: 252 trading days a year, 390 minutes a session
         minutes = st.backfill * tf.amount_value * (60 if tf.unit.value == "Hour" else 1)
         span = timedelta(days=int(st.backfill * 1.6) + 10) if daily else timedelta(days=int(minutes / 390 * 1.6) + 4)
         start = pd.Timestamp(st.history_start, tz="UTC").to_pydatetime() if st.history_start else utcnow() - span
-        raw = cast(AlpacaStore, self.store).bars(symbols, st.timeframe, start=start)
+        raw = cast(AlpacaStore, self.store).bars(symbols, st.tf, start=start)
         out = {}
         for s in symbols:
             df = raw.get(s, pd.DataFrame(columns=["open", "high", "low", "close", "volume"]))

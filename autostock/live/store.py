@@ -526,9 +526,13 @@ class AlpacaStore:
         self._threads.clear()
 
 
-def parse_timeframe(text: str) -> Any:
-    """``1Day``, ``1Min``, ``5Min``, ``1Hour`` -> alpaca-py TimeFrame."""
+def parse_timeframe(text: Any) -> Any:
+    """``1Day``, ``1Min``, ``5Min``, ``1Hour`` -> alpaca-py TimeFrame (a TimeFrame is returned as is,
+    so a timeframe parsed once can be handed on)."""
     from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+
+    if isinstance(text, TimeFrame):
+        return text
 
     units = {"min": TimeFrameUnit.Minute, "hour": TimeFrameUnit.Hour, "day": TimeFrameUnit.Day}
     low = text.strip().lower()
