@@ -22,26 +22,36 @@ class Momentum(BaseStrategy):
 
     params = (("lookback", 126), ("top_n", 3), ("rebalance", 21), ("absolute", True))
 
+    label = "momentum"  # for messages; subclasses (sector_rotation) rank by other scores
+
     def __init__(self) -> None:
         if self.p.lookback < 1 or self.p.top_n < 1 or self.p.rebalance < 1:
             raise ConfigError(
-                f"momentum needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, {self.p.top_n}, {self.p.rebalance}"
+                f"{self.label} needs lookback, top_n, rebalance >= 1, got {self.p.lookback}, {self.p.top_n}, "
+                f"{self.p.rebalance}"
             )
-        self.scores = {d: bt.indicators.ROC(d.close, period=self.p.lookback) for d in self.datas}
+        self.roc = {d: bt.indicators.ROC(d.close, period=self.p.lookback) for d in self.datas}
+        self.tradable: list = list(self.datas)
         self.members: set = set()
         self._bars = 0
         self._entries_due = False
 
     def slots(self) -> int:
         """Positions held at once: the default sizer gives each ``1 / top_n`` of equity."""
-        return min(self.p.top_n, len(self.datas))
+        return min(self.p.top_n, len(self.tradable))
+
+    def current_scores(self) -> dict:
+        """The score of every tradable feed with a full lookback (the trailing return)."""
+        return {
+            d: self.roc[d][0] for d in self.tradable if len(d) > self.p.lookback and self.roc[d][0] == self.roc[d][0]
+        }
 
     def state_dict(self) -> dict:
         """The rebalance clock and the chosen members survive a live restart."""
         return {"bars": self._bars, "members": sorted(d._name for d in self.members), "entries_due": self._entries_due}
 
     def load_state(self, state: dict) -> None:
-        by_name = {d._name: d for d in self.datas}
+        by_name = {d._name: d for d in self.tradable}
         self._bars = int(state.get("bars", self._bars))
         self.members = {by_name[n] for n in state.get("members", []) if n in by_name}
         self._entries_due = bool(state.get("entries_due", False))
@@ -49,18 +59,16 @@ class Momentum(BaseStrategy):
     def next(self) -> None:
         self._bars += 1
         if (self._bars - 1) % self.p.rebalance == 0:
-            ranked = sorted(
-                (d for d in self.datas if len(d) > self.p.lookback and self.scores[d][0] == self.scores[d][0]),
-                key=lambda d: (-self.scores[d][0], d._name),
-            )
+            scores = self.current_scores()
+            ranked = sorted(scores, key=lambda d: (-scores[d], d._name))
             if self.p.absolute:
-                ranked = [d for d in ranked if self.scores[d][0] > 0]
+                ranked = [d for d in ranked if scores[d] > 0]
             self.members = set(ranked[: self.p.top_n])
-            for d in self.datas:
+            for d in self.tradable:
                 if d not in self.members and self.getposition(d).size and not self.pending(d):
                     self.close(data=d)
             self._entries_due = True
-        if self._entries_due and not any(self.pending(d) for d in self.datas):
+        if self._entries_due and not any(self.pending(d) for d in self.tradable):
             for d in sorted(self.members, key=lambda d: d._name):
                 if not self.getposition(d).size:
                     self.buy(data=d)
