@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import backtrader as bt
 
 from autostock.errors import ConfigError
@@ -20,7 +22,7 @@ class Momentum(BaseStrategy):
     Params: ``lookback`` (126), ``top_n`` (3), ``rebalance`` (21), ``absolute`` (True).
     """
 
-    params = (("lookback", 126), ("top_n", 3), ("rebalance", 21), ("absolute", True))
+    params: Any = (("lookback", 126), ("top_n", 3), ("rebalance", 21), ("absolute", True))
 
     label = "momentum"  # for messages; subclasses (sector_rotation) rank by other scores
 
