@@ -120,7 +120,10 @@ def assemble(
     sizer_cls = resolve_sizer(spec.sizer)
     sizer_params = check_params(sizer_cls, spec.sizer_params, f"sizer {spec.sizer!r}")
 
-    cerebro = bt.Cerebro(stdstats=False, tradehistory=True, quicknotify=True)
+    # quicknotify: a live fill between bars reaches the strategy and the risk guard at once; in a
+    # backtest every notification is delivered before next() either way, and batching is cheaper.
+    # tradehistory is off: the recorder books trades from the order executions itself.
+    cerebro = bt.Cerebro(stdstats=False, tradehistory=False, quicknotify=broker is not None)
     context = RunContext(spec=spec)
     symbols = spec.symbols or market.symbols
     if feeds is None:

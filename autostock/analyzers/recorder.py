@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import backtrader as bt
@@ -23,7 +24,11 @@ class Recorder(bt.Analyzer):
     * orders: one row per order reaching a final state, with slippage cost measured against
       the bar's open for market orders (the price before slippage and spread);
     * trades: one row per closed trade: entry/exit date and average price, size, gross pnl,
-      commission, slippage cost and pnl after commission (needs ``tradehistory=True``).
+      commission, slippage cost and pnl after commission.
+
+    A trade's exit price, peak size and slippage come from the execution bits of the orders
+    that touched it, followed here exactly as backtrader's strategy books them into trades, so
+    the Cerebro need not keep ``tradehistory`` (a copy of the trade on every update).
     """
 
     def start(self) -> None:
@@ -32,6 +37,8 @@ class Recorder(bt.Analyzer):
         self.orders: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
         self._slippage: dict[int, float] = {}
+        self._open: dict[tuple[Any, int], _Legs] = {}  # (data, tradeid) -> the open trade's legs
+        self._closed: dict[tuple[Any, int], deque[_Legs]] = {}  # closed, awaiting notify_trade
 
     def next(self) -> None:
         strat = self.strategy
@@ -43,7 +50,27 @@ class Recorder(bt.Analyzer):
             if size:
                 self.positions.append((dt, d._name, size, size * d.close[0]))
 
+    def _book(self, order: bt.Order) -> None:
+        """Follow backtrader's ``Strategy._addnotification``: each new execution bit closes
+        and/or opens part of the (data, tradeid) trade."""
+        data = order.data._compensate if order.data._compensate is not None else order.data
+        key = (data, order.tradeid)
+        for bit in order.executed.iterpending():
+            if bit is None:
+                break
+            for part in (bit.closed, bit.opened):
+                if not part:
+                    continue
+                legs = self._open.get(key)
+                if legs is None:
+                    legs = self._open[key] = _Legs()
+                legs.add(order.ref, part, bit.price)
+                if legs.size == 0:
+                    self._closed.setdefault(key, deque()).append(self._open.pop(key))
+
     def notify_order(self, order: bt.Order) -> None:
+        if order.executed.size:
+            self._book(order)
         status = ORDER_STATUS.get(order.status)
         if status is None:
             return
@@ -73,13 +100,13 @@ class Recorder(bt.Analyzer):
     def notify_trade(self, trade: bt.Trade) -> None:
         if not trade.isclosed:
             return
-        events = [h.event for h in trade.history if "order" in h.event]
-        first = events[0].size if events else 0.0
-        closing = [e for e in events if (e.size > 0) != (first > 0)]
-        qty = sum(abs(e.size) for e in closing)
-        exit_price = sum(abs(e.size) * e.price for e in closing) / qty if qty else float("nan")
-        peak = max((abs(h.status.size) for h in trade.history), default=0.0)
-        slippage = sum(self._slippage.get(ref, 0.0) for ref in {e.order.ref for e in events})
+        queue = self._closed.get((trade.data, trade.tradeid))
+        legs = queue.popleft() if queue else _Legs()
+        first = legs.events[0][1] if legs.events else 0.0
+        closing = [(size, price) for _, size, price in legs.events if (size > 0) != (first > 0)]
+        qty = sum(abs(size) for size, _ in closing)
+        exit_price = sum(abs(size) * price for size, price in closing) / qty if qty else float("nan")
+        slippage = sum(self._slippage.get(ref, 0.0) for ref in {ref for ref, _, _ in legs.events})
         self.trades.append(
             {
                 "symbol": trade.data._name,
@@ -88,7 +115,7 @@ class Recorder(bt.Analyzer):
                 "entry_price": trade.price,
                 "exit_date": bt.num2date(trade.dtclose).isoformat(),
                 "exit_price": exit_price,
-                "size": peak,
+                "size": legs.peak,
                 "bars": trade.barlen,
                 "pnl": trade.pnl,
                 "commission": trade.commission,
@@ -99,3 +126,19 @@ class Recorder(bt.Analyzer):
 
     def get_analysis(self) -> dict[str, Any]:
         return {"n_bars": len(self.equity), "n_orders": len(self.orders), "n_trades": len(self.trades)}
+
+
+class _Legs:
+    """One trade's executions: (order ref, signed size, price), running size and peak size."""
+
+    __slots__ = ("events", "peak", "size")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[int, float, float]] = []
+        self.size: float = 0  # int while the orders' sizes are ints, as backtrader keeps them
+        self.peak: float = 0
+
+    def add(self, ref: int, size: float, price: float) -> None:
+        self.events.append((ref, size, price))
+        self.size += size
+        self.peak = max(self.peak, abs(self.size))
