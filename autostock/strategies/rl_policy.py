@@ -12,7 +12,7 @@ from autostock.errors import ConfigError
 from autostock.indicators.predictor import OHLCV, nums_to_datetimes
 from autostock.registry import STRATEGIES
 from autostock.rl.execution import GAP_BUFFER, Account, Rebalancer, plan_order
-from autostock.strategies.base import BaseStrategy
+from autostock.strategies.base import TERMINAL, BaseStrategy
 
 SERVE = ("auto", "actions", "policy")
 
@@ -35,7 +35,10 @@ class RLPolicy(BaseStrategy):
     of the last traded one is held (and retried the next bar when the fill was cut for cash). The
     environment (:mod:`autostock.rl.execution`) trades by the same rule, so the policy learns in
     the market it trades in. The policy sizes its own position: the sizer is not used. With
-    several symbols each trades a 1/N sleeve of the equity.
+    several symbols each trades its own sleeve: an account that starts with 1/N of the equity
+    and keeps its own cash (``cash_s -= size * fill + commission`` at each of its fills), so
+    its equity is what one environment with 1/N of the cash would hold; the run's equity is the
+    sum of the sleeves (``tests/rl/test_rl_parity.py``).
 
     Params:
 
@@ -81,6 +84,7 @@ class RLPolicy(BaseStrategy):
         self.servers: dict[Any, Any] = {}
         self.last_orders: dict[Any, tuple[Any, int]] = {}
         self.weights: dict[Any, np.ndarray] = {}
+        self.sleeve_cash: dict[Any, float] = {}
         if self.serving:
             if not p.policy:
                 raise ConfigError("rl_policy serve=policy needs policy=<a policy directory>")
@@ -130,10 +134,22 @@ class RLPolicy(BaseStrategy):
         cols = {c: np.asarray(getattr(data, c).get(size=count), dtype="float64") for c in OHLCV}
         return pd.DataFrame(cols, index=nums_to_datetimes(data.datetime.get(size=count)).rename("date"))
 
-    def _account(self, data: Any, sleeve: float) -> Account:
+    def _account(self, data: Any) -> Account:
         pos = self.getposition(data)
-        close = float(data.close[0])
-        return Account(cash=sleeve - pos.size * close, shares=int(pos.size), entry_price=float(pos.price or 0.0))
+        return Account(cash=self.sleeve_cash[data], shares=int(pos.size), entry_price=float(pos.price or 0.0))
+
+    def _open_sleeves(self) -> None:
+        """Each data's sleeve: 1/N of the equity now, less the value of what it already holds."""
+        share = self.broker.getvalue() / len(self.datas)
+        for d in self.datas:
+            held = self.getposition(d).size * float(d.close[0]) if len(d) else 0.0
+            self.sleeve_cash[d] = share - held
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in TERMINAL and order.data in self.sleeve_cash and order.executed.size:
+            ex = order.executed
+            self.sleeve_cash[order.data] -= float(ex.size) * float(ex.price) + float(ex.comm)
+        super().notify_order(order)
 
     def target_weight(self, data: Any, account: Account) -> float:
         """The policy's target weight for ``data``'s current bar."""
@@ -142,7 +158,8 @@ class RLPolicy(BaseStrategy):
         return float(self.weights[data][len(data) - 1])
 
     def next(self) -> None:
-        sleeve = self.broker.getvalue() / len(self.datas)
+        if not self.sleeve_cash:
+            self._open_sleeves()
         for d in self.datas:
             if self.pending(d) or len(d) == 0:
                 continue
@@ -151,7 +168,7 @@ class RLPolicy(BaseStrategy):
             last = self.last_orders.pop(d, None)
             if last is not None and abs(last[0].executed.size) != abs(last[1]):
                 self.rebalancers[d].retry()  # the fill was cut for cash: trade again
-            account = self._account(d, sleeve)
+            account = self._account(d)
             w = self.target_weight(d, account)
             if not self.rebalancers[d].wants_trade(w):
                 continue
