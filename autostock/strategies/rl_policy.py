@@ -46,11 +46,20 @@ class RLPolicy(BaseStrategy):
     * ``actions``: instead, a ``pd.Series`` of target weights by date, or a dict symbol -> Series;
     * ``seed``: which trained seed's actions / policy to use (-1: the first);
     * ``serve``: ``actions`` (the precomputed out-of-sample weights; every bar of the run must have
-      one), ``policy`` (the saved policy decides each bar from the observation builder, as in live
-      trading), or ``auto`` (``policy`` on a live feed, else ``actions``);
+      one, and its prices must be the ones they were computed on), ``policy`` (the saved policy
+      decides each bar from the observation builder, as in live trading), or ``auto``: ``policy``
+      on a live feed and on bars whose closes differ from those ``rl train`` recorded (a Monte
+      Carlo path, other data), else ``actions``;
     * ``band``: rebalance band (-1: the policy's own, else 0);
-    * ``act_from``: first date on which orders are placed (policy serving; '' = every bar);
+    * ``act_from``: first date on which orders are placed (policy serving; '' = the first bar out
+      of sample for the policy and its predictors);
     * ``lookback``: bars handed to features and predictors per live decision (300).
+
+    Honesty of policy serving: orders go only on bars out of sample for the served policy (the
+    last fold's) and its predictors (:class:`~autostock.rl.serving.LearntFrom`). On a historical
+    feed, earlier bars may only warm the features when they are the very bars training saw;
+    on any other prices (a Monte Carlo path draws its bars from the whole run) a run starting
+    before the first out-of-sample bar is refused with one line naming it.
     """
 
     params = (
@@ -69,8 +78,6 @@ class RLPolicy(BaseStrategy):
             raise ConfigError(f"rl_policy serve must be one of {', '.join(SERVE)}, got {p.serve!r}")
         if not p.policy and p.actions is None:
             raise ConfigError("rl_policy needs policy=<a directory written by autostock rl train> (or actions=)")
-        live = any(d.islive() for d in self.datas)
-        self.serving = p.serve == "policy" or (p.serve == "auto" and live and p.actions is None)
         self.policy_meta: dict[str, Any] = {}
         band = float(p.band)
         if p.policy:
@@ -79,6 +86,21 @@ class RLPolicy(BaseStrategy):
             self.policy_meta = load_policy_params(p.policy)
             if band < 0:
                 band = float(self.policy_meta.get("band", 0.0))
+        # historical feeds whose closes are not the ones rl train recorded: date of the first difference
+        self.differs: dict[Any, tuple[pd.Timestamp, float, float] | None] = {
+            d: self._first_difference(d) for d in self.datas if not d.islive()
+        }
+        other_prices = [d for d, diff in self.differs.items() if diff is not None]
+        if p.serve == "actions" and p.actions is None and other_prices:
+            d = other_prices[0]
+            when, close, recorded = self.differs[d]  # type: ignore[misc]
+            raise ConfigError(
+                f"rl_policy serve=actions: the {d._name or 'data0'} bars differ from those the policy's actions were "
+                f"computed on (on {when.date()}: close {close:.6g}, recorded {recorded:.6g}; a Monte Carlo path or "
+                "other data); use serve=policy or serve=auto, which let the saved policy decide each bar"
+            )
+        live = any(d.islive() for d in self.datas)
+        self.serving = p.serve == "policy" or (p.serve == "auto" and p.actions is None and (live or bool(other_prices)))
         self.rebalancers = {d: Rebalancer(max(band, 0.0)) for d in self.datas}
         self.act_from = pd.Timestamp(p.act_from) if p.act_from else None
         self.servers: dict[Any, Any] = {}
@@ -91,10 +113,70 @@ class RLPolicy(BaseStrategy):
             from autostock.rl.serving import PolicyServer
 
             for d in self.datas:
-                self.servers[d] = PolicyServer(p.policy, d._name or "data0", int(p.seed))
+                server = PolicyServer(p.policy, d._name or "data0", int(p.seed))
+                if not d.islive():
+                    self._check_out_of_sample(d, server.learnt)
+                self.servers[d] = server
         else:
             for d in self.datas:
                 self.weights[d] = self._precomputed(d)
+
+    def _first_difference(
+        self, data: Any, before: pd.Timestamp | None = None
+    ) -> tuple[pd.Timestamp, float, float] | None:
+        """(date, close, recorded close) of the first bar (before ``before``) whose close is not the one
+        ``rl train`` recorded; None when all match or nothing was recorded (user-given actions, an old directory)."""
+        if not self.p.policy or self.p.actions is not None:
+            return None
+        from autostock.rl.artifacts import load_closes
+
+        recorded = load_closes(self.p.policy, data._name or "data0")
+        n = len(data.close.array)
+        if recorded is None or n == 0:
+            return None
+        nums = data.datetime.array[:n]
+        dates = nums_to_datetimes(nums)
+        closes = np.asarray(data.close.array[:n], dtype=float)
+        known = _lookup(recorded, nums)
+        bad = ~np.isclose(closes, known, rtol=1e-9, atol=0.0)
+        if before is not None:
+            bad &= np.asarray(dates < before)
+        if not bad.any():
+            return None
+        i = int(np.argmax(bad))
+        return dates[i], float(closes[i]), float(known[i])
+
+    def _check_out_of_sample(self, data: Any, learnt: Any) -> None:
+        """Refuse a historical run the served policy cannot trade honestly (see the class docstring)."""
+        symbol = data._name or "data0"
+        n = len(data.close.array)
+        dates = nums_to_datetimes(data.datetime.array[:n])
+        if learnt.label_end is None:
+            raise ConfigError(
+                f"rl_policy: a predictor of {self.p.policy} records no training window for {symbol}, so the saved "
+                "policy cannot be shown to decide only bars its inputs were not trained on; retrain it with autostock train"
+            )
+        oos = [t for t in dates if learnt.out_of_sample(t)]
+        if not oos:
+            raise ConfigError(
+                f"rl_policy: no bar of this run ({dates[0].date()} to {dates[-1].date()}) is out of sample for "
+                f"{symbol}: {learnt.describe()}"
+            )
+        first = oos[0]
+        if self.act_from is not None and not learnt.out_of_sample(self.act_from):
+            raise ConfigError(
+                f"rl_policy act_from={self.act_from.date()} would trade {symbol} on bars the policy or its predictors "
+                f"learnt from ({learnt.describe()}); use act_from={first.date()} or later"
+            )
+        if dates[0] < first:
+            diff = self._first_difference(data, before=first)
+            if diff is not None:
+                raise ConfigError(
+                    f"rl_policy: the {symbol} bars are not the ones {self.p.policy} was trained on (close "
+                    f"{diff[1]:.6g} on {diff[0].date()}, recorded {diff[2]:.6g}: a Monte Carlo path or other data), so "
+                    f"the saved policy decides each bar and every bar must be out of sample for it, but they start "
+                    f"{dates[0].date()} and {learnt.describe()}; run from {first.date()} on (--start {first.date()})"
+                )
 
     def _series(self, symbol: str) -> pd.Series:
         p = self.p
@@ -145,6 +227,24 @@ class RLPolicy(BaseStrategy):
             held = self.getposition(d).size * float(d.close[0]) if len(d) else 0.0
             self.sleeve_cash[d] = share - held
 
+    def _sleeve_fill_check(self, data: Any, delta: int, fee: Any) -> None:
+        """At the fill, drop the opening part of this buy when it leaves the sleeve's cash negative.
+
+        That is what the environment's account does and what backtrader does to a single
+        account; with several sleeves backtrader checks the pooled cash, so the check is handed
+        to the broker's fill-time sizing (:class:`~autostock.sizers.fill.FillSizingBroker`).
+        """
+        offer = getattr(self.broker, "offer_fill_sizing", None)
+        if offer is None:
+            return
+
+        def resize(price: float, cash: float, equity: float) -> int:
+            account = Account(cash=self.sleeve_cash[data], shares=int(self.getposition(data).size))
+            executed, _ = account.apply_fill(delta, price, fee)
+            return int(executed)
+
+        offer(data, delta, resize)
+
     def notify_order(self, order: bt.Order) -> None:
         if order.status in TERMINAL and order.data in self.sleeve_cash and order.executed.size:
             ex = order.executed
@@ -163,8 +263,11 @@ class RLPolicy(BaseStrategy):
         for d in self.datas:
             if self.pending(d) or len(d) == 0:
                 continue
-            if self.act_from is not None and nums_to_datetimes([d.datetime[0]])[0] < self.act_from:
+            when = nums_to_datetimes([d.datetime[0]])[0]
+            if self.act_from is not None and when < self.act_from:
                 continue
+            if self.serving and not self.servers[d].learnt.out_of_sample(when):
+                continue  # warm-up: a bar the policy or its predictors learnt from is never traded
             last = self.last_orders.pop(d, None)
             if last is not None and abs(last[0].executed.size) != abs(last[1]):
                 self.rebalancers[d].retry()  # the fill was cut for cash: trade again
@@ -182,6 +285,7 @@ class RLPolicy(BaseStrategy):
             self.rebalancers[d].traded(w)
             order = None
             if delta > 0:
+                self._sleeve_fill_check(d, delta, fee)
                 order = self.buy(data=d, size=delta, exectype=bt.Order.Market)
             elif delta < 0:
                 order = self.sell(data=d, size=-delta, exectype=bt.Order.Market)

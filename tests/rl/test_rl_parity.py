@@ -81,7 +81,7 @@ def test_multi_symbol_equity_is_the_sum_of_one_env_sleeve_per_symbol(costs: dict
     from autostock.feeds.synthetic import generate_market
 
     symbols = ["AAPL", "MSFT", "XOM"]
-    market = generate_market(symbols, "2016-01-01", "2017-12-31", seed=9)
+    market = generate_market(symbols, "2016-01-01", "2016-12-31", seed=9)
     rng = np.random.default_rng(3)
     actions = {
         s: pd.Series(rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], len(market.bars[s])), index=market.bars[s].index)
@@ -98,4 +98,4 @@ def test_multi_symbol_equity_is_the_sum_of_one_env_sleeve_per_symbol(costs: dict
     assert float((env / bt_equity - 1).abs().max()) < 0.005
     # the sleeves went separate ways, so pooling them would have mattered
     finals = sorted(float(v.iloc[-1]) for v in sleeves.values())
-    assert finals[-1] - finals[0] > 0.05 * spec.cash / len(symbols)
+    assert finals[-1] - finals[0] > 0.02 * spec.cash / len(symbols)
