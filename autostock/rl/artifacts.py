@@ -10,6 +10,9 @@ Layout::
                                         mean / spread across seeds, deflated Sharpe and PBO
         actions/<SYMBOL>.parquet        the out-of-sample target weight per bar, one column per
                                         seed (``seed_<s>``), NaN before the first test bar
+        bars/<SYMBOL>.parquet           the close of every bar training was handed: the prices the
+                                        actions belong to (``rl_policy`` serves the saved policy
+                                        on any other prices, e.g. a Monte Carlo path)
         policies/<SYMBOL>/fold_<k>/observation.json
                                         the observation builder fitted on that fold's training rows
         policies/<SYMBOL>/fold_<k>/seed_<s>.zip
@@ -31,6 +34,7 @@ from autostock.errors import ConfigError, DataError, UserError
 PARAMS_FILE = "params.json"
 METRICS_FILE = "metrics.json"
 ACTIONS_DIR = "actions"
+BARS_DIR = "bars"
 POLICIES_DIR = "policies"
 
 
@@ -84,6 +88,25 @@ def load_actions(path: str | Path, symbol: str, seed: int = -1) -> pd.Series:
     if column not in frame:
         raise DataError(f"{path}: actions for {symbol} lack column {column}")
     return frame[column].rename("weight")
+
+
+def save_closes(folder: Path, symbol: str, close: pd.Series) -> Path:
+    """The closes the actions of ``symbol`` were computed on (``bars/<SYMBOL>.parquet``)."""
+    (folder / BARS_DIR).mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"close": close.astype(float)})
+    frame.index.name = "date"
+    path = folder / BARS_DIR / f"{symbol}.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+def load_closes(path: str | Path, symbol: str) -> pd.Series | None:
+    """The recorded closes of ``symbol`` (None for a directory written before they were recorded)."""
+    file = Path(path).expanduser() / BARS_DIR / f"{symbol}.parquet"
+    if not file.is_file():
+        return None
+    frame = pd.read_parquet(file)
+    return pd.Series(frame["close"].to_numpy(dtype=float), index=pd.DatetimeIndex(frame.index, name="date"))
 
 
 def fold_dir(folder: Path, symbol: str, fold: int) -> Path:

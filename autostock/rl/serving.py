@@ -5,11 +5,16 @@ forecast from its saved (most recent) predictor, the features, and the account, 
 policy of the last fold for an action (deterministic). This is the ``next()`` path of the
 ``rl_policy`` strategy in live trading; the observation is built by the same code the
 environment uses (:mod:`autostock.rl.observation`).
+
+:class:`LearntFrom` says which bars that policy and its predictors learnt from, so a caller
+serves it only on bars out of sample for both (``rl_policy`` on a Monte Carlo path, a
+walk-forward fold or a live feed).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,37 @@ from autostock.rl.artifacts import last_fold_dir, load_policy_params, seed_colum
 from autostock.rl.execution import Account
 from autostock.rl.observation import ObservationBuilder, forecast_column
 from autostock.rl.simulator import action_to_weight
+
+
+@dataclass(frozen=True)
+class LearntFrom:
+    """The bars the served policy of one symbol and its predictors learnt from.
+
+    ``fit_end``: the last bar of the last fold's training rows; ``test_start``: the first bar of
+    that fold's test block (the policy has never acted on a bar from it on in training);
+    ``label_end``: the last bar any predictor's training labels reached (None: a predictor
+    records no training window). A bar is out of sample when it is on or after ``test_start``
+    and after ``label_end``.
+    """
+
+    fit_end: pd.Timestamp
+    test_start: pd.Timestamp
+    label_end: pd.Timestamp | None
+
+    def out_of_sample(self, when: pd.Timestamp) -> bool:
+        when = pd.Timestamp(when)
+        return when >= self.test_start and (self.label_end is None or when > self.label_end)
+
+    def describe(self) -> str:
+        labels = (
+            "a predictor records no training window"
+            if self.label_end is None
+            else f"its predictors' training labels reach {self.label_end.date()}"
+        )
+        return (
+            f"the saved policy trained on bars to {self.fit_end.date()} (its test block starts "
+            f"{self.test_start.date()}) and {labels}"
+        )
 
 
 class PolicyServer:
@@ -37,6 +73,18 @@ class PolicyServer:
 
         self.predictors = [load_artifacts(p) for p in self.params["predictors"]]
         self.features: str = self.params["features"]
+        self.learnt = self._learnt(symbol)
+
+    def _learnt(self, symbol: str) -> LearntFrom:
+        folds = (self.params.get("folds") or {}).get(symbol) or []
+        if not folds:
+            from autostock.errors import DataError
+
+            raise DataError(f"policy params.json records no folds for {symbol}")
+        windows = [m.training_window(symbol) for m in self.predictors]
+        label_end = None if any(w is None for w in windows) else max(w.label_end for w in windows if w is not None)
+        last = folds[-1]
+        return LearntFrom(pd.Timestamp(last["fit_end"]), pd.Timestamp(last["test_start"]), label_end)
 
     def market_row(self, bars: pd.DataFrame) -> np.ndarray:
         """The raw market row of the newest bar in ``bars`` (forecasts from the saved predictors).

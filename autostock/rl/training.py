@@ -29,7 +29,7 @@ import pandas as pd
 
 from autostock.errors import ConfigError, DataError
 from autostock.models.walkforward import Fold, WalkForwardConfig, plan_folds
-from autostock.rl.artifacts import METRICS_FILE, PARAMS_FILE, fold_dir, save_actions
+from autostock.rl.artifacts import METRICS_FILE, PARAMS_FILE, fold_dir, save_actions, save_closes
 from autostock.rl.execution import CostModel
 from autostock.rl.observation import ObservationBuilder, market_frame, oos_forecasts
 from autostock.rl.rewards import make_reward
@@ -306,6 +306,7 @@ def train_policies(
         write_json(folder / METRICS_FILE, metrics)
         for symbol, frame in actions.items():
             save_actions(folder, symbol, frame)
+            save_closes(folder, symbol, market.bars[symbol]["close"])
     return TrainResult(params, metrics, actions, data, folder, total, seconds)
 
 

@@ -12,7 +12,7 @@ from autostock.errors import ConfigError
 from autostock.indicators.predictor import OHLCV, nums_to_datetimes
 from autostock.registry import STRATEGIES
 from autostock.rl.execution import GAP_BUFFER, Account, Rebalancer, plan_order
-from autostock.strategies.base import BaseStrategy
+from autostock.strategies.base import TERMINAL, BaseStrategy
 
 SERVE = ("auto", "actions", "policy")
 
@@ -35,7 +35,10 @@ class RLPolicy(BaseStrategy):
     of the last traded one is held (and retried the next bar when the fill was cut for cash). The
     environment (:mod:`autostock.rl.execution`) trades by the same rule, so the policy learns in
     the market it trades in. The policy sizes its own position: the sizer is not used. With
-    several symbols each trades a 1/N sleeve of the equity.
+    several symbols each trades its own sleeve: an account that starts with 1/N of the equity
+    and keeps its own cash (``cash_s -= size * fill + commission`` at each of its fills), so
+    its equity is what one environment with 1/N of the cash would hold; the run's equity is the
+    sum of the sleeves (``tests/rl/test_rl_parity.py``).
 
     Params:
 
@@ -43,11 +46,20 @@ class RLPolicy(BaseStrategy):
     * ``actions``: instead, a ``pd.Series`` of target weights by date, or a dict symbol -> Series;
     * ``seed``: which trained seed's actions / policy to use (-1: the first);
     * ``serve``: ``actions`` (the precomputed out-of-sample weights; every bar of the run must have
-      one), ``policy`` (the saved policy decides each bar from the observation builder, as in live
-      trading), or ``auto`` (``policy`` on a live feed, else ``actions``);
+      one, and its prices must be the ones they were computed on), ``policy`` (the saved policy
+      decides each bar from the observation builder, as in live trading), or ``auto``: ``policy``
+      on a live feed and on bars whose closes differ from those ``rl train`` recorded (a Monte
+      Carlo path, other data), else ``actions``;
     * ``band``: rebalance band (-1: the policy's own, else 0);
-    * ``act_from``: first date on which orders are placed (policy serving; '' = every bar);
+    * ``act_from``: first date on which orders are placed (policy serving; '' = the first bar out
+      of sample for the policy and its predictors);
     * ``lookback``: bars handed to features and predictors per live decision (300).
+
+    Honesty of policy serving: orders go only on bars out of sample for the served policy (the
+    last fold's) and its predictors (:class:`~autostock.rl.serving.LearntFrom`). On a historical
+    feed, earlier bars may only warm the features when they are the very bars training saw;
+    on any other prices (a Monte Carlo path draws its bars from the whole run) a run starting
+    before the first out-of-sample bar is refused with one line naming it.
     """
 
     params = (
@@ -66,8 +78,6 @@ class RLPolicy(BaseStrategy):
             raise ConfigError(f"rl_policy serve must be one of {', '.join(SERVE)}, got {p.serve!r}")
         if not p.policy and p.actions is None:
             raise ConfigError("rl_policy needs policy=<a directory written by autostock rl train> (or actions=)")
-        live = any(d.islive() for d in self.datas)
-        self.serving = p.serve == "policy" or (p.serve == "auto" and live and p.actions is None)
         self.policy_meta: dict[str, Any] = {}
         band = float(p.band)
         if p.policy:
@@ -76,21 +86,97 @@ class RLPolicy(BaseStrategy):
             self.policy_meta = load_policy_params(p.policy)
             if band < 0:
                 band = float(self.policy_meta.get("band", 0.0))
+        # historical feeds whose closes are not the ones rl train recorded: date of the first difference
+        self.differs: dict[Any, tuple[pd.Timestamp, float, float] | None] = {
+            d: self._first_difference(d) for d in self.datas if not d.islive()
+        }
+        other_prices = [d for d, diff in self.differs.items() if diff is not None]
+        if p.serve == "actions" and p.actions is None and other_prices:
+            d = other_prices[0]
+            when, close, recorded = self.differs[d]  # type: ignore[misc]
+            raise ConfigError(
+                f"rl_policy serve=actions: the {d._name or 'data0'} bars differ from those the policy's actions were "
+                f"computed on (on {when.date()}: close {close:.6g}, recorded {recorded:.6g}; a Monte Carlo path or "
+                "other data); use serve=policy or serve=auto, which let the saved policy decide each bar"
+            )
+        live = any(d.islive() for d in self.datas)
+        self.serving = p.serve == "policy" or (p.serve == "auto" and p.actions is None and (live or bool(other_prices)))
         self.rebalancers = {d: Rebalancer(max(band, 0.0)) for d in self.datas}
         self.act_from = pd.Timestamp(p.act_from) if p.act_from else None
         self.servers: dict[Any, Any] = {}
         self.last_orders: dict[Any, tuple[Any, int]] = {}
         self.weights: dict[Any, np.ndarray] = {}
+        self.sleeve_cash: dict[Any, float] = {}
         if self.serving:
             if not p.policy:
                 raise ConfigError("rl_policy serve=policy needs policy=<a policy directory>")
             from autostock.rl.serving import PolicyServer
 
             for d in self.datas:
-                self.servers[d] = PolicyServer(p.policy, d._name or "data0", int(p.seed))
+                server = PolicyServer(p.policy, d._name or "data0", int(p.seed))
+                if not d.islive():
+                    self._check_out_of_sample(d, server.learnt)
+                self.servers[d] = server
         else:
             for d in self.datas:
                 self.weights[d] = self._precomputed(d)
+
+    def _first_difference(
+        self, data: Any, before: pd.Timestamp | None = None
+    ) -> tuple[pd.Timestamp, float, float] | None:
+        """(date, close, recorded close) of the first bar (before ``before``) whose close is not the one
+        ``rl train`` recorded; None when all match or nothing was recorded (user-given actions, an old directory)."""
+        if not self.p.policy or self.p.actions is not None:
+            return None
+        from autostock.rl.artifacts import load_closes
+
+        recorded = load_closes(self.p.policy, data._name or "data0")
+        n = len(data.close.array)
+        if recorded is None or n == 0:
+            return None
+        nums = data.datetime.array[:n]
+        dates = nums_to_datetimes(nums)
+        closes = np.asarray(data.close.array[:n], dtype=float)
+        known = _lookup(recorded, nums)
+        bad = ~np.isclose(closes, known, rtol=1e-9, atol=0.0)
+        if before is not None:
+            bad &= np.asarray(dates < before)
+        if not bad.any():
+            return None
+        i = int(np.argmax(bad))
+        return dates[i], float(closes[i]), float(known[i])
+
+    def _check_out_of_sample(self, data: Any, learnt: Any) -> None:
+        """Refuse a historical run the served policy cannot trade honestly (see the class docstring)."""
+        symbol = data._name or "data0"
+        n = len(data.close.array)
+        dates = nums_to_datetimes(data.datetime.array[:n])
+        if learnt.label_end is None:
+            raise ConfigError(
+                f"rl_policy: a predictor of {self.p.policy} records no training window for {symbol}, so the saved "
+                "policy cannot be shown to decide only bars its inputs were not trained on; retrain it with autostock train"
+            )
+        oos = [t for t in dates if learnt.out_of_sample(t)]
+        if not oos:
+            raise ConfigError(
+                f"rl_policy: no bar of this run ({dates[0].date()} to {dates[-1].date()}) is out of sample for "
+                f"{symbol}: {learnt.describe()}"
+            )
+        first = oos[0]
+        if self.act_from is not None and not learnt.out_of_sample(self.act_from):
+            raise ConfigError(
+                f"rl_policy act_from={self.act_from.date()} would trade {symbol} on bars the policy or its predictors "
+                f"learnt from ({learnt.describe()}); use act_from={first.date()} or later"
+            )
+        if dates[0] < first:
+            diff = self._first_difference(data, before=first)
+            if diff is not None:
+                raise ConfigError(
+                    f"rl_policy: the {symbol} bars are not the ones {self.p.policy} was trained on (close "
+                    f"{diff[1]:.6g} on {diff[0].date()}, recorded {diff[2]:.6g}: a Monte Carlo path or other data), so "
+                    f"the saved policy decides each bar and every bar must be out of sample for it, but they start "
+                    f"{dates[0].date()} and {learnt.describe()}; run from {first.date()} on (--start {first.date()})"
+                )
 
     def _series(self, symbol: str) -> pd.Series:
         p = self.p
@@ -130,10 +216,40 @@ class RLPolicy(BaseStrategy):
         cols = {c: np.asarray(getattr(data, c).get(size=count), dtype="float64") for c in OHLCV}
         return pd.DataFrame(cols, index=nums_to_datetimes(data.datetime.get(size=count)).rename("date"))
 
-    def _account(self, data: Any, sleeve: float) -> Account:
+    def _account(self, data: Any) -> Account:
         pos = self.getposition(data)
-        close = float(data.close[0])
-        return Account(cash=sleeve - pos.size * close, shares=int(pos.size), entry_price=float(pos.price or 0.0))
+        return Account(cash=self.sleeve_cash[data], shares=int(pos.size), entry_price=float(pos.price or 0.0))
+
+    def _open_sleeves(self) -> None:
+        """Each data's sleeve: 1/N of the equity now, less the value of what it already holds."""
+        share = self.broker.getvalue() / len(self.datas)
+        for d in self.datas:
+            held = self.getposition(d).size * float(d.close[0]) if len(d) else 0.0
+            self.sleeve_cash[d] = share - held
+
+    def _sleeve_fill_check(self, data: Any, delta: int, fee: Any) -> None:
+        """At the fill, drop the opening part of this buy when it leaves the sleeve's cash negative.
+
+        That is what the environment's account does and what backtrader does to a single
+        account; with several sleeves backtrader checks the pooled cash, so the check is handed
+        to the broker's fill-time sizing (:class:`~autostock.sizers.fill.FillSizingBroker`).
+        """
+        offer = getattr(self.broker, "offer_fill_sizing", None)
+        if offer is None:
+            return
+
+        def resize(price: float, cash: float, equity: float) -> int:
+            account = Account(cash=self.sleeve_cash[data], shares=int(self.getposition(data).size))
+            executed, _ = account.apply_fill(delta, price, fee)
+            return int(executed)
+
+        offer(data, delta, resize)
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in TERMINAL and order.data in self.sleeve_cash and order.executed.size:
+            ex = order.executed
+            self.sleeve_cash[order.data] -= float(ex.size) * float(ex.price) + float(ex.comm)
+        super().notify_order(order)
 
     def target_weight(self, data: Any, account: Account) -> float:
         """The policy's target weight for ``data``'s current bar."""
@@ -142,16 +258,20 @@ class RLPolicy(BaseStrategy):
         return float(self.weights[data][len(data) - 1])
 
     def next(self) -> None:
-        sleeve = self.broker.getvalue() / len(self.datas)
+        if not self.sleeve_cash:
+            self._open_sleeves()
         for d in self.datas:
             if self.pending(d) or len(d) == 0:
                 continue
-            if self.act_from is not None and nums_to_datetimes([d.datetime[0]])[0] < self.act_from:
+            when = nums_to_datetimes([d.datetime[0]])[0]
+            if self.act_from is not None and when < self.act_from:
                 continue
+            if self.serving and not self.servers[d].learnt.out_of_sample(when):
+                continue  # warm-up: a bar the policy or its predictors learnt from is never traded
             last = self.last_orders.pop(d, None)
             if last is not None and abs(last[0].executed.size) != abs(last[1]):
                 self.rebalancers[d].retry()  # the fill was cut for cash: trade again
-            account = self._account(d, sleeve)
+            account = self._account(d)
             w = self.target_weight(d, account)
             if not self.rebalancers[d].wants_trade(w):
                 continue
@@ -165,6 +285,7 @@ class RLPolicy(BaseStrategy):
             self.rebalancers[d].traded(w)
             order = None
             if delta > 0:
+                self._sleeve_fill_check(d, delta, fee)
                 order = self.buy(data=d, size=delta, exectype=bt.Order.Market)
             elif delta < 0:
                 order = self.sell(data=d, size=-delta, exectype=bt.Order.Market)

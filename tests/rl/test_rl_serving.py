@@ -16,33 +16,9 @@ from click.testing import CliRunner
 from autostock.cli import cli
 from autostock.config import RunSpec
 from autostock.engine import run_backtest
-from autostock.models.walkforward import WalkForwardConfig
 from autostock.rl.artifacts import load_actions
 from autostock.rl.execution import CostModel
-from autostock.rl.training import RLSettings, train_policies
 from tests.rl.rl_data import synthetic, train_predictor
-
-
-@pytest.fixture(scope="module")
-def policy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
-    base = tmp_path_factory.mktemp("rl")
-    market = synthetic()
-    # one predictor fold covering the whole test range: its saved model made every OOS forecast
-    pred = train_predictor(market, base / "pred", train=300, test=600)
-    settings = RLSettings(
-        [str(pred)],
-        agent="ppo",
-        actions="discrete",
-        features="logret_1,vol_20",
-        walk=WalkForwardConfig(train=150, test=400),
-        timesteps=256,
-        seeds=[0],
-        episode_bars=60,
-        net=(8,),
-        costs=CostModel(commission=0.05),
-    )
-    res = train_policies(market, settings, out=base / "pol")
-    return base / "pol", res
 
 
 def test_policy_directory_holds_actions_policies_params_and_metrics(policy: tuple[Path, object]) -> None:
@@ -116,6 +92,8 @@ def test_rl_policy_serving_the_saved_policy_trades_like_its_precomputed_actions(
 def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> None:
     market_pred = tmp_path / "pred"
     train_predictor(synthetic(), market_pred, train=300, test=300)
+    csv = tmp_path / "AAPL.csv"  # a file: --start slices the same prices (synthetic data regenerates from it)
+    synthetic().bars["AAPL"].rename_axis("Date").to_csv(csv)
     runner = CliRunner()
     out = tmp_path / "pol"
     res = runner.invoke(
@@ -128,7 +106,7 @@ def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> No
             "--predictors",
             str(market_pred),
             "--data",
-            "synthetic",
+            str(csv),
             "--symbols",
             "AAPL",
             "--start",
@@ -173,7 +151,7 @@ def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> No
             "--param",
             f"policy={out}",
             "--data",
-            "synthetic",
+            str(csv),
             "--symbols",
             "AAPL",
             "--start",
@@ -200,7 +178,7 @@ def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> No
             "--param",
             f"policy={out}",
             "--data",
-            "synthetic",
+            str(csv),
             "--symbols",
             "AAPL",
             "--start",
@@ -217,6 +195,17 @@ def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> No
     )
     assert early.exit_code == 2
     assert "no out-of-sample action for AAPL on 2016-01-01" in early.output
+    # other prices on the same dates (synthetic data regenerated from --start): the actions do not
+    # belong to them, so the saved policy would decide, and its predictor learnt from these dates
+    other = runner.invoke(
+        cli,
+        ["backtest", "--strategy", "rl_policy", "--param", f"policy={out}", "--data", "synthetic"]
+        + ["--symbols", "AAPL", "--start", start, "--end", "2018-12-31", "--seed", "5", "--out", str(tmp_path / "bt3")]
+        + ["--no-tearsheet", "--no-pyfolio"],
+    )
+    assert other.exit_code == 2, other.output
+    assert "not the ones" in other.output and "out of sample" in other.output
+    assert other.output.strip().count("\n") == 0
     ev = runner.invoke(
         cli,
         [
@@ -225,7 +214,7 @@ def test_cli_rl_train_then_backtest_rl_policy_and_evaluate(tmp_path: Path) -> No
             "--policy",
             str(out),
             "--data",
-            "synthetic",
+            str(csv),
             "--symbols",
             "AAPL",
             "--start",
