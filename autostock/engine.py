@@ -139,7 +139,7 @@ def assemble(
 
         quoted = feeds is None and any(has_quotes(market.bars[s]) for s in symbols)
         if quoted:  # fills at the next quote's bid / ask replace the flat --spread
-            cerebro.setbroker(QuoteBroker())
+            cerebro.setbroker(QuoteBroker(impact=spec.quote_impact))
         else:
             cerebro.setbroker(FillSizingBroker())  # percent entries sized at their fill price
         cerebro.broker.setcash(spec.cash)

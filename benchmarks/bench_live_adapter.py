@@ -64,7 +64,7 @@ def main() -> None:
             db = StateDB(Path(tmp) / "bench.sqlite")
             broker = AlpacaBroker(store, db)
             k = 0
-            for r in range(rounds):  # interleaved: raw, safe, raw, safe, ...
+            for _r in range(rounds):  # interleaved: raw, safe, raw, safe, ...
                 t0 = time.perf_counter()
                 for _ in range(per):
                     raw.submit_order(req(f"raw-{k}"))
