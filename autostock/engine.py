@@ -8,6 +8,7 @@ slices for walk-forward, Alpaca's data and broker for paper / live.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -93,15 +94,17 @@ def build_cerebro(
     feeds: dict[str, bt.AbstractDataBase] | None = None,
     record: bool = True,
     pyfolio: bool = False,
+    bar_columns: Callable[[str, Any], Any] | None = None,
 ) -> bt.Cerebro:
     """Assemble a Cerebro for ``spec``: feeds, strategy, sizer, costs, risk guard, analyzers.
 
     ``broker`` replaces backtrader's simulated broker (live mode); ``feeds`` replaces the
     historical feeds built from ``market`` (live data). Everything else is identical in every mode.
     The run's :class:`~autostock.context.RunContext` reaches the plugins as the strategy's
-    ``context`` param (see :func:`assemble` to get it back as well).
+    ``context`` param (see :func:`assemble` to get it back as well). ``bar_columns`` becomes the
+    context's provider of extra per-bar columns (live news).
     """
-    return assemble(spec, market, broker, feeds, record, pyfolio)[0]
+    return assemble(spec, market, broker, feeds, record, pyfolio, bar_columns)[0]
 
 
 def assemble(
@@ -111,6 +114,7 @@ def assemble(
     feeds: dict[str, bt.AbstractDataBase] | None = None,
     record: bool = True,
     pyfolio: bool = False,
+    bar_columns: Callable[[str, Any], Any] | None = None,
 ) -> tuple[bt.Cerebro, RunContext]:
     """:func:`build_cerebro`, returning the Cerebro and the run context it created."""
     from autostock.strategies.base import BaseStrategy
@@ -121,7 +125,7 @@ def assemble(
     sizer_params = check_params(sizer_cls, spec.sizer_params, f"sizer {spec.sizer!r}")
 
     cerebro = bt.Cerebro(stdstats=False, tradehistory=True, quicknotify=True)
-    context = RunContext(spec=spec)
+    context = RunContext(spec=spec, bar_columns=bar_columns)
     symbols = spec.symbols or market.symbols
     if feeds is None:
         for sym in symbols:
