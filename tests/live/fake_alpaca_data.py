@@ -14,7 +14,11 @@ Shapes follow Alpaca's market-data API v2 (``/v2/stocks/trades``, ``/v2/stocks/q
 ``{"trades": {SYM: [{"t","x","p","s","c","i","z"}]}, "next_page_token"}``), v1beta1 news
 (``{"news": [...], "next_page_token"}``), v1beta1 option chain snapshots
 (``{"snapshots": {contract: snapshot}, "next_page_token"}``) and the trading API's option
-contracts (``{"option_contracts": [...], "next_page_token"}``).
+contracts (``{"option_contracts": [...], "next_page_token"}``). The news websocket
+(``/v1beta1/news`` on the data port, its own connection) takes ``{"action": "subscribe", "news":
+[...]}`` and :func:`push_news` streams ``{"T": "n", "id", "headline", "summary", "author",
+"created_at", "updated_at", "url", "content", "symbols", "source"}`` to the subscribers of any
+of its symbols.
 """
 
 from __future__ import annotations
