@@ -147,7 +147,8 @@ class RunSpec:
     Costs: ``commission`` is percent of traded value; ``commission_per_share`` with
     ``commission_min`` per order replaces it when set; ``slippage`` is percent of price;
     ``spread_bps`` is the full bid/ask spread in basis points, half charged on each side
-    (:attr:`costs` gives them as one :class:`Costs`). ``risk`` is the raw risk table;
+    (:attr:`costs` gives them as one :class:`Costs`). ``quote_impact`` is the size-based impact of
+    the quote-aware fill on bars that carry quotes (``ask * (1 + k * size / ask_size)``). ``risk`` is the raw risk table;
     :meth:`risk_settings` validates it once into :class:`~autostock.risk.settings.RiskSettings`.
     """
 
@@ -163,6 +164,7 @@ class RunSpec:
     commission_min: float = 0.0
     slippage: float = 0.0
     spread_bps: float = 0.0
+    quote_impact: float = 0.0
     sizer: str = "percent"
     sizer_params: dict[str, Any] = field(default_factory=dict)
     benchmark: str | None = None
@@ -177,7 +179,15 @@ class RunSpec:
 
     def validate(self) -> None:
         """Fail fast with a message naming the bad value."""
-        for name in ("cash", "commission", "commission_per_share", "commission_min", "slippage", "spread_bps"):
+        for name in (
+            "cash",
+            "commission",
+            "commission_per_share",
+            "commission_min",
+            "slippage",
+            "spread_bps",
+            "quote_impact",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{name} must be a number, got {value!r}")
@@ -185,7 +195,7 @@ class RunSpec:
                 raise ConfigError(f"{name} must be a finite number, got {value}")
         if not (self.cash > 0):
             raise ConfigError(f"cash must be > 0, got {self.cash}")
-        for name in ("commission", "commission_per_share", "commission_min", "slippage", "spread_bps"):
+        for name in ("commission", "commission_per_share", "commission_min", "slippage", "spread_bps", "quote_impact"):
             value = getattr(self, name)
             if not (value >= 0):
                 raise ConfigError(f"{name} must be >= 0, got {value}")
@@ -250,7 +260,7 @@ ALIASES: dict[str, str] = {"spread": "spread_bps"}
 #: keys that expand into other fields
 SPECIAL_KEYS: tuple[str, ...] = ("commission", "universe")
 SETTING_KEYS: tuple[str, ...] = tuple(sorted({*FIELDS, *ALIASES, *SPECIAL_KEYS}))
-_NUMBERS = ("cash", "commission_per_share", "commission_min", "slippage", "spread_bps")
+_NUMBERS = ("cash", "commission_per_share", "commission_min", "slippage", "spread_bps", "quote_impact")
 _TEXTS = ("strategy", "data", "sizer", "benchmark", "out")
 _TABLES = ("params", "sizer_params", "risk", "extras")
 

@@ -14,6 +14,7 @@ Nothing is ever stored on the Cerebro.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +40,17 @@ class RunContext:
         Symbol -> sector for the run's symbols (sector caps, exposure report).
     events
         Notable events in run order (dicts with at least ``type`` and ``date``).
+    bar_columns
+        ``bar_columns(symbol, index) -> DataFrame``: extra per-bar columns (e.g. live news, see
+        :class:`autostock.live.news.LiveNews`) that predictors served on live feeds join onto the
+        OHLCV bars before computing features; ``None`` when the feeds carry everything.
     """
 
     spec: RunSpec
     guard: RiskGuard | None = None
     sectors: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    bar_columns: Callable[[str, Any], Any] | None = None
 
 
 def context_of(strategy: Any) -> RunContext | None:

@@ -8,6 +8,7 @@ slices for walk-forward, Alpaca's data and broker for paper / live.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -93,15 +94,17 @@ def build_cerebro(
     feeds: dict[str, bt.AbstractDataBase] | None = None,
     record: bool = True,
     pyfolio: bool = False,
+    bar_columns: Callable[[str, Any], Any] | None = None,
 ) -> bt.Cerebro:
     """Assemble a Cerebro for ``spec``: feeds, strategy, sizer, costs, risk guard, analyzers.
 
     ``broker`` replaces backtrader's simulated broker (live mode); ``feeds`` replaces the
     historical feeds built from ``market`` (live data). Everything else is identical in every mode.
     The run's :class:`~autostock.context.RunContext` reaches the plugins as the strategy's
-    ``context`` param (see :func:`assemble` to get it back as well).
+    ``context`` param (see :func:`assemble` to get it back as well). ``bar_columns`` becomes the
+    context's provider of extra per-bar columns (live news).
     """
-    return assemble(spec, market, broker, feeds, record, pyfolio)[0]
+    return assemble(spec, market, broker, feeds, record, pyfolio, bar_columns)[0]
 
 
 def assemble(
@@ -111,6 +114,7 @@ def assemble(
     feeds: dict[str, bt.AbstractDataBase] | None = None,
     record: bool = True,
     pyfolio: bool = False,
+    bar_columns: Callable[[str, Any], Any] | None = None,
 ) -> tuple[bt.Cerebro, RunContext]:
     """:func:`build_cerebro`, returning the Cerebro and the run context it created."""
     from autostock.strategies.base import BaseStrategy
@@ -124,7 +128,7 @@ def assemble(
     # backtest every notification is delivered before next() either way, and batching is cheaper.
     # tradehistory is off: the recorder books trades from the order executions itself.
     cerebro = bt.Cerebro(stdstats=False, tradehistory=False, quicknotify=broker is not None)
-    context = RunContext(spec=spec)
+    context = RunContext(spec=spec, bar_columns=bar_columns)
     symbols = spec.symbols or market.symbols
     if feeds is None:
         for sym in symbols:
@@ -142,7 +146,7 @@ def assemble(
 
         quoted = feeds is None and any(has_quotes(market.bars[s]) for s in symbols)
         if quoted:  # fills at the next quote's bid / ask replace the flat --spread
-            cerebro.setbroker(QuoteBroker())
+            cerebro.setbroker(QuoteBroker(impact=spec.quote_impact))
         else:
             cerebro.setbroker(FillSizingBroker())  # percent entries sized at their fill price
         cerebro.broker.setcash(spec.cash)

@@ -216,6 +216,7 @@ def test_bad_env_value_names_the_variable() -> None:
         ["--commission", "0.1"],
         ["--slippage", "0.1"],
         ["--spread", "2"],
+        ["--quote-impact", "0.1"],
     ],
 )
 def test_trade_refuses_flags_it_would_ignore_in_one_line(tmp_path: Path, flag: list[str]) -> None:

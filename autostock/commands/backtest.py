@@ -66,6 +66,11 @@ def backtest_options(f: Callable) -> Callable:
         click.option("--commission", help="Percent of value (0.1) or per share with a minimum (0.005/share,min=1)."),
         click.option("--slippage", type=float, help="Slippage, percent of price per fill."),
         click.option("--spread", "spread_bps", type=float, help="Bid/ask spread in bps, half charged on each side."),
+        click.option(
+            "--quote-impact",
+            type=float,
+            help="Size-based impact of quote fills (bars with quotes): ask * (1 + K * size / ask_size). [default: 0]",
+        ),
         click.option("--sizer", help="Sizer name: percent (default), fixed, ..."),
         click.option(
             "--sizer-param", "sizer_params", multiple=True, metavar="KEY=VALUE", help="Sizer param (repeatable)."
@@ -128,6 +133,7 @@ def cli_settings(**kw: Any) -> dict[str, Any]:
         "commission": kw.get("commission"),
         "slippage": kw.get("slippage"),
         "spread_bps": kw.get("spread_bps"),
+        "quote_impact": kw.get("quote_impact"),
         "sizer": kw.get("sizer"),
         "sizer_params": parse_pairs(kw.get("sizer_params") or (), "--sizer-param") or None,
         "benchmark": kw.get("benchmark"),

@@ -139,7 +139,16 @@ def check_connection(live: bool, symbol: str, log_level: str, log_file: str | No
 
 
 #: backtest options a live run does not use: Alpaca supplies the data, the dates and the costs
-TRADE_UNUSED: tuple[str, ...] = ("data", "start", "end", "benchmark", "commission", "slippage", "spread_bps")
+TRADE_UNUSED: tuple[str, ...] = (
+    "data",
+    "start",
+    "end",
+    "benchmark",
+    "commission",
+    "slippage",
+    "spread_bps",
+    "quote_impact",
+)
 
 
 @click.command()

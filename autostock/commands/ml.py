@@ -219,12 +219,20 @@ def features(feature_set: str | None, names_only: bool) -> None:
 )
 @click.option("--params-from", type=click.Path(dir_okay=False), help="A best_params.json written by autostock tune.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), help="Model directory [default: models/<model>].")
+@click.option(
+    "--ablation/--no-ablation",
+    default=True,
+    show_default=True,
+    help="With a microstructure / alt-data group in --features: metrics.json's ablation (out-of-sample "
+    "skill of price-only, price-only + each group, all - each group; one walk-forward run each).",
+)
 def train(
     model: str,
     walk: str,
     ensemble_method: str | None,
     params_from: str | None,
     out: str | None,
+    ablation: bool,
     data: str | None,
     symbols: str | None,
     start: str | None,
@@ -269,6 +277,7 @@ def train(
                 folder,
                 progress,
                 tuned_on,
+                ablation,
             )
         finally:
             progress.close()
@@ -298,6 +307,15 @@ def train(
                 f"(coin {_fmt(zero['log_loss'])}) IC {_fmt(mod['ic'], '.3f')}"
             )
         click.echo(line)
+    ab = m.get("ablation")
+    if ab:
+        click.echo(f"ablation (pooled out-of-sample IC): price-only {_fmt((ab['price_only'] or {}).get('ic'), '.3f')}")
+        for group, g in ab["groups"].items():
+            click.echo(
+                f"  {group:<15} +group {_fmt((g['price_plus_group'] or {}).get('ic'), '.3f')} "
+                f"(gain {_fmt(g['ic_gain'], '+.3f')})  all-group {_fmt((g['all_minus_group'] or {}).get('ic'), '.3f')} "
+                f"(drop {_fmt(g['ic_drop_without'], '+.3f')})"
+            )
     click.echo(f"wrote {folder}/ (params.json, metrics.json, models/, predictions/)")
 
 

@@ -19,7 +19,12 @@ def _data_options(f: Callable) -> Callable:
             "-d",
             default="synthetic",
             show_default=True,
-            help="synthetic, sample, yahoo, alpaca, or a CSV/Parquet file or folder (the predictors' data).",
+            help="synthetic, sample, yahoo, alpaca, a CSV/Parquet file or folder, micro-synthetic, "
+            "trades:FILE, SOURCE+news:FILE, SOURCE+sectors, ... (the predictors' data; docs/microstructure.md).",
+        ),
+        click.option(
+            "--benchmark",
+            help="Benchmark symbol (bm_* features, +sectors), as given to autostock train [default: the data's own].",
         ),
         click.option("--symbols", help="Comma-separated tickers (one set of policies per symbol)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),
@@ -31,10 +36,12 @@ def _data_options(f: Callable) -> Callable:
     return f
 
 
-def _market(data: str, symbols: str | None, start: str | None, end: str | None, seed: int) -> Any:
+def _market(
+    data: str, symbols: str | None, start: str | None, end: str | None, seed: int, benchmark: str | None = None
+) -> Any:
     from autostock.feeds import load_market
 
-    return load_market(data, split_symbols(symbols) if symbols else None, start, end, None, seed)
+    return load_market(data, split_symbols(symbols) if symbols else None, start, end, benchmark, seed)
 
 
 def _fmt(x: Any, spec: str = "+.2f") -> str:
@@ -117,6 +124,7 @@ def train(
     start: str | None,
     end: str | None,
     data_seed: int,
+    benchmark: str | None,
     reward: str,
     reward_params: tuple[str, ...],
     actions: str,
@@ -169,7 +177,7 @@ def train(
         episode_bars,
         device=device,
     )
-    market = _market(data, symbols, start, end, data_seed)
+    market = _market(data, symbols, start, end, data_seed, benchmark)
     result = train_policies(market, settings, out, progress=not quiet)
     _print_metrics(result.metrics)
     click.echo(
@@ -196,13 +204,14 @@ def evaluate(
     start: str | None,
     end: str | None,
     data_seed: int,
+    benchmark: str | None,
     out: str | None,
 ) -> None:
     """Compare policies with buy-and-hold, flat, random and the ml_signal rule on the same OOS bars and costs."""
     from autostock.models.artifacts import write_json
     from autostock.rl.evaluation import evaluate_policies
 
-    market = _market(data, symbols, start, end, data_seed)
+    market = _market(data, symbols, start, end, data_seed, benchmark)
     metrics = evaluate_policies(market, list(policies))
     _print_metrics(metrics)
     if out:

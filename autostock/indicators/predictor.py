@@ -109,6 +109,9 @@ class PredictorIndicator(bt.Indicator):
         The bars the ``predictor`` learnt from (default: its ``training_window_``); required
         with ``predictor``. Historical bars on or before its ``label_end`` are refused (see the
         module docstring).
+    bar_columns : callable | None
+        ``bar_columns(symbol, index) -> DataFrame``: extra per-bar columns (live news, the run
+        context's ``bar_columns``) joined onto the OHLCV bars before ``features`` sees them.
     lookback : int | None
         Bars handed to ``features`` per live ``next()`` call; ``None`` hands all bars so far
         (exactly the batch values). A window should cover the features' warm-up plus the
@@ -126,6 +129,7 @@ class PredictorIndicator(bt.Indicator):
         ("features", None),
         ("lookback", None),
         ("training_window", None),
+        ("bar_columns", None),
     )
     plotinfo = dict(subplot=True)
 
@@ -175,7 +179,11 @@ class PredictorIndicator(bt.Indicator):
         else:
             cols = {name: np.asarray(getattr(d, name).array[:count], dtype="float64") for name in OHLCV}
             nums = d.datetime.array[:count]
-        return pd.DataFrame(cols, index=nums_to_datetimes(nums).rename("date"))
+        frame = pd.DataFrame(cols, index=nums_to_datetimes(nums).rename("date"))
+        if self.p.bar_columns is not None:
+            extra = self.p.bar_columns(self._name(), frame.index)
+            frame = frame.join(extra.drop(columns=[c for c in extra.columns if c in frame.columns]))
+        return frame
 
     def _predict_frame(self, df: pd.DataFrame, tail: int | None) -> np.ndarray:
         X = self.p.features(df) if self.p.features is not None else df

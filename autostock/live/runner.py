@@ -25,6 +25,7 @@ from autostock.live.broker import AlpacaBroker
 from autostock.live.data import AlpacaData, BarRouter
 from autostock.live.killswitch import KillSwitch, SafetyLimits
 from autostock.live.lock import ProcessLock, account_lock, state_lock
+from autostock.live.news import LiveNews
 from autostock.live.reconcile import reconcile
 from autostock.live.state import StateDB
 from autostock.live.store import AlpacaStore, Credentials, parse_timeframe, utcnow
@@ -283,6 +284,29 @@ class TradingSession:
             signal.signal(sig, lambda signum, frame: self.stop(f"signal {signal.Signals(signum).name}"))
         return installed
 
+    def _live_news(self, symbols: list[str], history: dict[str, pd.DataFrame]) -> LiveNews | None:
+        """A :class:`LiveNews` when the strategy serves a model with news features: backfilled
+        over the history (REST) and subscribed to the store's news stream; None otherwise."""
+        from autostock.live.news import needs_news
+
+        model = str(self.spec.params.get("model") or "")
+        params_file = Path(model).expanduser() / "params.json" if model else None
+        if params_file is None or not params_file.is_file():
+            return None
+        features = json.loads(params_file.read_text()).get("features") or []
+        if not needs_news(list(features)):
+            return None
+        news = LiveNews()
+        store = cast(AlpacaStore, self.store)
+        starts = [h.index[0] for h in history.values() if len(h)]
+        if starts:
+            first = pd.Timestamp(min(starts))
+            first = first.tz_localize("America/New_York") if first.tzinfo is None else first
+            news.backfill(store.news(symbols, first.tz_convert("UTC").to_pydatetime()))
+        store.on_news(news.on_news)
+        log.info("news features: %d backfilled article(s); subscribing to the news stream", len(news))
+        return news
+
     def _run(self) -> int:
         from autostock.engine import build_cerebro
         from autostock.feeds.market import Market
@@ -350,12 +374,17 @@ class TradingSession:
             source="alpaca-live",
             notes=["paper trading" if not st.live else "LIVE trading"],
         )
-        self.cerebro = build_cerebro(spec, market, broker=self.broker, feeds=feeds, record=False)
+        news = self._live_news(symbols, history)
+        self.cerebro = build_cerebro(
+            spec, market, broker=self.broker, feeds=feeds, record=False, bar_columns=news.columns if news else None
+        )
         self.cerebro.addanalyzer(_Heartbeat, session=self, _name="autostock_heartbeat")
         if self._stopped.is_set():
             return 0
         store.start_trade_stream()
         store.start_data_stream(symbols, st.tf)
+        if news is not None:
+            store.start_news_stream(symbols)
         watcher = threading.Thread(target=self._watch_clock, name="autostock-clock", daemon=True)
         watcher.start()
         from autostock.live import health

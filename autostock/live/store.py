@@ -1,8 +1,9 @@
-"""One store per Alpaca account: REST clients, the two streams, rate limiting, bar cache.
+"""One store per Alpaca account: REST clients, the streams, rate limiting, bar cache.
 
 Alpaca allows one trade-updates stream and one market-data stream per account, so the store
 owns both and fans messages out: trade updates to the broker, bars to the data feeds (all
-symbols on one subscription). REST calls pass through one transport that takes a token from the
+symbols on one subscription). The news stream (``/v1beta1/news``) is a third connection, opened
+only when a run needs news (:meth:`start_news_stream`). REST calls pass through one transport that takes a token from the
 shared bucket, applies a timeout, and on a 429 waits until ``X-Ratelimit-Reset``.
 """
 
@@ -114,6 +115,8 @@ class AlpacaStore:
     trading_ws_url, data_stream_url : str, optional
         Explicit stream endpoints; by default derived from the REST URLs
         (``<base>/stream`` and ``<data>/v2/<feed>`` with ws:// or wss://).
+    news_stream_url : str, optional
+        The news stream; by default ``<data>/v1beta1/news`` (ws:// or wss://).
     max_rate_wait : float
         Most seconds one request waits through repeated 429s before it fails with
         :class:`RateLimited` (a persistent 429 never hangs the session).
@@ -133,6 +136,7 @@ class AlpacaStore:
         feed: str = "iex",
         trading_ws_url: str | None = None,
         data_stream_url: str | None = None,
+        news_stream_url: str | None = None,
         reconnect_min: float = 1.0,
         reconnect_max: float = 30.0,
         max_rate_wait: float = 60.0,
@@ -166,6 +170,7 @@ class AlpacaStore:
         self.feed = feed
         self.trading_ws_url = trading_ws_url or _ws_url(creds.base_url) + "/stream"
         self.data_stream_url = data_stream_url or _ws_url(creds.data_url) + "/v2/" + feed
+        self.news_stream_url = news_stream_url or _ws_url(creds.data_url) + "/v1beta1/news"
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
         self.trading = TradingClient(
             creds.key_id, creds.secret_key, paper=creds.paper, raw_data=True, url_override=creds.base_url
@@ -176,6 +181,7 @@ class AlpacaStore:
         for client in (self.trading, self.data):
             compat.disable_builtin_retry(client)  # our transport handles 429
             self._install_transport(client)
+        self._news_client: Any = None
         self.requests_sent = 0
         self.rate_limited = 0
         self._bar_cache: dict[str, tuple[float, dict]] = {}
@@ -183,13 +189,14 @@ class AlpacaStore:
         self._trade_handlers: list[Callable[[dict], None]] = []
         self._bar_handlers: list[Callable[[str, dict], None]] = []
         self._tick_handlers: list[Callable[[str, str, dict], None]] = []  # (kind, symbol, msg)
+        self._news_handlers: list[Callable[[dict], None]] = []
         self._connect_handlers: list[Callable[[str], None]] = []
         self._threads: list[threading.Thread] = []
         self._streams: list[Any] = []
         self._stopping = threading.Event()
         self.last_message: dict[str, float] = {}
         self.market_open = True
-        self.reconnects: dict[str, int] = {"trade": 0, "data": 0}
+        self.reconnects: dict[str, int] = {"trade": 0, "data": 0, "news": 0}
         self._stale: dict[str, str] = {}
 
     # -- transport -------------------------------------------------------------------------
@@ -350,6 +357,23 @@ class AlpacaStore:
                     out[sym] = raw[sym]
         return out
 
+    def news(self, symbols: list[str], start: datetime, end: datetime | None = None) -> list[dict]:
+        """Alpaca news records naming any of ``symbols`` published in [start, end] (every page;
+        alpaca-py's ``NewsClient`` through the store's transport)."""
+        from alpaca.data.historical.news import NewsClient
+        from alpaca.data.requests import NewsRequest
+
+        if self._news_client is None:
+            client = NewsClient(
+                self.creds.key_id, self.creds.secret_key, raw_data=True, url_override=self.creds.data_url
+            )
+            compat.disable_builtin_retry(client)
+            self._install_transport(client)
+            self._news_client = client
+        req = NewsRequest(symbols=",".join(symbols), start=start, end=end, limit=None)
+        raw = self.read(self._news_client.get_news, req, what="news") or {}
+        return list(raw.get("news", []) if isinstance(raw, dict) else [])
+
     def cache_bar(self, symbol: str, bar: dict) -> None:
         self._bar_cache[symbol] = (time.monotonic(), bar)
 
@@ -364,8 +388,14 @@ class AlpacaStore:
         """``handler(kind, symbol, msg)`` for each streamed quote (``"quotes"``) or trade (``"trades"``)."""
         self._tick_handlers.append(handler)
 
+    def on_news(self, handler: Callable[[dict], None]) -> None:
+        """``handler(record)`` for each streamed news article: Alpaca's fields (``id``,
+        ``headline``, ``summary``, ``symbols``, ...) with ``created_at`` / ``updated_at`` as UTC
+        ISO text and ``received_at``, the UTC time the store received it."""
+        self._news_handlers.append(handler)
+
     def on_connect(self, handler: Callable[[str], None]) -> None:
-        """``handler("trade" | "data")`` after each (re)connect of a stream."""
+        """``handler("trade" | "data" | "news")`` after each (re)connect of a stream."""
         self._connect_handlers.append(handler)
 
     def _connected(self, which: str) -> None:
@@ -458,6 +488,31 @@ class AlpacaStore:
             stream.subscribe_trades(tick_handler, *symbols)
         self._run_thread(stream, "data")
 
+    def start_news_stream(self, symbols: list[str]) -> None:
+        """The news stream for ``symbols`` (alpaca-py's ``NewsDataStream``), in a daemon thread."""
+        from alpaca.data.live.news import NewsDataStream
+
+        stream_cls = compat.with_connect_hook(NewsDataStream, lambda: self._connected("news"))
+        stream = stream_cls(self.creds.key_id, self.creds.secret_key, raw_data=True, url_override=self.news_stream_url)
+        compat.set_reconnect_backoff(stream, self.reconnect_min, self.reconnect_max)
+
+        async def handler(msg: dict) -> None:
+            now = pd.Timestamp.now(tz="UTC")
+            self.last_message["news"] = time.monotonic()
+            record = {k: v for k, v in msg.items() if k != "T"}
+            for key in ("created_at", "updated_at"):
+                if record.get(key) is not None:
+                    record[key] = bar_time(record[key]).isoformat()
+            record["received_at"] = now.isoformat()
+            for h in self._news_handlers:
+                try:
+                    h(dict(record))
+                except Exception:
+                    log.exception("news handler failed")
+
+        stream.subscribe_news(handler, *symbols)
+        self._run_thread(stream, "news")
+
     def _run_thread(self, stream: Any, which: str) -> None:
         def run() -> None:
             try:
@@ -506,7 +561,7 @@ class AlpacaStore:
                     self.last_message[which] = now
 
     def stop(self) -> None:
-        """Stop both streams and wait briefly for their threads."""
+        """Stop every stream and wait briefly for their threads."""
         self._stopping.set()
         self.stopper.set()
         import asyncio

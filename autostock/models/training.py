@@ -86,6 +86,121 @@ def member_params(params: dict[str, Any] | None, member: str, members: list[str]
     return out
 
 
+def _symbol_predictions(
+    X: pd.DataFrame,
+    y: pd.Series,
+    bars: pd.DataFrame,
+    factories: dict[str, tuple[Callable[[], Any], dict[str, Any]]],
+    tgt: Target,
+    walk: WalkForwardConfig,
+    ensemble_method: str | None,
+    progress: Callable[[str, int, int], None] | None = None,
+    label: str = "",
+) -> tuple[pd.Series, dict[str, Any], Any]:
+    """One symbol's out-of-sample prediction: each member walk-forward, then the ensemble over
+    their out-of-sample predictions (``ensemble_method``); returns (prediction, member results,
+    ensemble or None)."""
+    results: dict[str, Any] = {}
+    for name, (factory, _) in factories.items():
+        results[name] = walk_forward(
+            factory,
+            X,
+            y,
+            tgt.horizon,
+            walk,
+            progress=functools.partial(progress, f"{label} {name}") if progress else None,
+        )
+    if not ensemble_method:
+        return next(iter(results.values())).predictions, results, None
+    preds = pd.DataFrame({name: res.predictions for name, res in results.items()})
+    regime = pd.Series(regime_codes(bars["close"]), index=bars.index)
+    ens = ensemble(ensemble_method, preds, y, tgt.horizon, regime=regime, classification=tgt.is_classification)
+    return ens.prediction.where(preds.notna().any(axis=1)), results, ens
+
+
+def ablation(
+    data: dict[str, tuple[pd.DataFrame, pd.Series]],
+    market: Any,
+    factories: dict[str, tuple[Callable[[], Any], dict[str, Any]]],
+    tgt: Target,
+    walk: WalkForwardConfig,
+    ensemble_method: str | None,
+    full: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Out-of-sample skill with and without each microstructure / alt-data group in the features.
+
+    The features' columns split into price-only ones (every group not in
+    :data:`~autostock.models.features.DATA_GROUPS`) and one block per data group. For each
+    group ``g`` the same predictor (or ensemble) is trained walk-forward exactly as the main
+    model on ``price-only + g`` and on ``all - g``; each variant's rows are masked to the rows
+    where the full feature set is finite, so every variant is fitted, and scored, on the same
+    bars and folds as the main model. Figures are pooled out-of-sample metrics over the symbols
+    (``ic``: rank correlation of forecast and outcome). ``ic_gain`` is
+    ``ic(price-only + g) - ic(price-only)``; ``ic_drop_without`` is ``ic(all) - ic(all - g)``.
+    Returns None when the features hold no data group.
+    """
+    import numpy as np
+
+    from autostock.models.features import DATA_GROUPS
+    from autostock.registry import FEATURES
+
+    group_of = {name: f.group for name, f in FEATURES.items()}
+    columns = list(next(iter(data.values()))[0].columns)
+    groups = [g for g in DATA_GROUPS if any(group_of.get(c) == g for c in columns)]
+    if not groups:
+        return None
+    price = [c for c in columns if group_of.get(c) not in DATA_GROUPS]
+    scores: dict[tuple[str, ...], dict[str, Any]] = {tuple(columns): full}
+
+    def skill(cols: list[str]) -> dict[str, Any] | None:
+        if not cols:
+            return None
+        wanted = set(cols)
+        cols = [c for c in columns if c in wanted]  # the main model's column order: one run per set
+        key = tuple(cols)
+        if key not in scores:
+            frames = []
+            for symbol, (X, y) in data.items():
+                keep = np.isfinite(X.to_numpy(dtype=float)).all(axis=1)
+                Xs = X[cols].copy()
+                Xs.loc[~keep] = np.nan
+                bars = market.bars[symbol]
+                pred, _, _ = _symbol_predictions(Xs, y, bars, factories, tgt, walk, ensemble_method)
+                frames.append(aligned(pred, bars["close"], tgt))
+            scores[key] = metrics_from_frame(pd.concat(frames), tgt, price_level=False)["model"]
+        return scores[key]
+
+    def diff(a: dict[str, Any] | None, b: dict[str, Any] | None) -> float | None:
+        if a is None or b is None or a.get("ic") is None or b.get("ic") is None:
+            return None
+        return float(a["ic"] - b["ic"])
+
+    price_only = skill(price)
+    out: dict[str, Any] = {
+        "note": (
+            "out-of-sample (walk-forward, as the main model, on the same bars and folds); pooled over "
+            "the symbols; ic_gain = ic(price_only + group) - ic(price_only), "
+            "ic_drop_without = ic(all) - ic(all - group)"
+        ),
+        "price_only_features": len(price),
+        "price_only": price_only,
+        "all": full,
+        "groups": {},
+    }
+    for g in groups:
+        mine = [c for c in columns if group_of.get(c) == g]
+        with_g = skill(price + mine)
+        without = skill([c for c in columns if group_of.get(c) != g])
+        out["groups"][g] = {
+            "features": len(mine),
+            "price_plus_group": with_g,
+            "all_minus_group": without,
+            "ic_gain": diff(with_g, price_only),
+            "ic_drop_without": diff(full, without),
+        }
+    return out
+
+
 @dataclass
 class TrainResult:
     """Everything a training run produced (also written to ``out`` when given)."""
@@ -113,6 +228,7 @@ def train(
     out: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     tuned_on: dict[str, Any] | None = None,
+    ablate: bool = True,
 ) -> TrainResult:
     """Train ``model`` walk-forward on every symbol of ``market``.
 
@@ -145,6 +261,9 @@ def train(
         overlaps the training data, ``metrics["tuned_on_overlap"]`` is True and
         ``metrics["warnings"]`` names the overlap (those out-of-sample figures are in-sample
         for the params).
+    ablate : bool
+        When the features hold a microstructure / alternative-data group, add
+        ``metrics["ablation"]`` (see :func:`ablation`).
     """
     tgt = parse_target(target)
     walk = (walk or WalkForwardConfig()).resolved(tgt.horizon)
@@ -172,44 +291,26 @@ def train(
     feature_names: list[str] = list(next(iter(data.values()))[0].columns)
     for symbol, (X, y) in data.items():
         bars = market.bars[symbol]
-        member_preds: dict[str, pd.Series] = {}
-        for name in members:
-            factory, _ = factories[name]
-            label = f"{symbol} {name}"
-            res = walk_forward(
-                factory,
-                X,
-                y,
-                tgt.horizon,
-                walk,
-                progress=functools.partial(progress, label) if progress else None,
-            )
+        pred, results, ens = _symbol_predictions(
+            X, y, bars, factories, tgt, walk, ensemble_method, progress=progress, label=symbol
+        )
+        for name, res in results.items():
             fit_seconds += res.fit_seconds
-            member_preds[name] = res.predictions
             sym_folds = res.folds
             folds[symbol if len(members) == 1 else f"{symbol}:{name}"] = res.folds
             if len(members) == 1:
                 models[symbol] = res.model
                 windows[symbol] = res.training_window()
-        sym_metrics: dict[str, Any]
+        frame = aligned(pred, bars["close"], tgt)
+        sym_metrics: dict[str, Any] = metrics_from_frame(frame, tgt)
         if ensemble_method:
-            preds = pd.DataFrame(member_preds)
-            regime = pd.Series(regime_codes(bars["close"]), index=bars.index)
-            ens = ensemble(ensemble_method, preds, y, tgt.horizon, regime=regime, classification=tgt.is_classification)
-            pred = ens.prediction.where(preds.notna().any(axis=1))
-            frame = aligned(pred, bars["close"], tgt)
-            sym_metrics = metrics_from_frame(frame, tgt)
             sym_metrics["members"] = {}
-            for name, p in member_preds.items():
-                mf = aligned(p, bars["close"], tgt)
+            for name, res in results.items():
+                mf = aligned(res.predictions, bars["close"], tgt)
                 member_frames[name].append(mf)
                 sym_metrics["members"][name] = metrics_from_frame(mf, tgt)["model"]
-            if ens.weights is not None:
+            if ens is not None and ens.weights is not None:
                 sym_metrics["mean_weights"] = ens.weights.mean().to_dict()
-        else:
-            pred = member_preds[members[0]]
-            frame = aligned(pred, bars["close"], tgt)
-            sym_metrics = metrics_from_frame(frame, tgt)
         sym_metrics["first_prediction"] = pred.first_valid_index().isoformat() if pred.notna().any() else None
         sym_metrics["n_folds"] = len(sym_folds)
         sym_metrics["n_fits"] = sum(f.refit for f in sym_folds)
@@ -239,6 +340,10 @@ def train(
         "fit_seconds": round(fit_seconds, 3),
         "wall_seconds": round(time.perf_counter() - t_start, 3),
     }
+    if ablate:
+        section = ablation(data, market, factories, tgt, walk, ensemble_method, pooled["model"])
+        if section is not None:
+            metrics["ablation"] = section
     params = {
         "model": model if len(members) == 1 else None,
         "members": members,

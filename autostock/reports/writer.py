@@ -67,6 +67,7 @@ def summary(result: RunResult) -> dict[str, Any]:
             "commission_min": spec.commission_min,
             "slippage_pct": spec.slippage,
             "spread_bps": spec.spread_bps,
+            "quote_impact": spec.quote_impact,
             "total_commission": float(result.orders["commission"].sum()) if len(result.orders) else 0.0,
             "total_slippage_cost": float(result.orders["slippage_cost"].sum()) if len(result.orders) else 0.0,
         },

@@ -241,7 +241,10 @@ class MLSignal(SignalStrategy):
 
             trained = load_artifacts(p.model)
             predictor = trained.model(data._name or "data0")
-            line = PredictorIndicator(data, predictor=predictor, features=trained.features, lookback=int(p.lookback))  # type: ignore[call-arg]
+            extra = getattr(getattr(p, "context", None), "bar_columns", None)  # live news, when the run has it
+            line = PredictorIndicator(  # type: ignore[call-arg]
+                data, predictor=predictor, features=trained.features, lookback=int(p.lookback), bar_columns=extra
+            )
             return line, p.kind if p.kind != "auto" else prediction_kind(trained.params)
         series = cls.predictions_for(data, p)
         kind = p.kind

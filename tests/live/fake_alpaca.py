@@ -78,6 +78,7 @@ DATA_CHANNELS = (
     "lulds",
     "corrections",
     "cancelErrors",
+    "news",  # only on the /v1beta1/news stream (its own connection, as on stream.data.alpaca.markets)
 )
 BAR_CHANNEL_TYPES = {"bars": "b", "updatedBars": "u", "dailyBars": "d"}
 _DROP = object()  # a handler result meaning "close the connection without answering"
@@ -331,6 +332,11 @@ class _WSConn:
 
 
 _TIME_KEYS = ("t", "created_at", "updated_at")
+
+
+def _is_news(conn: Any) -> bool:
+    """Whether a data-port websocket is the news stream (``/v1beta1/news``)."""
+    return str(conn.path).rstrip("/").endswith("/news")
 
 
 def _times_for_msgpack(obj: Any) -> Any:
@@ -591,7 +597,8 @@ class FakeAlpaca:
         with self._lock:
             if kind == "trading":
                 return sum(1 for c in self._ws_conns if c.kind == "trading" and c.authed and c.listening)
-            return sum(1 for c in self._ws_conns if c.kind == "data" and c.authed)
+            news = kind == "news"
+            return sum(1 for c in self._ws_conns if c.kind == "data" and c.authed and _is_news(c) == news)
 
     def data_subscriptions(self, channel: str = "bars") -> set[str]:
         with self._lock:
@@ -2282,7 +2289,7 @@ class FakeAlpaca:
                 return
             limit = self.data_stream_connection_limit
             with self._lock:
-                active = sum(1 for c in self._ws_conns if c.kind == "data" and c.authed)
+                active = sum(1 for c in self._ws_conns if c.kind == "data" and c.authed and not _is_news(c))
                 allowed = limit is None or active < limit
                 if allowed:
                     conn.authed = True
@@ -2318,6 +2325,17 @@ class FakeAlpaca:
             targets = [c for c in self._ws_conns if c.kind == "trading" and c.authed and c.listening]
         for conn in targets:
             conn.send(msg)
+
+    def _broadcast_news(self, msg: dict) -> None:
+        symbols = set(msg.get("symbols") or [])
+        with self._lock:
+            targets = [
+                c
+                for c in self._ws_conns
+                if c.kind == "data" and c.authed and _is_news(c) and (symbols & c.subs["news"] or "*" in c.subs["news"])
+            ]
+        for conn in targets:
+            conn.send([msg])
 
     def _broadcast_data(self, channel: str, symbol: str, msg: dict) -> None:
         with self._lock:

@@ -14,7 +14,11 @@ Shapes follow Alpaca's market-data API v2 (``/v2/stocks/trades``, ``/v2/stocks/q
 ``{"trades": {SYM: [{"t","x","p","s","c","i","z"}]}, "next_page_token"}``), v1beta1 news
 (``{"news": [...], "next_page_token"}``), v1beta1 option chain snapshots
 (``{"snapshots": {contract: snapshot}, "next_page_token"}``) and the trading API's option
-contracts (``{"option_contracts": [...], "next_page_token"}``).
+contracts (``{"option_contracts": [...], "next_page_token"}``). The news websocket
+(``/v1beta1/news`` on the data port, its own connection) takes ``{"action": "subscribe", "news":
+[...]}`` and :func:`push_news` streams ``{"T": "n", "id", "headline", "summary", "author",
+"created_at", "updated_at", "url", "content", "symbols", "source"}`` to the subscribers of any
+of its symbols.
 """
 
 from __future__ import annotations
@@ -227,4 +231,31 @@ def push_quote(server: Any, symbol: str, bid: float, ask: float, bid_size: float
         "t": _ns(pd.Timestamp.now(tz="UTC")),
     }
     server._call_in_loop(server._broadcast_data, "quotes", symbol, msg)
+    return msg
+
+
+def push_news(server: Any, record: dict) -> dict:
+    """Stream an Alpaca news message (``T: "n"``) to the news-stream subscribers of its symbols.
+
+    ``record`` holds ``headline``, ``summary``, ``symbols`` and optionally ``id``, ``author``,
+    ``source``, ``url``, ``content`` and ``created_at`` / ``updated_at`` (any time; now by
+    default). Times go out as msgpack Timestamps (alpaca-py's msgpack codec) or RFC 3339 text."""
+    from tests.live.fake_alpaca import _ns
+
+    now = _ns(pd.Timestamp.now(tz="UTC"))
+    created = _ns(record["created_at"]) if record.get("created_at") is not None else now
+    msg = {
+        "T": "n",
+        "id": int(record.get("id", now % 1_000_000_007)),
+        "headline": str(record["headline"]),
+        "summary": str(record.get("summary", "")),
+        "author": str(record.get("author", "")),
+        "created_at": created,
+        "updated_at": _ns(record["updated_at"]) if record.get("updated_at") is not None else created,
+        "url": str(record.get("url", "")),
+        "content": str(record.get("content", "")),
+        "symbols": list(record.get("symbols", [])),
+        "source": str(record.get("source", "benzinga")),
+    }
+    server._call_in_loop(server._broadcast_news, msg)
     return msg

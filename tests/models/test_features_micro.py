@@ -151,6 +151,15 @@ def test_train_command_accepts_data_groups_by_name_and_records_their_features(tm
     assert res.exit_code == 0, res.output
     params = json.loads((tmp_path / "params.json").read_text())
     assert {"vpin_20", "news_sentiment_sum_5", "ret_1"} <= set(params["features"])
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    ab = metrics["ablation"]  # a data group in --features: the ablation is in metrics.json
+    assert set(ab["groups"]) == {"trades", "news"}
+    assert ab["all"] == metrics["pooled"]["model"]
+    assert ab["price_only_features"] == sum(1 for f in params["features"] if FEATURES[f].group not in DATA_GROUPS)
+    for g in ab["groups"].values():  # every variant is scored on the main model's bars
+        assert g["price_plus_group"]["n"] == g["all_minus_group"]["n"] == ab["price_only"]["n"] == ab["all"]["n"]
+        assert g["ic_gain"] == pytest.approx(g["price_plus_group"]["ic"] - ab["price_only"]["ic"])
+    assert "ablation (pooled out-of-sample IC)" in res.output
     bad = CliRunner().invoke(
         cli,
         [
@@ -169,3 +178,25 @@ def test_train_command_accepts_data_groups_by_name_and_records_their_features(tm
         ],
     )
     assert bad.exit_code == 2 and "needs bar column(s) bid" in bad.output
+
+
+def test_train_ablation_finds_the_planted_news_effect_and_not_the_null_options_group():
+    from autostock.models.training import train
+    from autostock.models.walkforward import parse_walk_forward
+
+    # only the news tone moves the next bar; option flow is generated but carries nothing
+    market = generate_micro_market(["SYN"], n_bars=1200, seed=3, effects={"news": 0.9})
+    walk = parse_walk_forward("train=500,test=700")
+    res = train(market, "ridge", "fwd_return_1", "basic,news,options", walk, {}, None, None, 42, None, None)
+    ab = res.metrics["ablation"]
+    news, options = ab["groups"]["news"], ab["groups"]["options"]
+    assert ab["price_only"]["n"] == ab["all"]["n"] > 600
+    assert news["ic_gain"] > 0.1 and news["ic_drop_without"] > 0.1
+    assert abs(options["ic_gain"]) < 0.03 and abs(options["ic_drop_without"]) < 0.03
+    # the same walk-forward as the main model: price-only + news + options is the main model
+    assert ab["all"]["ic"] == pytest.approx(res.metrics["pooled"]["model"]["ic"])
+    off = train(market, "ridge", "fwd_return_1", "basic,news", walk, {}, None, None, 42, None, None, ablate=False)
+    assert "ablation" not in off.metrics
+    price = train(market, "ridge", "fwd_return_1", "basic", walk, {}, None, None, 42, None, None)
+    assert "ablation" not in price.metrics  # nothing to ablate without a data group
+    assert price.metrics["pooled"]["model"] == ab["price_only"]  # price-only = the price features alone
