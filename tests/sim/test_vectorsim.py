@@ -86,12 +86,75 @@ def test_vectorsim_equals_backtrader_with_a_percent_weight(market):
     assert_same_run(run_backtest(spec, market), simulate(spec, market))
 
 
+SIGNAL_CASES = [
+    ("rsi", {"period": 7, "oversold": 35.0, "exit": 55.0, "overbought": 65.0}),
+    ("rsi", {"period": 4, "oversold": 25.0, "exit": 50.0, "overbought": 80.0}),
+    ("mean_reversion", {"period": 10, "entry": 1.5, "exit": 0.5}),
+    ("mean_reversion", {"period": 20, "entry": 1.0, "exit": 0.0}),
+    ("ensemble", {"members": "sma_cross:fast=5,slow=20;rsi:period=7;mean_reversion:period=10", "quorum": 0.3}),
+    (
+        "ensemble",
+        {"members": "sma_cross:fast=5,slow=20;buy_hold;rsi:period=5", "method": "weighted", "weights": "2,1,1"},
+    ),
+]
+SIZERS = [("percent", {}), ("fixed", {"stake": 300})]
+COMMISSIONS = [{"commission": 0.1, "slippage": 0.05}, {"commission_per_share": 0.005, "commission_min": 1.0}]
+
+
+@pytest.fixture(scope="module")
+def small_market():
+    return generate_market(SYMBOLS[:2], "2016-01-01", "2017-12-31", seed=11)
+
+
+@pytest.mark.parametrize("costs", COMMISSIONS, ids=["pct+slip", "per-share"])
+@pytest.mark.parametrize(("sizer", "sizer_params"), SIZERS, ids=["percent", "fixed"])
+@pytest.mark.parametrize(
+    ("strategy", "params"), SIGNAL_CASES, ids=[f"{s}-{i}" for i, (s, _) in enumerate(SIGNAL_CASES)]
+)
+def test_every_builtin_signal_strategy_equals_backtrader(small_market, strategy, params, sizer, sizer_params, costs):
+    spec = RunSpec(
+        strategy=strategy, params=params, symbols=SYMBOLS[:2], sizer=sizer, sizer_params=sizer_params, **costs
+    )
+    assert why_not(spec, small_market) is None
+    expected = run_backtest(spec, small_market)
+    assert len(expected.trades) >= 4  # the signal trades, so the comparison means something
+    assert_same_run(expected, simulate(spec, small_market))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params", "message"),
+    [
+        ("rsi", {"oversold": 60.0, "exit": 50.0}, "oversold < exit"),
+        ("mean_reversion", {"period": 1}, "period >= 2"),
+        ("ensemble", {"members": "sma_cross:fast=5,slow=20", "quorum": 1.0}, "quorum"),
+        ("ensemble", {"members": "sma_cross:fast=20,slow=5"}, "fast < slow"),
+    ],
+)
+def test_signal_param_errors_are_backtraders(small_market, strategy, params, message):
+    spec = RunSpec(strategy=strategy, params=params, symbols=SYMBOLS[:2])
+    with pytest.raises(ConfigError, match=message) as fast:
+        simulate(spec, small_market)
+    with pytest.raises(ConfigError, match=message) as slow:
+        run_backtest(spec, small_market)
+    assert str(fast.value) == str(slow.value)
+
+
+def test_too_short_a_run_is_refused_as_backtrader_refuses_it(small_market):
+    spec = RunSpec(strategy="sma_cross", params={"fast": 5, "slow": 120}, symbols=SYMBOLS[:2], end="2016-03-31")
+    with pytest.raises(ConfigError, match="warm up") as slow:
+        run_backtest(spec, small_market)
+    with pytest.raises(ConfigError, match="warm up") as fast:
+        run(spec, small_market)
+    assert str(fast.value) == str(slow.value)
+
+
 @pytest.mark.parametrize(
     ("spec_kw", "reason"),
     [
-        ({"strategy": "rsi"}, "no vectorised signal"),
-        ({"strategy": "mean_reversion"}, "no vectorised signal"),
         ({"strategy": "sma_cross", "params": {"allow_short": True}}, "short"),
+        ({"strategy": "rsi", "params": {"allow_short": True}}, "short"),
+        ({"strategy": "mean_reversion", "params": {"allow_short": True}}, "short"),
+        ({"strategy": "ensemble", "params": {"members": "sma_cross;rsi", "allow_short": True}}, "short"),
         ({"strategy": "sma_cross", "sizer": "kelly"}, "sizer"),
         ({"strategy": "sma_cross", "risk": {"stop_loss": 0.05}}, "risk"),
     ],
@@ -104,6 +167,19 @@ def test_unsupported_runs_fall_back_to_backtrader_with_the_reason(market, spec_k
     result, engine = run(spec, market)
     assert engine == "backtrader"
     assert_same_run(run_backtest(spec, market), result)
+
+
+@pytest.mark.parametrize(
+    ("spec_kw", "reason"),
+    [
+        ({"strategy": "ml_signal", "params": {"predictions": "x.csv"}}, "trained model"),
+        ({"strategy": "momentum"}, "not a SignalStrategy"),
+        ({"strategy": "ensemble", "params": {"members": "sma_cross;ml_signal:predictions=x.csv"}}, "'ml_signal'"),
+        ({"strategy": "ensemble", "params": {"members": "sma_cross;momentum"}}, "'momentum'"),
+    ],
+)
+def test_strategies_without_a_vectorised_signal_say_why(market, spec_kw, reason):
+    assert reason in why_not(RunSpec(symbols=SYMBOLS, **spec_kw), market)
 
 
 def test_invalid_params_raise_the_same_config_error_as_backtrader(market):
