@@ -465,7 +465,7 @@ def simulate(spec: RunSpec, market: Market) -> Any:
                 if size > 0:
                     submitted.append((j, size, "fill", t, closes[t, j]))
     values = cash_after + (held * closes).sum(axis=1)
-    equity = pd.DataFrame({"value": values, "cash": cash_after}, index=pd.DatetimeIndex(index, name="date"))
+    equity = pd.DataFrame({"value": values, "cash": cash_after}, index=pd.DatetimeIndex(index, name="date", freq=None))
     equity["returns"] = equity["value"].pct_change()
     equity.iloc[0, equity.columns.get_loc("returns")] = equity["value"].iloc[0] / spec.cash - 1.0
     trades_df = pd.DataFrame(trades, columns=TRADE_COLUMNS)

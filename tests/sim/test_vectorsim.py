@@ -10,6 +10,7 @@ from autostock.config import RunSpec
 from autostock.engine import run_backtest
 from autostock.errors import ConfigError
 from autostock.feeds.synthetic import generate_market
+from autostock.robustness.executor import Executor
 from autostock.sim.vectorsim import run, simulate, why_not
 
 SYMBOLS = ["AAPL", "MSFT", "JPM"]
@@ -25,6 +26,7 @@ def assert_same_run(a, b):
     np.testing.assert_allclose(b.equity["value"].to_numpy(), a.equity["value"].to_numpy(), rtol=1e-9, atol=0)
     np.testing.assert_allclose(b.equity["cash"].to_numpy(), a.equity["cash"].to_numpy(), rtol=1e-9, atol=1e-7)
     assert b.equity.index.equals(a.equity.index)
+    assert b.equity.index.freq == a.equity.index.freq
     assert len(a.trades) == len(b.trades)
     for col in ("symbol", "entry_date", "exit_date"):
         assert a.trades[col].tolist() == b.trades[col].tolist()
@@ -204,3 +206,24 @@ def test_optimize_uses_the_simulator_and_matches_backtrader_trial_for_trial(mark
     slow = opt.optimize(spec, market, grid, method="grid", executor=Executor(workers=1))
     cols = ["trial", "fast", "slow", "final_value", "objective", "status"]
     pd.testing.assert_frame_equal(fast.table[cols], slow.table[cols], rtol=1e-9)
+
+
+def test_walk_forward_uses_the_simulator_and_matches_backtrader_fold_for_fold(small_market, monkeypatch):
+    from autostock.robustness.walkforward import walk_forward
+
+    spec = RunSpec(strategy="rsi", params={"oversold": 35.0}, symbols=SYMBOLS[:2], commission=0.1)
+    grid = {"period": [5, 7], "exit": [50.0, 55.0]}
+    fast = walk_forward(spec, small_market, grid, "9m", "6m", executor=Executor(workers=1, progress=False))
+    assert fast.settings["engine"].startswith("vectorsim")
+    assert len(fast.folds) >= 2
+
+    def backtrader_only(s, m):
+        return run_backtest(s, m), "backtrader"
+
+    monkeypatch.setattr("autostock.sim.vectorsim.run", backtrader_only)
+    slow = walk_forward(spec, small_market, grid, "9m", "6m", executor=Executor(workers=1, progress=False))
+    pd.testing.assert_frame_equal(fast.folds, slow.folds, rtol=1e-9)
+    cols = ["fold", "trial", "period", "exit", "final_value", "objective", "status"]
+    pd.testing.assert_frame_equal(fast.trials[cols], slow.trials[cols], rtol=1e-9)
+    pd.testing.assert_series_equal(fast.oos_returns, slow.oos_returns, rtol=1e-9)
+    assert fast.wfe == pytest.approx(slow.wfe, rel=1e-9) if slow.wfe is not None else fast.wfe is None
