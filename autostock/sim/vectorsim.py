@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any, cast
 
 import numpy as np
@@ -52,9 +53,38 @@ def _windows_fsum(values: list[float], period: int) -> list[float]:
     return out
 
 
+class _ExactSums:
+    """Exact prefix sums of a series of floats: each float is an integer over a power of two."""
+
+    def __init__(self, values: list[float]) -> None:
+        self.values = values
+        try:
+            ratios = [v.as_integer_ratio() for v in values]
+        except (OverflowError, ValueError):  # inf / NaN: fall back to fsum's own rules
+            self.prefix: list[int] | None = None
+            return
+        shift = max((d.bit_length() for _, d in ratios), default=1)
+        self.scale = 1 << (shift - 1)
+        self.prefix = [0, *accumulate(n << (shift - d.bit_length()) for n, d in ratios)]
+
+    def sma(self, period: int) -> list[float]:
+        """backtrader's ``SMA.once``: ``math.fsum(window) / period``, NaN before ``period`` values.
+
+        ``math.fsum`` is the correctly rounded exact sum and ``int / int`` rounds correctly, so
+        ``(prefix[i] - prefix[i - period]) / scale`` is the same float without summing every window.
+        """
+        n = len(self.values)
+        if self.prefix is None:
+            return [s / period for s in _windows_fsum(self.values, period)]
+        if period > n:
+            return [NAN] * n
+        scale, prefix = self.scale, self.prefix
+        return [NAN] * (period - 1) + [(a - b) / scale / period for a, b in zip(prefix[period:], prefix)]
+
+
 def _sma_list(values: list[float], period: int) -> list[float]:
-    """backtrader's ``SMA.once`` (``Average``): ``math.fsum(window) / period``."""
-    return [s / period for s in _windows_fsum(values, period)]
+    """backtrader's ``SMA.once`` (``Average``): ``math.fsum(window) / period``; NaN before ``period`` values."""
+    return _ExactSums(values).sma(period)
 
 
 def _sma(close: np.ndarray, period: int) -> np.ndarray:
@@ -140,7 +170,9 @@ def _sma_cross(cols: dict[str, np.ndarray], p: Any) -> tuple[np.ndarray, int]:
     close = cols["close"]
     sig = np.empty(close.shape)
     for j in range(close.shape[1]):
-        sig[:, j] = np.where(_sma(close[:, j], p.fast) > _sma(close[:, j], p.slow), 1.0, -1.0)
+        sums = _ExactSums(close[:, j].tolist())
+        fast, slow = np.array(sums.sma(p.fast)), np.array(sums.sma(p.slow))
+        sig[:, j] = np.where(fast > slow, 1.0, -1.0)
     return sig, p.slow
 
 

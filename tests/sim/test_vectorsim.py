@@ -227,3 +227,22 @@ def test_walk_forward_uses_the_simulator_and_matches_backtrader_fold_for_fold(sm
     pd.testing.assert_frame_equal(fast.trials[cols], slow.trials[cols], rtol=1e-9)
     pd.testing.assert_series_equal(fast.oos_returns, slow.oos_returns, rtol=1e-9)
     assert fast.wfe == pytest.approx(slow.wfe, rel=1e-9) if slow.wfe is not None else fast.wfe is None
+
+
+def test_exact_prefix_sums_give_the_fsum_sma_bit_for_bit():
+    import math
+    import random
+
+    from autostock.sim.vectorsim import _sma_list
+
+    rng = random.Random(3)
+    series = [
+        [rng.uniform(0.5, 2000) for _ in range(400)],
+        [rng.uniform(-1, 1) * 10 ** rng.uniform(-8, 8) for _ in range(400)],
+        [0.1] * 60 + [0.0] * 10 + [1e-300, 1e300, -1e300, 3.0],
+    ]
+    for values in series:
+        for period in (1, 3, 20, 120):
+            expected = [math.fsum(values[i - period + 1 : i + 1]) / period for i in range(period - 1, len(values))]
+            assert _sma_list(values, period)[period - 1 :] == expected
+    assert all(math.isnan(v) for v in _sma_list([1.0, float("nan"), 2.0], 2))  # NaN in a window: NaN, as fsum
