@@ -139,6 +139,8 @@ def montecarlo(
             f"{_fmt(result.settings.get('mark_to_market_max_drawdown'))} (closed trades: "
             f"{_fmt(result.settings.get('closed_trade_max_drawdown'))})"
         )
+    if result.settings.get("engine"):
+        click.echo(f"  engine: {result.settings['engine']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.table), paths, "paths")
 
@@ -190,6 +192,7 @@ def optimize(
         f"probability of backtest overfitting: {_fmt(pbo['pbo']) if pbo else 'n/a'}"
     )
     click.echo(f"  verdict: {result.verdict['text']}")
+    click.echo(f"  engine: {result.settings['engine']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.table), len(result.table), "trials")
 
@@ -265,6 +268,7 @@ def walkforward(
         f"PBO of the in-sample search (median over folds): {_fmt(stats['pbo_median'])}"
     )
     click.echo(f"  verdict: {stats['verdict']['text']}")
+    click.echo(f"  engine: {result.settings['engine']}")
     click.echo(f"wrote {', '.join(str(p) for p in files.values())}")
     _finish(result.interrupted, len(result.folds), len(result.folds), "folds")
 

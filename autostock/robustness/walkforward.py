@@ -260,6 +260,9 @@ def walk_forward(
         "candidates_per_fold": len(candidates),
         "notes": list(market.notes),
     }
+    from autostock.sim.vectorsim import engine_note
+
+    settings["engine"] = engine_note(spec, market)  # each fold's trials run through vectorsim.run
     stats = overfitting(oos, is_returns, folds, len(candidates))
     return WalkForwardResult(
         folds_table,
