@@ -45,8 +45,9 @@ class Recorder(bt.Analyzer):
         broker = strat.broker
         dt = strat.datetime.datetime(0)
         self.equity.append((dt, broker.getvalue(), broker.getcash()))
+        position = broker.getposition
         for d in strat.datas:
-            size = broker.getposition(d).size
+            size = position(d).size
             if size:
                 self.positions.append((dt, d._name, size, size * d.close[0]))
 

@@ -173,11 +173,14 @@ class SignalStrategy(BaseStrategy):
         return 0
 
     def next(self) -> None:
+        pending = self._pending_orders()
+        position = self.broker.getposition  # any broker (simulated or live)
         for d in self.datas:
-            if self.pending(d) or len(d) == 0:
+            order = pending.get(d)
+            if (order is not None and order.alive()) or len(d) == 0:
                 continue
             want = self.desired(d)
-            size = self.getposition(d).size
+            size = position(d).size
             have = (size > 0) - (size < 0)
             if want == have:
                 continue
