@@ -43,8 +43,18 @@ def test_parallel_and_serial_writers_write_the_same_files_with_the_same_tables(r
         "tearsheet.html",
         "pyfolio/returns_tear_sheet.png",
         "pyfolio/returns.csv",
+        "pyfolio/perf_stats.csv",
+        "pyfolio/drawdowns.csv",
     } <= set(files(par))
-    for name in ("summary.json", "equity.csv", "trades.csv", "orders.csv", "pyfolio/returns.csv"):
+    for name in (
+        "summary.json",
+        "equity.csv",
+        "trades.csv",
+        "orders.csv",
+        "pyfolio/returns.csv",
+        "pyfolio/perf_stats.csv",
+        "pyfolio/drawdowns.csv",
+    ):
         assert (par / name).read_bytes() == (ser / name).read_bytes()
     assert (par / "equity.png").stat().st_size > 10_000
 
