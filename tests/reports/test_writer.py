@@ -68,3 +68,13 @@ def test_outputs_selects_which_files_are_written(result, tmp_path):
 def test_no_tearsheet_flag_still_drops_the_html(result, tmp_path):
     write_outputs(result, tmp_path, tearsheet=False, outputs=("summary", "tearsheet"))
     assert files(tmp_path) == ["summary.json"]
+
+
+def test_pyfolio_native_is_opt_in_and_writes_pyfolios_own_page(result, tmp_path):
+    assert "pyfolio_native" not in parse_outputs("all")
+    assert parse_outputs("pyfolio_native,summary") == ("summary", "pyfolio_native")
+    assert parse_outputs("all,pyfolio_native") == (*OUTPUTS, "pyfolio_native")
+    paths = write_outputs(result, tmp_path, outputs=("pyfolio_native",), parallel=False)
+    assert files(tmp_path) == ["pyfolio/pyfolio_returns_tear_sheet.png"]
+    png = paths["pyfolio_native"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
