@@ -326,7 +326,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
         ax.yaxis.set_major_formatter(FuncFormatter(_two_dec))
         if legend:
             labels = [data["benchmark_name"], "Backtest"] if has_bench else ["Backtest"]
-            ax.legend(labels, loc="best", fontsize=7, framealpha=0.5)
+            ax.legend(labels, loc="upper left", fontsize=7, framealpha=0.5)
     row = 4
     ret_ax = line_axis(row, PANEL_TITLES[3], "Returns", first)
     ret_ax.plot(x, data["returns"].to_numpy(), color="g", lw=0.6)
@@ -339,7 +339,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
         ax.axhline(b6.mean(), color="steelblue", linestyle="--", lw=2)
         ax.axhline(1.0, color="black", linestyle="--", lw=1)
         ax.yaxis.set_major_formatter(FuncFormatter(_two_dec))
-        ax.legend(["6-mo", "12-mo", "6-mo Average"], loc="best", fontsize=7, framealpha=0.5)
+        ax.legend(["6-mo", "12-mo", "6-mo Average"], loc="upper left", fontsize=7, framealpha=0.5)
         row += 1
     ax = line_axis(row, PANEL_TITLES[5], "Volatility", first)
     vol = data["rolling_volatility"]
@@ -351,7 +351,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     ax.axhline(vol.mean(), color="steelblue", linestyle="--", lw=2)
     ax.axhline(0.0, color="black", linestyle="--", lw=1, zorder=2)
     ax.yaxis.set_major_formatter(FuncFormatter(_two_dec))
-    ax.legend([*labels, "Average volatility"], loc="best", fontsize=7, framealpha=0.5)
+    ax.legend([*labels, "Average volatility"], loc="upper left", fontsize=7, framealpha=0.5)
     row += 1
     ax = line_axis(row, PANEL_TITLES[6], "Sharpe ratio", first)
     sharpe = data["rolling_sharpe"]
@@ -359,7 +359,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     ax.axhline(sharpe.mean(), color="steelblue", linestyle="--", lw=2)
     ax.axhline(0.0, color="black", linestyle="--", lw=1, zorder=2)
     ax.yaxis.set_major_formatter(FuncFormatter(_two_dec))
-    ax.legend(["Sharpe", "Average"], loc="best", fontsize=7, framealpha=0.5)
+    ax.legend(["Sharpe", "Average"], loc="upper left", fontsize=7, framealpha=0.5)
     row += 1
     ax = line_axis(row, PANEL_TITLES[7], "Cumulative returns", first)
     ax.plot(x, data["cum_returns"].to_numpy(), lw=1.2)
@@ -409,7 +409,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     annual.set_ylabel("Year", fontsize=8)
     annual.set_xlabel("Returns", fontsize=8)
     annual.set_title(PANEL_TITLES[10], fontsize=9, y=1.0, pad=3)
-    annual.legend(["Mean"], fontsize=7, framealpha=0.5)
+    annual.legend(["Mean"], loc="upper right", fontsize=7, framealpha=0.5)
 
     dist = fig.add_subplot(gs[row, 2])
     monthly = data["monthly"] * 100
@@ -418,7 +418,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     dist.axvline(0.0, color="black", linestyle="-", lw=1, alpha=0.75)
     dist.xaxis.set_major_formatter(FuncFormatter(_pct))
     dist.tick_params(labelsize=7)
-    dist.legend(["Mean"], fontsize=7, framealpha=0.5)
+    dist.legend(["Mean"], loc="upper right", fontsize=7, framealpha=0.5)
     dist.set_ylabel("Number of months", fontsize=8)
     dist.set_xlabel("Returns", fontsize=8)
     dist.set_title(PANEL_TITLES[11], fontsize=9, y=1.0, pad=3)
