@@ -214,7 +214,8 @@ def default_out(strategy: str) -> Path:
     "--outputs",
     "outputs_text",
     metavar="LIST",
-    help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all). [default: all]",
+    help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all), plus "
+    "pyfolio_native (pyfolio's own tear sheet page, slower; never part of all). [default: all]",
 )
 @click.option("--track", is_flag=True, help="Log params, metrics and outputs to MLflow (needs the 'tracking' extra).")
 def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str | None, track: bool, **kw: Any) -> None:
@@ -225,7 +226,9 @@ def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str 
     from autostock.reports.writer import parse_outputs, write_outputs
 
     outputs = parse_outputs(outputs_text)
-    pyfolio = pyfolio and "pyfolio" in outputs
+    if not pyfolio:
+        outputs = tuple(o for o in outputs if o not in ("pyfolio", "pyfolio_native"))
+    pyfolio = "pyfolio" in outputs or "pyfolio_native" in outputs
     spec, market = spec_from_options(out=out, **kw)
     tracker = Tracker(track, "autostock-backtest", run_name=spec.strategy)
     with tracker:

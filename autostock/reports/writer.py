@@ -17,6 +17,8 @@ from autostock.errors import ConfigError
 from autostock.result import RunResult
 
 OUTPUTS = ("summary", "csv", "chart", "tearsheet", "pyfolio")
+# chosen by name only, never by ``all``: pyfolio's own returns tear sheet (~5x the CPU of ``pyfolio``'s page)
+OPT_IN_OUTPUTS = ("pyfolio_native",)
 
 
 def _jsonable(value: Any) -> Any:
@@ -90,16 +92,20 @@ def summary(result: RunResult) -> dict[str, Any]:
 
 
 def parse_outputs(text: str | None) -> tuple[str, ...]:
-    """``summary,csv,chart`` -> the selected outputs; ``all`` or None -> every output."""
+    """``summary,csv,chart`` -> the selected outputs; ``all`` or None -> every output of
+    :data:`OUTPUTS` (the opt-in ones, :data:`OPT_IN_OUTPUTS`, only when named: ``all,pyfolio_native``)."""
     if text is None or text.strip().lower() == "all":
         return OUTPUTS
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [n for n in names if n not in OUTPUTS]
+    if "all" in names:  # e.g. ``all,pyfolio_native``
+        names = [*OUTPUTS, *(n for n in names if n != "all")]
+    known = OUTPUTS + OPT_IN_OUTPUTS
+    bad = [n for n in names if n not in known]
     if bad or not names:
         raise ConfigError(
-            f"--outputs {text!r}: unknown {', '.join(bad) or 'empty list'}; choose from {','.join(OUTPUTS)} or all"
+            f"--outputs {text!r}: unknown {', '.join(bad) or 'empty list'}; choose from {','.join(known)} or all"
         )
-    return tuple(n for n in OUTPUTS if n in names)
+    return tuple(n for n in known if n in names)
 
 
 def _chart_task(
@@ -123,6 +129,13 @@ def _pyfolio_task(pf: dict[str, Any], bench: pd.Series | None, folder: Path) -> 
     return folder
 
 
+def _pyfolio_native_task(returns: pd.Series, bench: pd.Series | None, path: Path) -> Path:
+    from autostock.reports.tearsheet import pyfolio_native_tear_sheet
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return pyfolio_native_tear_sheet(returns, bench, path)
+
+
 def _pool(tasks: int, parallel: bool | None) -> ProcessPoolExecutor | None:
     """A forked process pool for the figures, when more than one core and more than one figure."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -142,8 +155,10 @@ def write_outputs(
 ) -> dict[str, Path]:
     """Write a run's outputs into ``out_dir``; return name -> path.
 
-    ``outputs`` selects among :data:`OUTPUTS` (default: all; ``tearsheet=False`` drops the
-    QuantStats HTML; pyfolio files need the run's pyfolio analyzer). The figures (equity chart,
+    ``outputs`` selects among :data:`OUTPUTS` and :data:`OPT_IN_OUTPUTS` (default: every one of
+    :data:`OUTPUTS`; ``tearsheet=False`` drops the QuantStats HTML; pyfolio files need the run's
+    pyfolio analyzer; ``pyfolio_native`` is pyfolio's own page,
+    ``pyfolio/pyfolio_returns_tear_sheet.png``). The figures (equity chart,
     QuantStats HTML, pyfolio tear sheet) are drawn in forked worker processes while this one
     writes the summary and CSVs, when the machine has more than one core (``parallel`` forces
     it on or off). Nothing is cached between runs.
@@ -153,6 +168,7 @@ def write_outputs(
         selected.discard("tearsheet")
     if result.pyfolio is None:
         selected.discard("pyfolio")
+        selected.discard("pyfolio_native")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     title = f"{result.spec.strategy} on {result.market.label}"
@@ -167,6 +183,11 @@ def write_outputs(
         )
     if "pyfolio" in selected:
         jobs.append(("pyfolio", _pyfolio_task, (result.pyfolio, result.benchmark_returns, out / "pyfolio")))
+    if "pyfolio_native" in selected and result.pyfolio is not None:
+        native = out / "pyfolio" / "pyfolio_returns_tear_sheet.png"
+        jobs.append(
+            ("pyfolio_native", _pyfolio_native_task, (result.pyfolio["returns"], result.benchmark_returns, native))
+        )
     if "tearsheet" in selected:
         jobs.append(
             ("tearsheet", _tearsheet_task, (result.returns, result.benchmark_returns, out / "tearsheet.html", title))

@@ -43,8 +43,18 @@ def test_parallel_and_serial_writers_write_the_same_files_with_the_same_tables(r
         "tearsheet.html",
         "pyfolio/returns_tear_sheet.png",
         "pyfolio/returns.csv",
+        "pyfolio/perf_stats.csv",
+        "pyfolio/drawdowns.csv",
     } <= set(files(par))
-    for name in ("summary.json", "equity.csv", "trades.csv", "orders.csv", "pyfolio/returns.csv"):
+    for name in (
+        "summary.json",
+        "equity.csv",
+        "trades.csv",
+        "orders.csv",
+        "pyfolio/returns.csv",
+        "pyfolio/perf_stats.csv",
+        "pyfolio/drawdowns.csv",
+    ):
         assert (par / name).read_bytes() == (ser / name).read_bytes()
     assert (par / "equity.png").stat().st_size > 10_000
 
@@ -58,3 +68,13 @@ def test_outputs_selects_which_files_are_written(result, tmp_path):
 def test_no_tearsheet_flag_still_drops_the_html(result, tmp_path):
     write_outputs(result, tmp_path, tearsheet=False, outputs=("summary", "tearsheet"))
     assert files(tmp_path) == ["summary.json"]
+
+
+def test_pyfolio_native_is_opt_in_and_writes_pyfolios_own_page(result, tmp_path):
+    assert "pyfolio_native" not in parse_outputs("all")
+    assert parse_outputs("pyfolio_native,summary") == ("summary", "pyfolio_native")
+    assert parse_outputs("all,pyfolio_native") == (*OUTPUTS, "pyfolio_native")
+    paths = write_outputs(result, tmp_path, outputs=("pyfolio_native",), parallel=False)
+    assert files(tmp_path) == ["pyfolio/pyfolio_returns_tear_sheet.png"]
+    png = paths["pyfolio_native"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000

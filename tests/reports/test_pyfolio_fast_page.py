@@ -1,0 +1,219 @@
+"""The default returns tear sheet plots and writes pyfolio's own numbers, without importing pyfolio.
+
+Every series :func:`tear_sheet_data` hands to the drawing code, and the performance table, is
+compared with pyfolio's (or empyrical's) own function on a seeded series and on a short real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autostock.reports import pyfolio_page as pp
+
+TOL = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def seeded(n: int = 300, seed: int = 5) -> tuple[pd.Series, pd.Series]:
+    rng = np.random.default_rng(seed)
+    idx = pd.bdate_range("2016-01-04", periods=n, tz="UTC")
+    bench = pd.Series(rng.normal(0.0004, 0.011, n), index=idx, name="SPY")
+    rets = pd.Series(0.6 * bench.to_numpy() + rng.normal(0.0001, 0.009, n), index=idx)
+    rets.iloc[:5] = 0.0  # flat before the first trade, as a backtest starts
+    return rets, bench
+
+
+def real(shared: Path) -> tuple[pd.Series, pd.Series]:
+    """ORCL's daily close-to-close returns against NVDA's, July 2003 - 2004."""
+
+    def daily(name: str) -> pd.Series:
+        frame = pd.read_csv(shared / name, index_col="Date", parse_dates=True)
+        close = frame["Adj Close"].loc["2003-06-30":"2004-12-31"]
+        out = close.pct_change().iloc[1:]
+        out.index = out.index.tz_localize("UTC")
+        return out
+
+    rets = daily("orcl-1995-2014.csv")
+    bench = daily("nvda-1999-2014.csv").reindex(rets.index).fillna(0.0).rename("NVDA")
+    return rets, bench
+
+
+def assert_series_equal(got: pd.Series, expected: pd.Series) -> None:
+    assert len(got) == len(expected)
+    assert got.index.equals(expected.index)
+    assert got.isna().to_numpy().tolist() == expected.isna().to_numpy().tolist()
+    assert got.notna().sum() > 0
+    np.testing.assert_allclose(got.dropna().to_numpy(), expected.dropna().to_numpy(), **TOL)
+
+
+def pyfolio_line(plot, *args, label: str | None = None, **kwargs) -> np.ndarray:
+    """The y values pyfolio's own plotting function draws (its line with ``label``, or the first)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    try:
+        plot(*args, ax=ax, **kwargs)
+        lines = [ln for ln in ax.lines if label is None or ln.get_label() == label]
+        return np.asarray(lines[0].get_ydata(), dtype="float64")
+    finally:
+        plt.close(fig)
+
+
+def check_against_pyfolio(rets: pd.Series, bench: pd.Series) -> dict:
+    import empyrical as ep
+    import pyfolio.plotting
+    import pyfolio.timeseries as ts
+
+    data = pp.tear_sheet_data(rets, bench)
+    assert_series_equal(data["cum_returns"], ep.cum_returns(rets, 1.0))
+    assert_series_equal(data["benchmark_cum_returns"], ep.cum_returns(bench, 1.0))
+    vol_matched = pyfolio_line(
+        pyfolio.plotting.plot_rolling_returns, rets, factor_returns=bench, volatility_match=True, label="Backtest"
+    )
+    np.testing.assert_allclose(data["vol_matched_cum_returns"].to_numpy(), vol_matched, **TOL)
+    for key, window in (("rolling_beta_6m", 126), ("rolling_beta_12m", 252)):
+        assert_series_equal(data[key], ts.rolling_beta(rets, bench, rolling_window=window))
+    assert_series_equal(data["rolling_volatility"], ts.rolling_volatility(rets, 126))
+    assert_series_equal(data["benchmark_rolling_volatility"], ts.rolling_volatility(bench, 126))
+    assert_series_equal(data["rolling_sharpe"], ts.rolling_sharpe(rets, 126))
+    underwater = pyfolio_line(pyfolio.plotting.plot_drawdown_underwater, rets)
+    np.testing.assert_allclose(data["underwater"].to_numpy(), underwater, **TOL)
+    for key, period in (("weekly", "weekly"), ("monthly", "monthly"), ("yearly", "yearly")):
+        expected = ep.aggregate_returns(rets, period)
+        assert data[key].index.tolist() == expected.index.tolist()
+        np.testing.assert_allclose(data[key].to_numpy(), expected.to_numpy(), **TOL)
+    table = ep.aggregate_returns(rets, "monthly").unstack().round(3)
+    pd.testing.assert_frame_equal(data["monthly_table"], table, check_names=False, rtol=1e-9, atol=1e-12)
+    check_drawdowns(data["drawdowns"], ts.gen_drawdown_table(rets, top=5))
+    expected_stats = ts.perf_stats(rets, factor_returns=bench)
+    assert data["perf_stats"].index.tolist() == expected_stats.index.tolist()
+    np.testing.assert_allclose(data["perf_stats"].to_numpy(), expected_stats.to_numpy(dtype="float64"), **TOL)
+    return data
+
+
+def check_drawdowns(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert got.columns.tolist() == expected.columns.tolist()
+    assert len(got) == len(expected)
+    for col in ("Peak date", "Valley date", "Recovery date"):
+        want = pd.to_datetime(expected[col])
+        assert got[col].isna().tolist() == want.isna().tolist()
+        assert got[col].dropna().tolist() == want.dropna().tolist()
+    for col in ("Net drawdown in %", "Duration"):
+        a = pd.to_numeric(got[col]).to_numpy(dtype="float64")
+        b = pd.to_numeric(expected[col]).to_numpy(dtype="float64")
+        assert np.isnan(a).tolist() == np.isnan(b).tolist()
+        np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], **TOL)
+    assert got["Peak date"].notna().sum() >= 1
+
+
+def test_seeded_series_plots_pyfolios_numbers():
+    rets, bench = seeded()
+    data = check_against_pyfolio(rets, bench)
+    assert data["drawdowns"]["Peak date"].notna().sum() == 5
+
+
+def test_short_real_series_plots_pyfolios_numbers(shared_data):
+    rets, bench = real(shared_data)
+    assert len(rets) > 350
+    check_against_pyfolio(rets, bench)
+
+
+def test_unrecovered_drawdown_and_no_benchmark_match_pyfolio():
+    import pyfolio.timeseries as ts
+
+    rets, _ = seeded(n=260, seed=9)
+    rets.iloc[-60:] = -0.004  # the series ends under water
+    data = pp.tear_sheet_data(rets, None)
+    table = data["drawdowns"]
+    check_drawdowns(table, ts.gen_drawdown_table(rets, top=5))
+    assert table["Recovery date"].isna().any()
+    expected = ts.perf_stats(rets)
+    assert data["perf_stats"].index.tolist() == expected.index.tolist()
+    assert "Beta" not in data["perf_stats"].index
+    np.testing.assert_allclose(data["perf_stats"].to_numpy(), expected.to_numpy(dtype="float64"), **TOL)
+
+
+@pytest.mark.parametrize("with_benchmark", [True, False])
+def test_the_page_has_pyfolios_panels(with_benchmark):
+    import matplotlib.pyplot as plt
+
+    rets, bench = seeded(n=300)
+    fig = pp.draw_returns_tear_sheet(pp.tear_sheet_data(rets, bench if with_benchmark else None))
+    try:
+        titles = [ax.get_title() for ax in fig.axes]
+    finally:
+        plt.close(fig)
+    expected = [t.format(benchmark="SPY") for t in pp.PANEL_TITLES]
+    if not with_benchmark:
+        expected.remove("Rolling portfolio beta to SPY")
+    assert titles == expected
+
+
+SCRIPT = """
+import json, sys
+import numpy as np, pandas as pd
+from autostock.reports.tearsheet import pyfolio_outputs
+rng = np.random.default_rng(2)
+idx = pd.bdate_range("2018-01-01", periods=300, tz="UTC")
+rets = pd.Series(rng.normal(0.0003, 0.01, 300), index=idx, name="return")
+bench = pd.Series(rng.normal(0.0003, 0.01, 300), index=idx.tz_localize(None), name="SPY")
+pf = {
+    "returns": rets,
+    "positions": pd.DataFrame({"AAA": 1.0, "cash": 0.0}, index=idx),
+    "transactions": pd.DataFrame({"amount": [1], "price": [10.0], "sid": [0], "symbol": ["AAA"], "value": [-10.0]},
+                                 index=idx[:1]),
+    "gross_lev": pd.Series(1.0, index=idx),
+}
+written = pyfolio_outputs(pf, bench, sys.argv[1])
+print(json.dumps({"written": [p.name for p in written],
+                  "imported": sorted(m for m in ("pyfolio", "seaborn") if m in sys.modules)}))
+"""
+
+
+def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio(tmp_path):
+    import pyfolio.timeseries as ts
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["imported"] == []
+    assert set(report["written"]) == {
+        "returns.csv",
+        "positions.csv",
+        "transactions.csv",
+        "gross_lev.csv",
+        "returns_tear_sheet.png",
+        "perf_stats.csv",
+        "drawdowns.csv",
+    }
+    png = (tmp_path / "returns_tear_sheet.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    rets = pd.read_csv(tmp_path / "returns.csv", index_col=0, parse_dates=True).iloc[:, 0]
+    rng = np.random.default_rng(2)
+    rng.normal(0.0003, 0.01, 300)  # the script's returns, then its benchmark
+    bench = pd.Series(rng.normal(0.0003, 0.01, 300), index=rets.index)
+    stats = pd.read_csv(tmp_path / "perf_stats.csv", index_col="stat")["Backtest"]
+    expected = ts.perf_stats(rets, factor_returns=bench)
+    assert stats.index.tolist() == expected.index.tolist()
+    np.testing.assert_allclose(stats.to_numpy(), expected.to_numpy(dtype="float64"), rtol=1e-9)
+    drawdowns = pd.read_csv(tmp_path / "drawdowns.csv", index_col="rank")
+    top = ts.gen_drawdown_table(rets, top=5).dropna(how="all")
+    assert drawdowns["Peak date"].tolist() == top["Peak date"].dt.strftime("%Y-%m-%d").tolist()
