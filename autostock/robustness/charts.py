@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,10 @@ def histograms(table: pd.DataFrame, historical: dict[str, Any], path: Path, titl
     for ax, (metric, label) in zip(axes.ravel(), HIST_METRICS):
         vals = pd.to_numeric(table.get(metric, pd.Series(dtype=float)), errors="coerce").dropna()
         if len(vals):
-            ax.hist(vals, bins=min(50, max(5, len(vals) // 5)), color="#4c72b0", alpha=0.8)
+            lo, hi = float(vals.min()), float(vals.max())
+            # paths that agree to rounding (e.g. shuffled trades summing in another order) get one bar
+            bins = 1 if math.isclose(lo, hi, rel_tol=1e-9, abs_tol=1e-12) else min(50, max(5, len(vals) // 5))
+            ax.hist(vals, bins=bins, color="#4c72b0", alpha=0.8)
         hist = historical.get(metric)
         if hist is not None and np.isfinite(hist):
             ax.axvline(hist, color="#c44e52", lw=2, label=f"historical {hist:.3g}")
