@@ -126,8 +126,10 @@ def assemble(
 
     # quicknotify: a live fill between bars reaches the strategy and the risk guard at once; in a
     # backtest every notification is delivered before next() either way, and batching is cheaper.
-    # tradehistory is off: the recorder books trades from the order executions itself.
-    cerebro = bt.Cerebro(stdstats=False, tradehistory=False, quicknotify=broker is not None)
+    # tradehistory is off unless the strategy class asks for it (``needs_trade_history = True``,
+    # to read ``trade.history`` in notify_trade): the recorder books trades from the executions.
+    history = bool(getattr(strategy_cls, "needs_trade_history", False))
+    cerebro = bt.Cerebro(stdstats=False, tradehistory=history, quicknotify=broker is not None)
     context = RunContext(spec=spec, bar_columns=bar_columns)
     symbols = spec.symbols or market.symbols
     if feeds is None:

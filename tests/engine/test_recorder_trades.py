@@ -10,6 +10,7 @@ from autostock.config import RunSpec
 from autostock.engine import assemble
 from autostock.feeds.synthetic import generate_market
 from autostock.result import TRADE_COLUMNS
+from autostock.strategies.sma_cross import SmaCross
 
 
 class HistoryTrades(bt.Analyzer):
@@ -55,3 +56,26 @@ def test_recorder_trades_match_backtrader_trade_history(partial: bool) -> None:
     pd.testing.assert_frame_equal(
         recorded[["symbol", "direction", "exit_price", "size"]], expected, check_dtype=False, rtol=1e-12
     )
+
+
+class HistoryReader(SmaCross):
+    """A user strategy that reads ``trade.history`` and says so."""
+
+    needs_trade_history = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history_lengths: list[int] = []
+
+    def notify_trade(self, trade: bt.Trade) -> None:
+        if trade.isclosed:
+            self.history_lengths.append(len(trade.history))
+
+
+def test_trade_history_is_kept_only_for_a_strategy_that_asks_for_it() -> None:
+    market = generate_market(["AA"], "2015-01-01", "2016-06-30", seed=5)
+    plain, _ = assemble(RunSpec(strategy="sma_cross", symbols=["AA"]), market)
+    assert plain.p.tradehistory is False
+    cerebro, _ = assemble(RunSpec(strategy=f"{__name__}:HistoryReader", symbols=["AA"]), market)
+    strat = cerebro.run()[0]
+    assert strat.history_lengths and min(strat.history_lengths) >= 2  # an opening and a closing update
