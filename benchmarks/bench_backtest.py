@@ -10,13 +10,15 @@ Prints, each from interleaved runs and their medians (``--repeat``, at least 3):
    files): ``python -m autostock.cli backtest`` vs ``python benchmarks/bench_backtest.py --bare``
    (a script that reads the same CSVs with pandas and runs backtrader), on 20 symbols x 10
    years and on ORCL 1 symbol x 20 years; wall seconds and CPU seconds (the process and its
-   workers). sma_cross 10/30 everywhere; the synthetic CSVs are written to a temporary folder.
+   workers). sma_cross 10/30 everywhere; the synthetic CSVs are written to a temporary folder;
+3. the import floor of ``autostock backtest`` (``python -X importtime``, ORCL, summary only).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -149,6 +151,33 @@ def process_ratio(label: str, data: str, repeat: int, commission: float, target:
     )
 
 
+def _import_seconds(cmd: list[str]) -> float:
+    """Sum of the top-level cumulative import times that ``python -X importtime`` reports."""
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", *cmd], check=True, capture_output=True, text=True
+    ).stderr
+    total = 0
+    for line in err.splitlines():
+        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)  # one space: a top-level import
+        if m and not m.group(2).startswith(" "):
+            total += int(m.group(1))
+    return total / 1e6
+
+
+def import_floor(data: str, repeat: int) -> None:
+    """What ``autostock backtest --outputs summary`` imports before and while it runs (no report
+    library: those load only in the processes that draw reports), against the bare script."""
+    with tempfile.TemporaryDirectory() as out:
+        auto = ["-m", "autostock.cli", "backtest", "--data", data, "--outputs", "summary", "-o", out]
+        base = [str(HERE), "--bare", data]
+        rows = [(_import_seconds(base), _import_seconds(auto)) for _ in range(repeat)]
+    b, a = statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
+    print(
+        f"IMPORT FLOOR  autostock backtest (python -X importtime, top-level imports): median {a:.2f}s "
+        f"(bare script {b:.2f}s; runs {', '.join(f'{r[1]:.2f}' for r in rows)}; target <= 1.0 s)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--symbols", type=int, default=20)
@@ -170,6 +199,8 @@ def main() -> None:
     engine_ratio(market, args.repeat)
     if args.skip_process:
         return
+    if Path(args.orcl).exists():
+        import_floor(args.orcl, args.repeat)
     with tempfile.TemporaryDirectory() as folder:
         for sym, df in market.bars.items():
             df.to_csv(Path(folder) / f"{sym}.csv", index_label="date")

@@ -143,6 +143,9 @@ def _pool(tasks: int, parallel: bool | None) -> ProcessPoolExecutor | None:
         return None
     if "fork" not in multiprocessing.get_all_start_methods():
         return None  # a spawned worker re-imports everything: slower than drawing here
+    from autostock.reports.charts import _pyplot
+
+    _pyplot()  # imported once here, inherited by every forked worker (each would import it again)
     return ProcessPoolExecutor(max_workers=min(tasks, cores), mp_context=multiprocessing.get_context("fork"))
 
 
