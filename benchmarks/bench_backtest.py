@@ -153,9 +153,7 @@ def process_ratio(label: str, data: str, repeat: int, commission: float, target:
 
 def _import_seconds(cmd: list[str]) -> float:
     """Sum of the top-level cumulative import times that ``python -X importtime`` reports."""
-    err = subprocess.run(
-        [sys.executable, "-X", "importtime", *cmd], check=True, capture_output=True, text=True
-    ).stderr
+    err = subprocess.run([sys.executable, "-X", "importtime", *cmd], check=True, capture_output=True, text=True).stderr
     total = 0
     for line in err.splitlines():
         m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)  # one space: a top-level import
