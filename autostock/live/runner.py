@@ -372,7 +372,12 @@ class TradingSession:
         )
         news = self._live_news(symbols, history)
         self.cerebro = build_cerebro(
-            spec, market, broker=self.broker, feeds=feeds, record=False, bar_columns=news.columns if news else None
+            spec,
+            market,
+            broker=self.broker,
+            feeds=feeds,
+            record=False,
+            bar_columns=news.columns if news is not None else None,  # not `if news`: empty LiveNews is falsy
         )
         self.cerebro.addanalyzer(_Heartbeat, session=self, _name="autostock_heartbeat")
         if self._stopped.is_set():
