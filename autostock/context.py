@@ -78,13 +78,12 @@ def market_columns(bars: dict[str, Any]) -> Callable[[str, Any], Any] | None:
     extra = {s: [c for c in df.columns if c not in OHLCV_COLUMNS] for s, df in bars.items()}
     if not any(extra.values()):
         return None
-    tables = {s: bars[s][cols] for s, cols in extra.items() if cols}
 
     def columns(symbol: str, index: Any) -> Any:
         import pandas as pd
 
-        table = tables.get(symbol)
-        return pd.DataFrame(index=index) if table is None else table.reindex(index)
+        cols = extra.get(symbol)
+        return bars[symbol].reindex(index=index, columns=cols) if cols else pd.DataFrame(index=index)
 
     return columns
 
