@@ -41,9 +41,12 @@ class RunContext:
     events
         Notable events in run order (dicts with at least ``type`` and ``date``).
     bar_columns
-        ``bar_columns(symbol, index) -> DataFrame``: extra per-bar columns (e.g. live news, see
-        :class:`autostock.live.news.LiveNews`) that predictors served on live feeds join onto the
-        OHLCV bars before computing features; ``None`` when the feeds carry everything.
+        ``bar_columns(symbol, index) -> DataFrame``: extra per-bar columns that served predictors
+        (``ml_signal``'s model, ``rl_policy``'s observation builder) join onto the OHLCV bars of
+        their feed before computing features: live, the news a session knows
+        (:class:`autostock.live.news.LiveNews`); in a backtest, the columns already on the
+        loaded bars beyond OHLCV (news, options, sectors, quotes: :func:`market_columns`);
+        ``None`` when the bars carry nothing else.
     """
 
     spec: RunSpec
@@ -61,3 +64,34 @@ def context_of(strategy: Any) -> RunContext | None:
     params = getattr(strategy, "p", None)
     ctx = getattr(params, "context", None)
     return ctx if isinstance(ctx, RunContext) else None
+
+
+OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+
+
+def market_columns(bars: dict[str, Any]) -> Callable[[str, Any], Any] | None:
+    """A ``bar_columns`` provider over the loaded bars' columns beyond OHLCV (None when there are none).
+
+    The provider returns those columns of ``symbol`` on ``index`` (a bar absent from the loaded
+    bars gets NaN): the same values a model was trained on, for the bars a feed replays.
+    """
+    extra = {s: [c for c in df.columns if c not in OHLCV_COLUMNS] for s, df in bars.items()}
+    if not any(extra.values()):
+        return None
+
+    def columns(symbol: str, index: Any) -> Any:
+        import pandas as pd
+
+        cols = extra.get(symbol)
+        return bars[symbol].reindex(index=index, columns=cols) if cols else pd.DataFrame(index=index)
+
+    return columns
+
+
+def join_bar_columns(frame: Any, provider: Callable[[str, Any], Any] | None, symbol: str) -> Any:
+    """``frame`` (OHLCV bars of ``symbol``) joined with ``provider``'s columns on its index; the
+    frame's own columns win a clash. ``frame`` itself when there is no provider."""
+    if provider is None:
+        return frame
+    extra = provider(symbol, frame.index)
+    return frame.join(extra.drop(columns=[c for c in extra.columns if c in frame.columns]))

@@ -102,7 +102,8 @@ def build_cerebro(
     historical feeds built from ``market`` (live data). Everything else is identical in every mode.
     The run's :class:`~autostock.context.RunContext` reaches the plugins as the strategy's
     ``context`` param (see :func:`assemble` to get it back as well). ``bar_columns`` becomes the
-    context's provider of extra per-bar columns (live news).
+    context's provider of extra per-bar columns (live news); without it, a run on ``market``'s
+    own bars provides their columns beyond OHLCV (:func:`autostock.context.market_columns`).
     """
     return assemble(spec, market, broker, feeds, record, pyfolio, bar_columns)[0]
 
@@ -130,6 +131,10 @@ def assemble(
     # to read ``trade.history`` in notify_trade): the recorder books trades from the executions.
     history = bool(getattr(strategy_cls, "needs_trade_history", False))
     cerebro = bt.Cerebro(stdstats=False, tradehistory=history, quicknotify=broker is not None)
+    if bar_columns is None and feeds is None:  # a backtest: served predictors read the loaded bars' columns
+        from autostock.context import market_columns
+
+        bar_columns = market_columns(market.bars)
     context = RunContext(spec=spec, bar_columns=bar_columns)
     symbols = spec.symbols or market.symbols
     if feeds is None:

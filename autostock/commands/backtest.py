@@ -75,7 +75,10 @@ def backtest_options(f: Callable) -> Callable:
         click.option(
             "--sizer-param", "sizer_params", multiple=True, metavar="KEY=VALUE", help="Sizer param (repeatable)."
         ),
-        click.option("--benchmark", help="Benchmark symbol (SPY for synthetic data)."),
+        click.option(
+            "--benchmark",
+            help="Benchmark symbol (SPY for synthetic data), or equal-weight: the basket of the loaded symbols.",
+        ),
         click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file."),
         click.option("--seed", type=int, help="Seed for synthetic data and anything random. [default: 42]"),
     ]

@@ -27,7 +27,11 @@ def _data_options(f: Callable) -> Callable:
         click.option("--symbols", help="Comma-separated tickers (one model per symbol)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),
         click.option("--end", help="Last date (YYYY-MM-DD)."),
-        click.option("--benchmark", help="Benchmark symbol for the bm_* features (SPY for synthetic data)."),
+        click.option(
+            "--benchmark",
+            help="Benchmark symbol for the bm_* features and +sectors (SPY for synthetic data), or equal-weight: "
+            "the basket of the loaded symbols.",
+        ),
         click.option(
             "--index",
             "index_symbol",

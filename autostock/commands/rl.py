@@ -24,7 +24,8 @@ def _data_options(f: Callable) -> Callable:
         ),
         click.option(
             "--benchmark",
-            help="Benchmark symbol (bm_* features, +sectors), as given to autostock train [default: the data's own].",
+            help="Benchmark symbol (bm_* features, +sectors) or equal-weight, as given to autostock train "
+            "[default: the data's own].",
         ),
         click.option("--symbols", help="Comma-separated tickers (one set of policies per symbol)."),
         click.option("--start", help="First date (YYYY-MM-DD)."),

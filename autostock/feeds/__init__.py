@@ -16,10 +16,17 @@ def load_market(
     benchmark: str | None = None,
     seed: int = 42,
 ) -> Market:
-    """Load and validate bars for ``symbols`` from ``source``, sliced to ``start``..``end``."""
+    """Load and validate bars for ``symbols`` from ``source``, sliced to ``start``..``end``.
+
+    ``benchmark`` names a symbol of the source, or ``equal-weight``: the equal-weight basket of
+    the loaded symbols, rebalanced every bar (for data without an index series)."""
+    from autostock.feeds.market import is_equal_weight, with_equal_weight_benchmark
     from autostock.feeds.micro_source import is_micro_source
 
-    if is_micro_source(source):  # trades:/quotes: files, micro-synthetic, +news:/+options:/+quotes:/+sectors
+    basket = is_equal_weight(benchmark)
+    if basket and not is_micro_source(source):  # --benchmark equal-weight: the basket of the loaded symbols
+        market = with_equal_weight_benchmark(load_market(source, symbols, start, end, None, seed))
+    elif is_micro_source(source):  # trades:/quotes: files, micro-synthetic, +news:/+options:/+quotes:/+sectors
         from autostock.feeds.micro_source import load_micro
 
         market = load_micro(source, symbols, start, end, benchmark, seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from autostock.errors import DataError
@@ -71,3 +72,23 @@ class Market:
         if missing:
             raise DataError(f"symbol(s) {', '.join(missing)} not in {self.source}; available: {', '.join(self.bars)}")
         return replace(self, bars={s: self.bars[s] for s in symbols})
+
+
+EQUAL_WEIGHT = "equal-weight"
+EQUAL_WEIGHT_SYMBOL = "EQUAL_WEIGHT"
+
+
+def is_equal_weight(benchmark: str | None) -> bool:
+    """Whether ``--benchmark`` asks for the equal-weight basket of the loaded symbols."""
+    return benchmark is not None and benchmark.strip().lower() == EQUAL_WEIGHT
+
+
+def with_equal_weight_benchmark(market: Market) -> Market:
+    """``market`` whose benchmark is the equal-weight basket of its symbols, rebalanced every bar:
+    ``exp(cumsum(mean_i log(C_i,t / C_i,t-1)))`` over the symbols that trade on both bars (the
+    construction of the ``+sectors`` baskets). Causal: bar t uses closes up to t only."""
+    closes = pd.DataFrame({s: df["close"] for s, df in market.bars.items()}).reindex(market.dates())
+    logret = np.log(closes.astype(float)).diff().mean(axis=1, skipna=True)
+    basket = np.exp(logret.fillna(0.0).cumsum()).rename(EQUAL_WEIGHT_SYMBOL)
+    note = f"benchmark: equal-weight basket of the loaded symbols ({', '.join(market.symbols)}), rebalanced every bar"
+    return replace(market, benchmark=basket, benchmark_symbol=EQUAL_WEIGHT_SYMBOL, notes=market.notes + [note])

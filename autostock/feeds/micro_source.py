@@ -128,10 +128,15 @@ def load_micro(
     source: str, symbols: list[str] | None, start: str | None, end: str | None, benchmark: str | None, seed: int
 ) -> Market:
     """Load a source written in this module's grammar (see the module docstring)."""
+    from autostock.feeds.market import is_equal_weight, with_equal_weight_benchmark
+
     parts = _SPLIT.split(str(source))
     base, attachments = parts[0], parts[1:]
     if is_micro_source(base):
-        market = _load_base(base, symbols, start, end, benchmark, seed)
+        basket = is_equal_weight(benchmark)
+        market = _load_base(base, symbols, start, end, None if basket else benchmark, seed)
+        if basket:
+            market = with_equal_weight_benchmark(market)
     else:
         from autostock.feeds import load_market
 
@@ -193,7 +198,10 @@ def sector_columns(market: Market) -> dict[str, pd.DataFrame]:
     from autostock.universe import sectors_for
 
     if market.benchmark is None:
-        raise DataError("+sectors needs a benchmark series (e.g. --benchmark SPY)")
+        raise DataError(
+            "+sectors needs a benchmark series (e.g. --benchmark SPY, or --benchmark equal-weight for the "
+            "equal-weight basket of the loaded symbols)"
+        )
     sec_of = {**sectors_for(market.symbols), **market.sectors}
     dates = market.dates()
     closes = pd.DataFrame({s: df["close"] for s, df in market.bars.items()}).reindex(dates)

@@ -180,10 +180,9 @@ class PredictorIndicator(bt.Indicator):
             cols = {name: np.asarray(getattr(d, name).array[:count], dtype="float64") for name in OHLCV}
             nums = d.datetime.array[:count]
         frame = pd.DataFrame(cols, index=nums_to_datetimes(nums).rename("date"))
-        if self.p.bar_columns is not None:
-            extra = self.p.bar_columns(self._name(), frame.index)
-            frame = frame.join(extra.drop(columns=[c for c in extra.columns if c in frame.columns]))
-        return frame
+        from autostock.context import join_bar_columns
+
+        return join_bar_columns(frame, self.p.bar_columns, self._name())
 
     def _predict_frame(self, df: pd.DataFrame, tail: int | None) -> np.ndarray:
         X = self.p.features(df) if self.p.features is not None else df

@@ -30,6 +30,31 @@ def needs_news(feature_names: list[str]) -> bool:
     return any(n in names and FEATURES[n].group == NEWS_FEATURE_GROUP for n in feature_names)
 
 
+def served_features(params: dict[str, Any]) -> list[str]:
+    """Feature names the strategy params serve live: a model directory's (``model=``, as
+    ``ml_signal`` takes it) and an RL policy directory's (``policy=``: the observation's own
+    features and each of its predictors'). Empty when neither names a trained directory."""
+    import json
+    from pathlib import Path
+
+    names: list[str] = []
+
+    def read(folder: Any) -> dict[str, Any]:
+        path = Path(str(folder)).expanduser() / "params.json" if folder else None
+        return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+
+    names += list(read(params.get("model")).get("features") or [])
+    policy = read(params.get("policy"))
+    if policy:
+        from autostock.models.features import resolve_features
+
+        own = str(policy.get("features") or "")
+        names += resolve_features(own, False, False)[0] if own else []
+        for folder in policy.get("predictors") or []:
+            names += list(read(folder).get("features") or [])
+    return list(dict.fromkeys(names))
+
+
 class LiveNews:
     """Thread-safe news collector; :meth:`columns` is the run context's ``bar_columns``."""
 

@@ -285,16 +285,12 @@ class TradingSession:
         return installed
 
     def _live_news(self, symbols: list[str], history: dict[str, pd.DataFrame]) -> LiveNews | None:
-        """A :class:`LiveNews` when the strategy serves a model with news features: backfilled
-        over the history (REST) and subscribed to the store's news stream; None otherwise."""
-        from autostock.live.news import needs_news
+        """A :class:`LiveNews` when the strategy serves a model (``ml_signal model=``) or an RL policy
+        (``rl_policy policy=``) with news features: backfilled over the history (REST) and
+        subscribed to the store's news stream; None otherwise."""
+        from autostock.live.news import needs_news, served_features
 
-        model = str(self.spec.params.get("model") or "")
-        params_file = Path(model).expanduser() / "params.json" if model else None
-        if params_file is None or not params_file.is_file():
-            return None
-        features = json.loads(params_file.read_text()).get("features") or []
-        if not needs_news(list(features)):
+        if not needs_news(served_features(self.spec.params)):
             return None
         news = LiveNews()
         store = cast(AlpacaStore, self.store)
@@ -376,7 +372,12 @@ class TradingSession:
         )
         news = self._live_news(symbols, history)
         self.cerebro = build_cerebro(
-            spec, market, broker=self.broker, feeds=feeds, record=False, bar_columns=news.columns if news else None
+            spec,
+            market,
+            broker=self.broker,
+            feeds=feeds,
+            record=False,
+            bar_columns=news.columns if news is not None else None,  # not `if news`: empty LiveNews is falsy
         )
         self.cerebro.addanalyzer(_Heartbeat, session=self, _name="autostock_heartbeat")
         if self._stopped.is_set():

@@ -55,6 +55,11 @@ class RLPolicy(BaseStrategy):
       of sample for the policy and its predictors);
     * ``lookback``: bars handed to features and predictors per live decision (300).
 
+    Policy serving hands the observation builder those bars joined with the run context's
+    ``bar_columns``: in a backtest the loaded bars' columns beyond OHLCV (``+news:``,
+    ``+options:``, ``+sectors``), live the news the session knows (:class:`~autostock.live.news.LiveNews`),
+    so a policy trained with the ``news`` group sees the same feature values in both.
+
     Honesty of policy serving: orders go only on bars out of sample for the served policy (the
     last fold's) and its predictors (:class:`~autostock.rl.serving.LearntFrom`). On a historical
     feed, earlier bars may only warm the features when they are the very bars training saw;
@@ -212,9 +217,15 @@ class RLPolicy(BaseStrategy):
         return values
 
     def _bars(self, data: Any) -> pd.DataFrame:
+        """The newest ``lookback`` bars of ``data`` with the run context's extra columns (live news,
+        or in a backtest the loaded bars' own news / options / sector columns), as in training."""
+        from autostock.context import join_bar_columns
+
         count = min(len(data), max(int(self.p.lookback), 1))
         cols = {c: np.asarray(getattr(data, c).get(size=count), dtype="float64") for c in OHLCV}
-        return pd.DataFrame(cols, index=nums_to_datetimes(data.datetime.get(size=count)).rename("date"))
+        frame = pd.DataFrame(cols, index=nums_to_datetimes(data.datetime.get(size=count)).rename("date"))
+        provider = getattr(getattr(self.p, "context", None), "bar_columns", None)
+        return join_bar_columns(frame, provider, data._name or "data0")
 
     def _account(self, data: Any) -> Account:
         pos = self.getposition(data)

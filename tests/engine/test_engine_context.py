@@ -155,3 +155,17 @@ def test_reports_do_not_import_the_engine() -> None:
                 assert node.module != "autostock.engine", path.name
             if isinstance(node, ast.Import):
                 assert all(a.name != "autostock.engine" for a in node.names), path.name
+
+
+def test_a_backtest_context_provides_the_loaded_bars_columns_beyond_ohlcv() -> None:
+    market = crash_market()
+    bars = market.bars["AAPL"]
+    plain = assemble(RunSpec(strategy="buy_hold", symbols=["AAPL"]), market)[1]
+    assert plain.bar_columns is None  # OHLCV only: nothing to provide
+    news = bars.assign(news_count=np.arange(len(bars), dtype=float))
+    ctx = assemble(RunSpec(strategy="buy_hold", symbols=["AAPL"]), Market({"AAPL": news}, "crafted"))[1]
+    when = pd.DatetimeIndex([bars.index[3], bars.index[0] - pd.Timedelta(days=1)])
+    got = ctx.bar_columns("AAPL", when)
+    assert list(got.columns) == ["news_count"] and got["news_count"].iloc[0] == 3.0 and np.isnan(got.iloc[1, 0])
+    live = assemble(RunSpec(strategy="buy_hold", symbols=["AAPL"]), market, bar_columns=lambda s, i: None)[1]
+    assert live.bar_columns is not None and live.bar_columns("AAPL", when) is None  # a given provider wins

@@ -178,3 +178,21 @@ def test_sectors_without_a_benchmark_is_a_data_error(tmp_path):
     bars.rename_axis("Date").to_csv(tmp_path / "AAPL.csv")
     with pytest.raises(DataError, match=r"\+sectors needs a benchmark"):
         load_market(f"{tmp_path / 'AAPL.csv'}+sectors")
+
+
+def test_equal_weight_benchmark_is_the_causal_basket_of_the_loaded_symbols(tmp_path):
+    market = load_market("synthetic", ["AAPL", "XOM"], "2020-01-01", "2020-06-30", "SPY", 3)
+    for sym, df in market.bars.items():
+        df.iloc[(20 if sym == "XOM" else 0) :].to_csv(tmp_path / f"{sym}.csv")  # XOM starts later
+    m = load_market(f"{tmp_path}+sectors", None, None, None, "equal-weight")
+    assert m.benchmark_symbol == "EQUAL_WEIGHT" and any("equal-weight basket" in n for n in m.notes)
+    closes = pd.DataFrame({s: df["close"] for s, df in m.bars.items()})
+    logret = np.log(closes).diff().mean(axis=1)  # the mean over the symbols trading on both bars
+    want = np.exp(logret.fillna(0.0).cumsum())
+    np.testing.assert_allclose(m.benchmark.to_numpy(), want.to_numpy(), rtol=1e-12)
+    assert m.bars["AAPL"]["sector_bm_close"].iloc[5] == pytest.approx(want.iloc[5])
+    # causal: the basket up to a date is the same when later bars are cut off
+    cut = load_market(f"{tmp_path}+sectors", None, None, "2020-03-31", "equal-weight")
+    pd.testing.assert_series_equal(cut.benchmark, m.benchmark.loc[:"2020-03-31"])
+    plain = load_market(str(tmp_path), None, None, None, "Equal-Weight")  # any source, any case
+    pd.testing.assert_series_equal(plain.benchmark, m.benchmark)

@@ -2289,7 +2289,8 @@ class FakeAlpaca:
                 return
             limit = self.data_stream_connection_limit
             with self._lock:
-                active = sum(1 for c in self._ws_conns if c.kind == "data" and c.authed and not _is_news(c))
+                news = _is_news(conn)  # the news stream is its own connection, limited apart from market data
+                active = sum(1 for c in self._ws_conns if c.kind == "data" and c.authed and _is_news(c) == news)
                 allowed = limit is None or active < limit
                 if allowed:
                     conn.authed = True

@@ -128,3 +128,68 @@ def test_served_predictor_sees_the_run_contexts_news_columns_in_next_mode():
     strat = cerebro.run(runonce=False)[0]
     assert strat.values == [0.0, 0.0, 2.0, 0.0, 0.0, 0.0]  # both articles land on the 10:10 bar
     assert all("news_sentiment" in cols for cols in seen)
+
+
+def test_a_paper_session_serves_a_news_model_the_streamed_article_from_the_next_bar_on(fake, tmp_path, monkeypatch):
+    """The whole ``autostock trade`` session (paper) on the loopback server: an ml_signal model
+    with a news feature; an article streamed before a bar's decision is in the predictor's input
+    for that bar, one stamped after the next bar's decision is not."""
+    from autostock.config import RunSpec
+    from autostock.feeds.micro_source import attach
+    from autostock.feeds.synthetic import generate_market
+    from autostock.models.training import train
+    from autostock.models.walkforward import WalkForwardConfig
+    from tests.live.live_helpers import SessionThread, daily_bars, push_daily, wait_until
+
+    # a ridge model of the next return on logret_1 and news_count, trained on 2016-2018 with news
+    hist = generate_market(["AAPL"], "2016-01-01", "2018-12-31", seed=3)
+    rng = np.random.default_rng(5)
+    days = [d for d in hist.bars["AAPL"].index if rng.random() < 0.3]
+    (tmp_path / "news.json").write_text(pd.Series([
+        {"id": str(i), "headline": GOOD, "summary": "", "symbols": ["AAPL"],
+         "created_at": (d + pd.Timedelta(hours=11)).tz_localize("America/New_York").isoformat()}
+        for i, d in enumerate(days)]).to_json(orient="values"))  # fmt: skip
+    model = tmp_path / "model"
+    train(attach(hist, "news", str(tmp_path / "news.json")), "ridge", "fwd_return_1", "logret_1,news_count",
+          WalkForwardConfig(train=300, test=400), out=model)  # fmt: skip
+    # live bars around the real clock: the article is known now, so the first bar whose decision
+    # (16:00 New York) is still ahead is the one it counts for
+    now = pd.Timestamp.now(tz="America/New_York")
+    first = now.tz_localize(None).normalize()
+    while first.dayofweek >= 5 or first + pd.Timedelta(hours=16) <= now.tz_localize(None):
+        first += pd.Timedelta(days=1)
+    history = 5
+    bars = daily_bars(["AAPL"], history + 2, seed=9, start=str((first - pd.tseries.offsets.BDay(history)).date()))
+    df = bars["AAPL"]
+    assert df.index[history] == first
+    fake.add_bars("AAPL", df.iloc[:history])
+    seen: dict[pd.Timestamp, float] = {}
+    predict_frame = PredictorIndicator._predict_frame
+
+    def record(self, frame, tail):
+        seen[frame.index[-1]] = float(frame["news_count"].iloc[-1])
+        return predict_frame(self, frame, tail)
+
+    monkeypatch.setattr(PredictorIndicator, "_predict_frame", record)
+    arrived: list[dict] = []
+    on_news = LiveNews.on_news
+    monkeypatch.setattr(LiveNews, "on_news", lambda self, r: (on_news(self, r), arrived.append(r)))
+    spec = RunSpec(strategy="ml_signal", params={"model": str(model)}, symbols=["AAPL"])
+    run = SessionThread(fake, spec, str(tmp_path / "paper.sqlite"), backfill=history).start(fake, ["AAPL"])
+    try:
+        run.wait_steps(history)
+        fake.wait_data_subscribed(["AAPL"], "news")
+        assert all(v == 0.0 for v in seen.values())  # the history had no news
+        push_news(fake, {"id": 1, "headline": GOOD, "summary": "beat", "symbols": ["AAPL"],
+                         "created_at": now.tz_convert("UTC")})  # fmt: skip
+        after = df.index[history + 1] + pd.Timedelta(hours=17)  # after the next bar's decision
+        push_news(fake, {"id": 2, "headline": BAD, "symbols": ["AAPL"],
+                         "created_at": after.tz_localize("America/New_York").tz_convert("UTC")})  # fmt: skip
+        wait_until(lambda: len(arrived) == 2, what="two streamed articles")
+        for i in (history, history + 1):
+            push_daily(fake, "AAPL", df.index[i], df.iloc[i])
+            run.wait_steps(i + 1)
+    finally:
+        assert run.stop() == 0
+    assert seen[df.index[history]] == 1.0  # the streamed article is in that bar's input
+    assert seen[df.index[history + 1]] == 0.0  # and not again; the late one not at all

@@ -200,3 +200,32 @@ def test_train_ablation_finds_the_planted_news_effect_and_not_the_null_options_g
     price = train(market, "ridge", "fwd_return_1", "basic", walk, {}, None, None, 42, None, None)
     assert "ablation" not in price.metrics  # nothing to ablate without a data group
     assert price.metrics["pooled"]["model"] == ab["price_only"]  # price-only = the price features alone
+
+
+def test_train_with_sector_on_a_folder_without_an_index_writes_the_sector_ablation(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from autostock.cli import cli
+
+    # three symbols of two sectors as plain CSV files (no index series): the benchmark is their basket
+    market = load_market("synthetic", ["AAPL", "MSFT", "XOM"], "2017-01-01", "2019-12-31", "SPY", 4)
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    for sym, df in market.bars.items():
+        df.to_csv(folder / f"{sym}.csv")
+    args = ["train", "-m", "ridge", "--data", f"{folder}+sectors", "--features", "basic,sector",
+            "--target", "fwd_return_1", "--walk-forward", "train=300,test=200", "-q"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--benchmark", "equal-weight", "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    params = json.loads((tmp_path / "m" / "params.json").read_text())
+    sector = [f for f in params["features"] if FEATURES[f].group == "sector"]
+    assert "sector_rel_mom_20" in sector
+    ab = json.loads((tmp_path / "m" / "metrics.json").read_text())["ablation"]
+    assert set(ab["groups"]) == {"sector"} and ab["groups"]["sector"]["features"] == len(sector)
+    g = ab["groups"]["sector"]
+    assert g["price_plus_group"]["n"] == ab["price_only"]["n"] == ab["all"]["n"] > 1000  # three symbols pooled
+    assert g["ic_gain"] == pytest.approx(g["price_plus_group"]["ic"] - ab["price_only"]["ic"])
+    bad = CliRunner().invoke(cli, [*args, "--benchmark", "SPY", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "benchmark 'SPY' not found" in bad.output
