@@ -115,7 +115,7 @@ def _rolling_beta(r: pd.Series, b: pd.Series, window: int) -> pd.Series:
 
 def _png(fig: Any, plt: Any) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}" />'
 
@@ -137,13 +137,19 @@ def _lines(plt: Any, title: str, size: tuple[float, float], series: list[tuple[A
     if kw.get("hline") is not None:
         ax.axhline(kw["hline"] * kw.get("scale", 100), color=_RED, ls="--", lw=1)
     ax.axhline(0, color="black", lw=0.6)
-    if kw.get("log"):
+    from matplotlib.ticker import FuncFormatter
+
+    if kw.get("log"):  # QuantStats: symlog of the cumulative return (a fraction), ticks in %
         ax.set_yscale("symlog")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 100:,.0f}%"))
+    elif kw.get("scale", 100) == 100:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}%"))
     if kw.get("fill") is not None:
         s = kw["fill"]
         ax.fill_between(s.index, s.to_numpy() * 100, 0, color=_BLUE, alpha=0.25)
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.1)
+    if sum(s is not None for s, _, _ in series) > 1:
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.1)
     return _png(fig, plt)
 
 
@@ -156,7 +162,7 @@ def draw_charts(data: dict[str, Any], dd_details: pd.DataFrame, bench_name: str 
     cum = [(data["bench_cumulative"], bname, _GREY), (data["cumulative"], STRATEGY, _BLUE)]
     out = {
         "returns": _lines(plt, f"Cumulative Returns{vs}", (8, 5), cum),
-        "log_returns": _lines(plt, f"Cumulative Returns{vs} (Log Scaled)", (8, 4), cum, log=True),
+        "log_returns": _lines(plt, f"Cumulative Returns{vs} (Log Scaled)", (8, 4), cum, log=True, scale=1),
     }
     if has_b:
         vol = [(data["bench_cumulative"], bname, _GREY), (data["vol_matched"], STRATEGY, _BLUE)]
@@ -170,8 +176,11 @@ def draw_charts(data: dict[str, Any], dd_details: pd.DataFrame, bench_name: str 
     ax.bar(years + (width / 2 if has_b else 0), data["eoy"].to_numpy() * 100, width, color=_BLUE, label=STRATEGY)
     ax.axhline(data["eoy"].mean() * 100, color=_RED, ls="--", lw=1)
     ax.axhline(0, color="black", lw=0.6)
-    ax.legend(fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.1)
+    if has_b:
+        ax.legend(fontsize=8, frameon=False)
+    step = max(1, len(years) // 10)
+    ax.set_xticks(years[::step], [str(y) for y in years[::step]])
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.1)
     out["eoy_returns"] = _png(fig, plt)
     fig, ax = _axes(plt, "Distribution of Monthly Returns", (7, 4))
     if has_b:
@@ -179,7 +188,7 @@ def draw_charts(data: dict[str, Any], dd_details: pd.DataFrame, bench_name: str 
     ax.hist(data["monthly"].dropna() * 100, bins=20, color=_BLUE, alpha=0.7, label=STRATEGY)
     ax.axvline(data["monthly"].mean() * 100, color=_RED, ls="--", lw=1)
     ax.legend(fontsize=8, frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.1)
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.1)
     out["monthly_dist"] = _png(fig, plt)
     out["daily_returns"] = _lines(
         plt, "Daily Returns (Cumulative Sum)", (8, 3), [(data["daily_cumsum"], STRATEGY, _BLUE)], lw=0.8
@@ -200,7 +209,7 @@ def draw_charts(data: dict[str, Any], dd_details: pd.DataFrame, bench_name: str 
     longest = dd_details.sort_values(by="days", ascending=False, kind="mergesort")[:5]
     for start, end in zip(longest["start"], longest["end"], strict=True):
         ax.axvspan(pd.Timestamp(start), pd.Timestamp(end), color=_RED, alpha=0.1)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.1)
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.1)
     out["dd_periods"] = _png(fig, plt)
     dd = data["drawdown"]
     out["dd_plot"] = _lines(plt, "Underwater Plot", (8, 3), [(dd, "Drawdown", _BLUE)], hline=dd.mean(), fill=dd)
@@ -208,7 +217,7 @@ def draw_charts(data: dict[str, Any], dd_details: pd.DataFrame, bench_name: str 
     fig, ax = _axes(plt, f"{STRATEGY} - Return Quantiles", (8, 4))
     q = data["quantiles"]
     ax.boxplot([q[c].dropna().to_numpy() * 100 for c in q.columns], tick_labels=list(q.columns), showfliers=False)
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.9, bottom=0.1)
+    fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.1)
     out["returns_dist"] = _png(fig, plt)
     return out
 
