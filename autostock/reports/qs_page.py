@@ -10,6 +10,7 @@ import html as _html
 import importlib.metadata
 import importlib.util
 import io
+import math
 import re
 import warnings
 from pathlib import Path
@@ -61,7 +62,7 @@ def chart_series(
     returns: pd.Series, benchmark: pd.Series | None, periods: int
 ) -> dict[str, pd.Series | pd.DataFrame | None]:
     """The series each chart of QuantStats' page plots (QuantStats' plotting functions' data)."""
-    half = int(periods / 2)
+    half = math.ceil(periods / 2)  # QuantStats' _get_trading_periods
     r = returns
     b = benchmark
     out: dict[str, Any] = {
@@ -102,6 +103,11 @@ def chart_series(
     heat.index = heat.index.astype(str)
     out["heatmap"] = heat
     return out
+
+
+def longest_drawdowns(details: pd.DataFrame, periods: int = 5) -> pd.DataFrame:
+    """The drawdown periods QuantStats shades in "Worst 5 Drawdown Periods" (the longest)."""
+    return details.sort_values(by="days", ascending=False, kind="mergesort")[:periods]
 
 
 def _rolling_beta(r: pd.Series, b: pd.Series, window: int) -> pd.Series:
@@ -206,7 +212,7 @@ def draw_charts(data: dict[str, Any], dd_details: pd.DataFrame, bench_name: str 
     fig, ax = _axes(plt, f"{STRATEGY} - Worst 5 Drawdown Periods", (8, 4))
     cum_s = data["cumulative"]
     ax.plot(cum_s.index, cum_s.to_numpy() * 100, color=_BLUE, lw=1.2)
-    longest = dd_details.sort_values(by="days", ascending=False, kind="mergesort")[:5]
+    longest = longest_drawdowns(dd_details)
     for start, end in zip(longest["start"], longest["end"], strict=True):
         ax.axvspan(pd.Timestamp(start), pd.Timestamp(end), color=_RED, alpha=0.1)
     fig.subplots_adjust(left=0.11, right=0.98, top=0.9, bottom=0.1)

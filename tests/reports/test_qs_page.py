@@ -146,18 +146,24 @@ def test_eoy_and_drawdown_tables_equal_quantstats(bench: bool) -> None:
     assert list(mine["Days"]) == list(dd["Days"])
 
 
-def test_chart_series_equal_quantstats() -> None:
+@pytest.mark.parametrize("periods", [252, 51])
+def test_chart_series_equal_quantstats(periods: int) -> None:
     r, b = _case(n=400, seed=7)
-    data = qp.chart_series(r, b, 252)
+    data = qp.chart_series(r, b, periods)
+    half = -(-periods // 2)  # QuantStats' half-year window rounds up
     st = qs.stats
     pd.testing.assert_series_equal(data["cumulative"], st.compsum(r), rtol=1e-9, check_names=False)
     pd.testing.assert_series_equal(
-        data["rolling_vol"], st.rolling_volatility(r, 126, 252), rtol=1e-9, check_names=False
+        data["rolling_vol"], st.rolling_volatility(r, half, periods), rtol=1e-9, check_names=False
     )
-    pd.testing.assert_series_equal(data["rolling_sharpe"], st.rolling_sharpe(r, 0.0, 126), rtol=1e-9)
-    pd.testing.assert_series_equal(data["rolling_sortino"], st.rolling_sortino(r, 0.0, 126), rtol=1e-9)
-    greeks = st.rolling_greeks(r, b, 126)["beta"].fillna(0)
+    sharpe = st.rolling_sharpe(r, 0.0, half, periods_per_year=periods)
+    pd.testing.assert_series_equal(data["rolling_sharpe"], sharpe, rtol=1e-9)
+    sortino = st.rolling_sortino(r, 0.0, half, periods_per_year=periods)
+    pd.testing.assert_series_equal(data["rolling_sortino"], sortino, rtol=1e-9)
+    greeks = st.rolling_greeks(r, b, half)["beta"].fillna(0)
     pd.testing.assert_series_equal(data["rolling_beta_half"], greeks, rtol=1e-7, atol=1e-9, check_names=False)
+    year = st.rolling_greeks(r, b, periods)["beta"]
+    pd.testing.assert_series_equal(data["rolling_beta_year"], year, rtol=1e-7, atol=1e-9, check_names=False)
     pd.testing.assert_series_equal(
         data["drawdown"], st.to_drawdown_series(r), rtol=1e-9, check_names=False, check_freq=False
     )
@@ -169,6 +175,22 @@ def test_chart_series_equal_quantstats() -> None:
     np.testing.assert_allclose(data["eoy"].to_numpy(), yearly.to_numpy(), rtol=1e-9)
     monthly = qs.utils.group_returns(r, [r.index.year, r.index.month], True)
     np.testing.assert_allclose(data["monthly"].to_numpy(), monthly.to_numpy(), rtol=1e-9)
+    # the return quantiles: QuantStats' plot_distribution frame (resampled, on the daily index, ffilled)
+    from quantstats._compat import safe_resample
+
+    port = pd.DataFrame({"Daily": r.fillna(0)})
+    for name, freq in (("Weekly", "W-MON"), ("Monthly", "ME"), ("Quarterly", "QE"), ("Yearly", "YE")):
+        port[name] = safe_resample(port["Daily"], freq, st.comp)
+        port[name] = port[name].ffill()
+    pd.testing.assert_frame_equal(data["quantiles"], port, rtol=1e-9, check_freq=False)
+
+
+def test_shaded_drawdown_periods_equal_quantstats() -> None:
+    r, _ = _case(n=700, seed=11, bench=False, first_down=True)
+    mine = qp.longest_drawdowns(qm.drawdown_details(qm.to_drawdown(r.to_frame("r"))["r"]))
+    ref = qs.stats.drawdown_details(qs.stats.to_drawdown_series(r.fillna(0)))
+    ref = ref.sort_values(by="days", ascending=False, kind="mergesort")[:5]
+    assert list(zip(mine["start"], mine["end"], strict=True)) == list(zip(ref["start"], ref["end"], strict=True))
 
 
 def test_page_offline_with_every_section(tmp_path: Path) -> None:
