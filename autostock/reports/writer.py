@@ -163,8 +163,8 @@ def write_outputs(
     """Write a run's outputs into ``out_dir``; return name -> path.
 
     ``outputs`` selects among :data:`OUTPUTS` and :data:`OPT_IN_OUTPUTS` (default: every one of
-    :data:`OUTPUTS`; ``tearsheet=False`` drops the QuantStats report ``tearsheet.html``, drawn by
-    :mod:`autostock.reports.qs_page`; pyfolio files need the run's pyfolio analyzer;
+    :data:`OUTPUTS`; ``tearsheet=False`` drops the QuantStats reports (``tearsheet.html``, drawn by
+    :mod:`autostock.reports.qs_page`, and ``tearsheet_native``); pyfolio files need the run's pyfolio analyzer;
     ``pyfolio_native`` is pyfolio's own page, ``pyfolio/pyfolio_returns_tear_sheet.png``;
     ``tearsheet_native`` is QuantStats' own page, ``tearsheet_native.html``). The figures (equity chart,
     QuantStats report, pyfolio tear sheet) are drawn in forked worker processes while this one
@@ -174,6 +174,7 @@ def write_outputs(
     selected = set(OUTPUTS if outputs is None else outputs)
     if not tearsheet:
         selected.discard("tearsheet")
+        selected.discard("tearsheet_native")
     if result.pyfolio is None:
         selected.discard("pyfolio")
         selected.discard("pyfolio_native")

@@ -66,7 +66,7 @@ def test_outputs_selects_which_files_are_written(result, tmp_path):
 
 
 def test_no_tearsheet_flag_still_drops_the_html(result, tmp_path):
-    write_outputs(result, tmp_path, tearsheet=False, outputs=("summary", "tearsheet"))
+    write_outputs(result, tmp_path, tearsheet=False, outputs=("summary", "tearsheet", "tearsheet_native"))
     assert files(tmp_path) == ["summary.json"]
 
 
