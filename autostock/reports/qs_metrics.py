@@ -387,7 +387,11 @@ def _dd_rows(dd: pd.DataFrame, cols: list[str]) -> list[tuple[str, list[Any]]]:
     ]
     values: dict[str, list[Any]] = {label: [] for label in labels}
     for c in cols:
-        d = details[c] if not details[c].empty else details[cols[-1] if c == cols[0] else cols[0]]
+        d = details[c]
+        if d.empty:  # never under water while the other column was: undefined here, as QuantStats
+            for label in labels:
+                values[label].append(np.nan)
+            continue
         worst = d.sort_values(by="max drawdown", ascending=True).iloc[0]
         values["Max Drawdown %"].append(float(worst["max drawdown"]) / 100 * 100)
         values["Max DD Date"].append(worst["valley"])

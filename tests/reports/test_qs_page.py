@@ -18,11 +18,15 @@ from autostock.reports import qs_page as qp
 qs = pytest.importorskip("quantstats")
 
 
-def _case(n: int = 300, seed: int = 0, bench: bool = True, flat: bool = False, first_down: bool = False):
+def _case(
+    n: int = 300, seed: int = 0, bench: bool = True, flat: bool = False, first_down: bool = False, up: bool = False
+):
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2019-03-05", periods=n)
     r = pd.Series(rng.normal(0.0005, 0.01, n), index=idx)
     r[rng.random(n) < 0.3] = 0.0
+    if up:  # never under water
+        r = r.abs()
     if flat:
         r[:] = 0.0
     if first_down:
@@ -54,6 +58,7 @@ CASES = {
     "no_benchmark": {"bench": False},
     "flat_no_benchmark": {"flat": True, "bench": False},
     "short_first_bar_down": {"n": 60, "seed": 3, "first_down": True},
+    "strategy_never_under_water": {"n": 120, "up": True},
 }
 
 
