@@ -210,7 +210,7 @@ def default_out(strategy: str) -> Path:
     "--out", "-o", type=click.Path(file_okay=False), help="Output folder. [default: reports/<strategy>-<timestamp>/]"
 )
 @click.option(
-    "--tearsheet/--no-tearsheet", default=True, show_default=True, help="Write the QuantStats HTML tearsheet."
+    "--tearsheet/--no-tearsheet", default=True, show_default=True, help="Write the QuantStats report tearsheet.html."
 )
 @click.option("--pyfolio/--no-pyfolio", default=True, show_default=True, help="Write the pyfolio/ folder.")
 @click.option(
@@ -218,7 +218,8 @@ def default_out(strategy: str) -> Path:
     "outputs_text",
     metavar="LIST",
     help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all), plus "
-    "pyfolio_native (pyfolio's own tear sheet page, slower; never part of all). [default: all]",
+    "pyfolio_native (pyfolio's own tear sheet page) and tearsheet_native (QuantStats' own HTML page), "
+    "slower; never part of all. [default: all]",
 )
 @click.option("--track", is_flag=True, help="Log params, metrics and outputs to MLflow (needs the 'tracking' extra).")
 def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str | None, track: bool, **kw: Any) -> None:

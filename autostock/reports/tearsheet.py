@@ -17,7 +17,8 @@ from autostock.reports.charts import _pyplot
 
 
 def quantstats_html(returns: pd.Series, benchmark: pd.Series | None, path: str | Path, title: str) -> Path:
-    """The QuantStats full HTML report against ``benchmark``, made to open offline.
+    """QuantStats' own full HTML report against ``benchmark``, made to open offline: the opt-in
+    output ``tearsheet_native`` (the default ``tearsheet.html`` is :mod:`autostock.reports.qs_page`'s).
 
     QuantStats inlines its charts as SVG; its only remote reference (a favicon link) is removed.
     """

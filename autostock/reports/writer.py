@@ -18,7 +18,8 @@ from autostock.result import RunResult
 
 OUTPUTS = ("summary", "csv", "chart", "tearsheet", "pyfolio")
 # chosen by name only, never by ``all``: pyfolio's own returns tear sheet (~5x the CPU of ``pyfolio``'s page)
-OPT_IN_OUTPUTS = ("pyfolio_native",)
+# and QuantStats' own HTML report (``tearsheet_native.html``, several times the CPU of ``tearsheet``'s page)
+OPT_IN_OUTPUTS = ("pyfolio_native", "tearsheet_native")
 
 
 def _jsonable(value: Any) -> Any:
@@ -117,6 +118,12 @@ def _chart_task(
 
 
 def _tearsheet_task(returns: pd.Series, bench: pd.Series | None, path: Path, title: str) -> Path:
+    from autostock.reports.qs_page import tearsheet_page
+
+    return tearsheet_page(returns, bench, path, title)
+
+
+def _tearsheet_native_task(returns: pd.Series, bench: pd.Series | None, path: Path, title: str) -> Path:
     from autostock.reports.tearsheet import quantstats_html
 
     return quantstats_html(returns, bench, path, title)
@@ -159,16 +166,18 @@ def write_outputs(
     """Write a run's outputs into ``out_dir``; return name -> path.
 
     ``outputs`` selects among :data:`OUTPUTS` and :data:`OPT_IN_OUTPUTS` (default: every one of
-    :data:`OUTPUTS`; ``tearsheet=False`` drops the QuantStats HTML; pyfolio files need the run's
-    pyfolio analyzer; ``pyfolio_native`` is pyfolio's own page,
-    ``pyfolio/pyfolio_returns_tear_sheet.png``). The figures (equity chart,
-    QuantStats HTML, pyfolio tear sheet) are drawn in forked worker processes while this one
+    :data:`OUTPUTS`; ``tearsheet=False`` drops the QuantStats reports (``tearsheet.html``, drawn by
+    :mod:`autostock.reports.qs_page`, and ``tearsheet_native``); pyfolio files need the run's pyfolio analyzer;
+    ``pyfolio_native`` is pyfolio's own page, ``pyfolio/pyfolio_returns_tear_sheet.png``;
+    ``tearsheet_native`` is QuantStats' own page, ``tearsheet_native.html``). The figures (equity chart,
+    QuantStats report, pyfolio tear sheet) are drawn in forked worker processes while this one
     writes the summary and CSVs, when the machine has more than one core (``parallel`` forces
     it on or off). Nothing is cached between runs.
     """
     selected = set(OUTPUTS if outputs is None else outputs)
     if not tearsheet:
         selected.discard("tearsheet")
+        selected.discard("tearsheet_native")
     if result.pyfolio is None:
         selected.discard("pyfolio")
         selected.discard("pyfolio_native")
@@ -194,6 +203,11 @@ def write_outputs(
     if "tearsheet" in selected:
         jobs.append(
             ("tearsheet", _tearsheet_task, (result.returns, result.benchmark_returns, out / "tearsheet.html", title))
+        )
+    if "tearsheet_native" in selected:
+        native_html = out / "tearsheet_native.html"
+        jobs.append(
+            ("tearsheet_native", _tearsheet_native_task, (result.returns, result.benchmark_returns, native_html, title))
         )
     pool = _pool(len(jobs), parallel)
     futures: dict[str, Future] = {}

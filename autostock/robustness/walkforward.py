@@ -364,9 +364,9 @@ def write_walkforward(result: WalkForwardResult, out: str | Path, tearsheet: boo
         json.dumps(result.summary(), indent=2, default=lambda v: plain_value(v) if hasattr(v, "item") else str(v))
     )
     if tearsheet and len(result.oos_returns) > 2:
-        from autostock.reports.tearsheet import quantstats_html
+        from autostock.reports.qs_page import tearsheet_page
 
-        files["tearsheet"] = quantstats_html(
+        files["tearsheet"] = tearsheet_page(
             result.oos_returns,
             result.benchmark,
             out_dir / "tearsheet.html",
