@@ -537,7 +537,6 @@ def _fixed_x_ticks(ax: Any, locs: np.ndarray, labels: list[str], fontsize: float
     matplotlib ``Tick`` is five artists, made and laid out per axis at each draw)."""
     import matplotlib
     from matplotlib.lines import Line2D
-    from matplotlib.markers import TICKDOWN
 
     rc = matplotlib.rcParams
     trans = ax.get_xaxis_transform()
@@ -563,7 +562,7 @@ def _fixed_x_ticks(ax: Any, locs: np.ndarray, labels: list[str], fontsize: float
         np.zeros(n),
         transform=trans,
         linestyle="none",
-        marker=TICKDOWN,
+        marker=3,  # matplotlib.markers.TICKDOWN, as an x tick draws its mark
         markersize=size,
         markeredgewidth=rc["xtick.major.width"],
         color=rc["xtick.color"],
