@@ -496,7 +496,9 @@ def _agg_figure(figsize: tuple[float, float]) -> Any:
     """A matplotlib Figure on its own Agg canvas whose renderer draws each horizontal text as one
     bitmap (pyplot, its figure manager and its import stay out)."""
     import logging
+    import sys
 
+    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
     from matplotlib.figure import Figure
 
@@ -528,6 +530,10 @@ def _agg_figure(figsize: tuple[float, float]) -> Any:
                 self._lastKey = key  # type: ignore[assignment]
             return self.renderer
 
+    if "matplotlib.pyplot" not in sys.modules:
+        # resolve the backend now: matplotlib imports pyplot to resolve it when rcParams are
+        # first read whole (boxplot does), and no window can be open without pyplot
+        matplotlib.use("Agg")
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     fig = Figure(figsize=figsize)
     Canvas(fig)
