@@ -356,3 +356,19 @@ def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio_empy
     drawdowns = pd.read_csv(tmp_path / "drawdowns.csv", index_col="rank")
     top = ts.gen_drawdown_table(rets, top=5).dropna(how="all")
     assert drawdowns["Peak date"].tolist() == top["Peak date"].dt.strftime("%Y-%m-%d").tolist()
+
+
+@pytest.mark.parametrize("freq", ["B", "90min"])
+def test_pyfolio_csvs_are_the_bytes_to_csv_writes(tmp_path, freq):
+    from autostock.reports.tearsheet import _with_shared_date_labels
+
+    idx = pd.date_range("2019-12-30 09:30", periods=40, freq=freq, tz="UTC", name="index")
+    rng = np.random.default_rng(1)
+    frames = [
+        pd.Series(rng.normal(0, 0.01, 40), index=idx, name="return"),
+        pd.DataFrame({"AAA": rng.normal(size=40), "cash": 1e5}, index=idx.rename("Datetime")),
+        pd.DataFrame({"amount": [3], "price": [1.5]}, index=idx[:1]),  # other dates: left alone
+        pd.Series(1.0, index=idx, name="gross_lev"),
+    ]
+    for frame, shared in zip(frames, _with_shared_date_labels(frames), strict=True):
+        assert shared.to_csv() == frame.to_csv()
