@@ -635,8 +635,8 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
         date_axes.append(ax)
         ax.set_title(title, fontsize=9, y=1.0, pad=3)
         ax.set_ylabel(ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
+        ax.tick_params(axis="y", labelsize=7)  # x: fixed ticks below
+        ax.yaxis.grid(True, alpha=0.3)
         return ax
 
     # cumulative returns (linear, volatility matched, log)
@@ -721,8 +721,10 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     heat.imshow(values, cmap="RdYlGn", vmin=-span, vmax=span, aspect="auto", interpolation="nearest")
     if len(table) <= 25:
         _annotate_cells(heat, values, fontsize=5)
-    heat.set_xticks(range(len(table.columns)), list(table.columns), fontsize=6, rotation=90)
-    heat.set_yticks(range(len(table)), [str(y) for y in table.index], fontsize=6)
+    heat.tick_params(labelsize=6)  # before the ticks exist: each is made at this size
+    heat.tick_params(axis="x", labelrotation=90)
+    heat.set_xticks(range(len(table.columns)), list(table.columns))
+    heat.set_yticks(range(len(table)), [str(y) for y in table.index])
     heat.set_ylabel("Year", fontsize=8)
     heat.set_xlabel("Month", fontsize=8)
     heat.set_title(PANEL_TITLES[9], fontsize=9, y=1.0, pad=3)
@@ -731,10 +733,10 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     yearly = data["yearly"].sort_index(ascending=False) * 100
     annual.axvline(100 * data["yearly"].mean(), color="red", linestyle="--", lw=1, alpha=0.7)
     annual.barh(range(len(yearly)), yearly.to_numpy(), alpha=0.7, color="steelblue")
-    annual.set_yticks(range(len(yearly)), [str(y) for y in yearly.index], fontsize=6)
+    annual.tick_params(labelsize=7)
+    annual.set_yticks(range(len(yearly)), [str(y) for y in yearly.index])
     annual.axvline(0.0, color="black", linestyle="-", lw=2)
     annual.xaxis.set_major_formatter(FuncFormatter(_pct))
-    annual.tick_params(labelsize=7)
     annual.set_ylabel("Year", fontsize=8)
     annual.set_xlabel("Returns", fontsize=8)
     annual.set_title(PANEL_TITLES[10], fontsize=9, y=1.0, pad=3)
@@ -774,5 +776,6 @@ def returns_tear_sheet(
 ) -> dict[str, Any]:
     """Draw the returns tear sheet to ``path`` (PNG); return the data it plots."""
     data = tear_sheet_data(returns, benchmark)
-    draw_returns_tear_sheet(data).savefig(path, dpi=dpi)
+    # zlib level 3: half the encoding time of PIL's default 6 for a 3 % larger file, same pixels
+    draw_returns_tear_sheet(data).savefig(path, dpi=dpi, pil_kwargs={"compress_level": 3})
     return data
