@@ -12,6 +12,7 @@ page is :func:`autostock.reports.tearsheet.pyfolio_native_tear_sheet`.
 from __future__ import annotations
 
 import calendar
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -540,6 +541,47 @@ def _agg_figure(figsize: tuple[float, float]) -> Any:
     return fig
 
 
+@functools.cache
+def _artist_classes() -> dict[str, type]:
+    """The page's two artist classes, made once (matplotlib builds docstrings for every Artist
+    subclass when it is defined, a few milliseconds each)."""
+    from matplotlib.artist import Artist
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox, IdentityTransform, blended_transform_factory
+
+    class RowSpacedText(Text):
+        """A column of heatmap values whose line height is one row of its axes (``rows`` rows)."""
+
+        def __init__(self, *args: Any, rows: int, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.rows = rows
+
+        def draw(self, renderer: Any) -> None:
+            self.set_linespacing(1.0)
+            line = self.get_window_extent(renderer).height / self.rows  # one line's height at spacing 1
+            if line > 0 and self.axes is not None:
+                self.set_linespacing(self.axes.bbox.height / self.rows / line)
+            super().draw(renderer)
+
+    class YLabelBesideTicks(Artist):
+        """Drawn before the y axis (zorder 0): puts the axis label where matplotlib's
+        ``YAxis._update_label_position`` would for the tick label texts ``texts``."""
+
+        def __init__(self, ax: Any, texts: list[Any]) -> None:
+            super().__init__()
+            self.ax, self.texts = ax, texts
+            self.set_zorder(0)
+
+        def draw(self, renderer: Any) -> None:
+            ax = self.ax
+            boxes = [t.get_window_extent(renderer) for t in self.texts]
+            left = Bbox.union([*boxes, ax.spines["left"].get_window_extent(renderer)]).x0
+            x = left - ax.yaxis.labelpad * ax.get_figure(root=True).dpi / 72
+            ax.yaxis.set_label_coords(x, 0.5, transform=blended_transform_factory(IdentityTransform(), ax.transAxes))
+
+    return {"RowSpacedText": RowSpacedText, "YLabelBesideTicks": YLabelBesideTicks}
+
+
 def _annotate_cells(ax: Any, values: np.ndarray, fontsize: float) -> None:
     """Write each cell's value (``%.1f``) at its centre, as one text per column.
 
@@ -549,66 +591,101 @@ def _annotate_cells(ax: Any, values: np.ndarray, fontsize: float) -> None:
     middle row lands where a one-line text centred on row k would (one text per cell cost about
     20 times more: 240 texts on a 20-year series).
     """
-    from matplotlib.text import Text
-
     rows = values.shape[0]
-
-    class RowSpacedText(Text):
-        def draw(self, renderer: Any) -> None:
-            self.set_linespacing(1.0)
-            line = self.get_window_extent(renderer).height / rows  # one line's height at spacing 1
-            if line > 0:
-                self.set_linespacing(ax.bbox.height / rows / line)
-            super().draw(renderer)
-
+    cls = _artist_classes()["RowSpacedText"]
     for j in range(values.shape[1]):
         text = "\n".join(f"{v:.1f}" for v in values[:, j])
-        ax._add_text(RowSpacedText(j, (rows - 1) / 2, text, ha="center", va="center", fontsize=fontsize))
+        ax._add_text(cls(j, (rows - 1) / 2, text, ha="center", va="center", fontsize=fontsize, rows=rows))
 
 
-def _fixed_x_ticks(ax: Any, locs: np.ndarray, labels: list[str], fontsize: float) -> None:
-    """Ticks at fixed x positions drawn as one line of tick marks, one line of grid lines and a
-    text per label, with matplotlib's default tick size, pad, colours and grid style (a
-    matplotlib ``Tick`` is five artists, made and laid out per axis at each draw)."""
+def _fixed_ticks(
+    ax: Any, axis: str, locs: Any, labels: list[str], fontsize: float, grid_alpha: float | None = None
+) -> list[Any]:
+    """Ticks at fixed positions on the bottom x or the left y axis, drawn as one line of tick
+    marks, one line of grid lines (``grid_alpha``; none when None) and a text per label, with
+    matplotlib's default tick size, pad, colours and grid style: the pixels of matplotlib's own
+    ticks (a matplotlib ``Tick`` is five artists, made and laid out per axis at each draw).
+    Returns the label texts."""
     import matplotlib
     from matplotlib.lines import Line2D
 
-    rc = matplotlib.rcParams
-    trans = ax.get_xaxis_transform()
-    zorder = 1.5 if rc["axes.axisbelow"] == "line" else (0.5 if rc["axes.axisbelow"] else 2.5)
+    rc: Any = matplotlib.rcParams  # keys built from the axis name
+    locs = np.asarray(locs, dtype="float64")
     n = len(locs)
-    grid_x = np.repeat(np.asarray(locs, dtype="float64"), 3)
-    grid_x[2::3] = np.nan
-    grid_y = np.tile([0.0, 1.0, np.nan], n)
-    grid = Line2D(
-        grid_x,
-        grid_y,
-        transform=trans,
-        color=rc["grid.color"],
-        alpha=0.3,
-        linestyle=rc["grid.linestyle"],
-        linewidth=rc["grid.linewidth"],
-        zorder=zorder,
+    if axis == "x":
+        trans, key = ax.get_xaxis_transform(), "xtick"
+    else:
+        trans, key = ax.get_yaxis_transform(), "ytick"
+    zorder = 1.5 if rc["axes.axisbelow"] == "line" else (0.5 if rc["axes.axisbelow"] else 2.5)
+    if grid_alpha is not None and n:
+        along = np.repeat(locs, 3)
+        along[2::3] = np.nan
+        across = np.tile([0.0, 1.0, np.nan], n)
+        xy = (along, across) if axis == "x" else (across, along)
+        style = {"color": rc["grid.color"], "linestyle": rc["grid.linestyle"], "linewidth": rc["grid.linewidth"]}
+        ax.add_line(Line2D(*xy, transform=trans, alpha=grid_alpha, zorder=zorder, **style))
+    size = rc[f"{key}.major.size"]
+    marks = (locs, np.zeros(n)) if axis == "x" else (np.zeros(n), locs)
+    color = rc[f"{key}.color"]
+    ax.add_line(
+        Line2D(
+            *marks,
+            transform=trans,
+            linestyle="none",
+            marker=3 if axis == "x" else 0,  # matplotlib.markers.TICKDOWN / TICKLEFT, as ticks draw
+            markersize=size,
+            markeredgewidth=rc[f"{key}.major.width"],
+            color=color,
+            markeredgecolor=color,
+            clip_on=False,
+            zorder=zorder,
+        )
     )
-    ax.add_line(grid)
-    size = rc["xtick.major.size"]
-    marks = Line2D(
-        locs,
-        np.zeros(n),
-        transform=trans,
-        linestyle="none",
-        marker=3,  # matplotlib.markers.TICKDOWN, as an x tick draws its mark
-        markersize=size,
-        markeredgewidth=rc["xtick.major.width"],
-        color=rc["xtick.color"],
-        markeredgecolor=rc["xtick.color"],
-        clip_on=False,
-        zorder=zorder,
-    )
-    ax.add_line(marks)
-    label_trans, va, ha = ax.get_xaxis_text1_transform(rc["xtick.major.pad"] + size)
+    pad = rc[f"{key}.major.pad"] + size
+    label_trans, va, ha = ax.get_xaxis_text1_transform(pad) if axis == "x" else ax.get_yaxis_text1_transform(pad)
+    texts = []
     for loc, label in zip(locs, labels, strict=True):
-        ax.text(loc, 0, label, transform=label_trans, va=va, ha=ha, fontsize=fontsize, clip_on=False)
+        pos = (loc, 0.0) if axis == "x" else (0.0, loc)
+        texts.append(ax.text(*pos, label, transform=label_trans, va=va, ha=ha, fontsize=fontsize, clip_on=False))
+    return texts
+
+
+def _fixed_x_ticks(ax: Any, locs: np.ndarray, labels: list[str], fontsize: float) -> None:
+    """:func:`_fixed_ticks` on the x axis with the page's grid."""
+    _fixed_ticks(ax, "x", locs, labels, fontsize, grid_alpha=0.3)
+
+
+def _freeze_y_ticks(
+    ax: Any, fontsize: float, grid_alpha: float | None = None, locs: Any = None, labels: list[str] | None = None
+) -> None:
+    """Replace the left y axis's ticks by :func:`_fixed_ticks` at the positions and with the
+    labels matplotlib would draw now (its locator and formatter over the current view, the
+    ticks outside the view dropped as matplotlib drops them), and place the axis label where
+    matplotlib would: ``labelpad`` left of the tick labels. Call it once everything is plotted.
+    ``locs`` and ``labels`` given: those ticks (as ``set_yticks(locs, labels)`` would draw).
+    Log axes and labels with an offset text keep matplotlib's ticks."""
+    from matplotlib.ticker import NullLocator, ScalarFormatter
+
+    yaxis = ax.yaxis
+    if yaxis.get_scale() != "linear":
+        return
+    low, high = sorted(ax.get_ylim())
+    if locs is None or labels is None:
+        locs = yaxis.get_majorticklocs()
+        formatter = yaxis.get_major_formatter()
+        labels = formatter.format_ticks(locs)
+        if isinstance(formatter, ScalarFormatter) and formatter.get_offset():
+            return
+    locs = np.asarray(locs, dtype="float64")
+    tol = (high - low) * 1e-10  # matplotlib.transforms._interval_contained_close
+    keep = (locs >= low - tol) & (locs <= high + tol)
+    texts = _fixed_ticks(
+        ax, "y", locs[keep], [lab for lab, k in zip(labels, keep, strict=True) if k], fontsize, grid_alpha
+    )
+    yaxis.set_major_locator(NullLocator())
+    yaxis.set_minor_locator(NullLocator())
+
+    ax.add_artist(_artist_classes()["YLabelBesideTicks"](ax, texts))
 
 
 def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
@@ -711,6 +788,8 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     for ax in date_axes:
         _fixed_x_ticks(ax, ticks, labels, fontsize=7)
     first.set_xlim(x[0], x[-1])
+    for ax in date_axes:
+        _freeze_y_ticks(ax, fontsize=7, grid_alpha=0.3)  # the log panel keeps matplotlib's
     row += 1
 
     # monthly heatmap, annual bars, monthly distribution
@@ -724,7 +803,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     heat.tick_params(labelsize=6)  # before the ticks exist: each is made at this size
     heat.tick_params(axis="x", labelrotation=90)
     heat.set_xticks(range(len(table.columns)), list(table.columns))
-    heat.set_yticks(range(len(table)), [str(y) for y in table.index])
+    _freeze_y_ticks(heat, fontsize=6, locs=range(len(table)), labels=[str(y) for y in table.index])
     heat.set_ylabel("Year", fontsize=8)
     heat.set_xlabel("Month", fontsize=8)
     heat.set_title(PANEL_TITLES[9], fontsize=9, y=1.0, pad=3)
@@ -734,7 +813,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     annual.axvline(100 * data["yearly"].mean(), color="red", linestyle="--", lw=1, alpha=0.7)
     annual.barh(range(len(yearly)), yearly.to_numpy(), alpha=0.7, color="steelblue")
     annual.tick_params(labelsize=7)
-    annual.set_yticks(range(len(yearly)), [str(y) for y in yearly.index])
+    _freeze_y_ticks(annual, fontsize=7, locs=range(len(yearly)), labels=[str(y) for y in yearly.index])
     annual.axvline(0.0, color="black", linestyle="-", lw=2)
     annual.xaxis.set_major_formatter(FuncFormatter(_pct))
     annual.set_ylabel("Year", fontsize=8)
@@ -749,6 +828,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     dist.axvline(0.0, color="black", linestyle="-", lw=1, alpha=0.75)
     dist.xaxis.set_major_formatter(FuncFormatter(_pct))
     dist.tick_params(labelsize=7)
+    _freeze_y_ticks(dist, fontsize=7)
     dist.legend(["Mean"], loc="upper right", fontsize=7, framealpha=0.5)
     dist.set_ylabel("Number of months", fontsize=8)
     dist.set_xlabel("Returns", fontsize=8)
@@ -767,6 +847,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
         patch.set_facecolor(color)
     quant.set_xticks([0, 1, 2], ["Daily", "Weekly", "Monthly"], fontsize=8)
     quant.tick_params(labelsize=7)
+    _freeze_y_ticks(quant, fontsize=7)
     quant.set_title(PANEL_TITLES[12], fontsize=9, y=1.0, pad=3)
     return fig
 

@@ -234,9 +234,10 @@ def test_heatmap_values_sit_on_their_cells():
     fig.canvas.draw()
     heat = next(ax for ax in fig.axes if ax.get_title() == "Monthly returns (%)")
     table = data["monthly_table"].fillna(0) * 100.0
-    assert len(heat.texts) == table.shape[1]
+    columns = [t for t in heat.texts if isinstance(t, pp._artist_classes()["RowSpacedText"])]
+    assert len(columns) == table.shape[1]
     renderer = fig.canvas.get_renderer()
-    for j, text in enumerate(heat.texts):
+    for j, text in enumerate(columns):
         assert text.get_text().split("\n") == [f"{v:.1f}" for v in table.iloc[:, j]]
         box = text.get_window_extent(renderer)
         # one line per row: the block is as tall as the axes and centred on it
@@ -246,27 +247,39 @@ def test_heatmap_values_sit_on_their_cells():
         assert (box.x0 + box.x1) / 2 == pytest.approx(centre, abs=1.0)
 
 
-def test_fixed_ticks_draw_the_pixels_of_matplotlibs_ticks():
+@pytest.mark.parametrize("y_ticks", ["located", "fixed"])
+def test_fixed_ticks_draw_the_pixels_of_matplotlibs_ticks(y_ticks):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+    from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
 
     locs, labels = np.array([1.0, 3.0, 5.5]), ["1996", "1998", "2000"]
+    years = ["2001", "2000", "1999"]
 
     def draw(own: bool) -> np.ndarray:
         fig = Figure(figsize=(4, 2), dpi=60)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
-        ax.plot([0, 6], [0, 1])
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
+        ax.plot([0, 6], [-0.13, 2.71])
+        ax.yaxis.grid(True, alpha=0.3)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.yaxis.set_major_formatter(FuncFormatter(pp._two_dec))
+        ax.set_ylabel("Cumulative returns", fontsize=8)
         ax.set_xlim(0, 6)
         if own:
             ax.xaxis.set_major_locator(NullLocator())
             pp._fixed_x_ticks(ax, locs, labels, fontsize=7)
+            if y_ticks == "located":
+                pp._freeze_y_ticks(ax, fontsize=7, grid_alpha=0.3)
+            else:
+                pp._freeze_y_ticks(ax, fontsize=7, grid_alpha=0.3, locs=[0, 1, 2], labels=years)
         else:
             ax.xaxis.set_major_locator(FixedLocator(locs.tolist()))
             ax.xaxis.set_major_formatter(FixedFormatter(labels))
+            ax.xaxis.grid(True, alpha=0.3)
+            ax.tick_params(axis="x", labelsize=7)
+            if y_ticks == "fixed":
+                ax.set_yticks([0, 1, 2], years)
         fig.canvas.draw()
         return np.asarray(fig.canvas.buffer_rgba()).copy()
 
