@@ -710,10 +710,9 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     def line_axis(row: Any, title: str, ylabel: str, share: Any = None) -> Any:
         ax = fig.add_subplot(gs[row, :], sharex=share)
         date_axes.append(ax)
+        ax.tick_params(axis="y", labelsize=7)  # also sets how many ticks the y locator makes
         ax.set_title(title, fontsize=9, y=1.0, pad=3)
         ax.set_ylabel(ylabel, fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)  # x: fixed ticks below
-        ax.yaxis.grid(True, alpha=0.3)
         return ax
 
     # cumulative returns (linear, volatility matched, log)
@@ -721,6 +720,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     vol_ax = line_axis(2, PANEL_TITLES[1], "Cumulative returns", first)
     log_ax = line_axis(3, PANEL_TITLES[2], "Cumulative returns", first)
     log_ax.set_yscale("log")
+    log_ax.yaxis.grid(True, alpha=0.3)  # the one panel keeping matplotlib's y ticks
     for ax, series, legend in (
         (first, data["cum_returns"], True),
         (vol_ax, data["vol_matched_cum_returns"], False),
@@ -800,8 +800,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     heat.imshow(values, cmap="RdYlGn", vmin=-span, vmax=span, aspect="auto", interpolation="nearest")
     if len(table) <= 25:
         _annotate_cells(heat, values, fontsize=5)
-    heat.tick_params(labelsize=6)  # before the ticks exist: each is made at this size
-    heat.tick_params(axis="x", labelrotation=90)
+    heat.tick_params(axis="x", labelsize=6, labelrotation=90)  # before the ticks exist: made so
     heat.set_xticks(range(len(table.columns)), list(table.columns))
     _freeze_y_ticks(heat, fontsize=6, locs=range(len(table)), labels=[str(y) for y in table.index])
     heat.set_ylabel("Year", fontsize=8)
@@ -812,7 +811,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     yearly = data["yearly"].sort_index(ascending=False) * 100
     annual.axvline(100 * data["yearly"].mean(), color="red", linestyle="--", lw=1, alpha=0.7)
     annual.barh(range(len(yearly)), yearly.to_numpy(), alpha=0.7, color="steelblue")
-    annual.tick_params(labelsize=7)
+    annual.tick_params(axis="x", labelsize=7)
     _freeze_y_ticks(annual, fontsize=7, locs=range(len(yearly)), labels=[str(y) for y in yearly.index])
     annual.axvline(0.0, color="black", linestyle="-", lw=2)
     annual.xaxis.set_major_formatter(FuncFormatter(_pct))
