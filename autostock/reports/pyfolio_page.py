@@ -600,14 +600,45 @@ def _annotate_cells(ax: Any, values: np.ndarray, fontsize: float) -> None:
         ax._add_text(cls(j, (rows - 1) / 2, text, ha="center", va="center", fontsize=fontsize, rows=rows))
 
 
+def _plain_ticks(axis: str) -> bool:
+    """Whether :func:`_fixed_ticks` draws what matplotlib's ticks would under the current
+    rcParams: ticks pointing out, on the bottom/left side only (as every style shipped sets)."""
+    import matplotlib
+
+    rc: Any = matplotlib.rcParams
+    key = f"{axis}tick"
+    far = ("top", "labeltop") if axis == "x" else ("right", "labelright")
+    return rc[f"{key}.direction"] == "out" and not any(rc[f"{key}.{k}"] for k in far)
+
+
+def _grid_style(alpha: float | None) -> dict[str, Any]:
+    """A major grid line's style as ``Tick`` takes it from rcParams (``alpha`` overrides)."""
+    import matplotlib
+    from matplotlib import colors
+
+    rc: Any = matplotlib.rcParams
+
+    def major(name: str) -> Any:
+        value = rc[f"grid.major.{name}"]
+        return rc[f"grid.{name}"] if value is None else value
+
+    color = major("color")
+    if alpha is None:
+        if colors.to_rgba(color)[3] < 1:
+            color, alpha = colors.to_rgba(color)[:3], colors.to_rgba(color)[3]
+        else:
+            alpha = major("alpha")
+    return {"color": color, "linestyle": major("linestyle"), "linewidth": major("linewidth"), "alpha": alpha}
+
+
 def _fixed_ticks(
-    ax: Any, axis: str, locs: Any, labels: list[str], fontsize: float, grid_alpha: float | None = None
+    ax: Any, axis: str, locs: Any, labels: list[str], fontsize: float, grid: bool, grid_alpha: float | None = None
 ) -> list[Any]:
     """Ticks at fixed positions on the bottom x or the left y axis, drawn as one line of tick
-    marks, one line of grid lines (``grid_alpha``; none when None) and a text per label, with
-    matplotlib's default tick size, pad, colours and grid style: the pixels of matplotlib's own
-    ticks (a matplotlib ``Tick`` is five artists, made and laid out per axis at each draw).
-    Returns the label texts."""
+    marks, one line of grid lines (when ``grid``) and a text per label, with the size, pad,
+    colours, visibility and grid style a matplotlib ``Tick`` takes from rcParams: the pixels of
+    matplotlib's own ticks (a ``Tick`` is five artists, made and laid out per axis at each draw).
+    Only where :func:`_plain_ticks` holds. Returns the label texts."""
     import matplotlib
     from matplotlib.lines import Line2D
 
@@ -615,61 +646,68 @@ def _fixed_ticks(
     locs = np.asarray(locs, dtype="float64")
     n = len(locs)
     if axis == "x":
-        trans, key = ax.get_xaxis_transform(), "xtick"
+        trans, key, near = ax.get_xaxis_transform(), "xtick", "bottom"
     else:
-        trans, key = ax.get_yaxis_transform(), "ytick"
+        trans, key, near = ax.get_yaxis_transform(), "ytick", "left"
     zorder = 1.5 if rc["axes.axisbelow"] == "line" else (0.5 if rc["axes.axisbelow"] else 2.5)
-    if grid_alpha is not None and n:
+    if grid and n:
         along = np.repeat(locs, 3)
         along[2::3] = np.nan
         across = np.tile([0.0, 1.0, np.nan], n)
         xy = (along, across) if axis == "x" else (across, along)
-        style = {"color": rc["grid.color"], "linestyle": rc["grid.linestyle"], "linewidth": rc["grid.linewidth"]}
-        ax.add_line(Line2D(*xy, transform=trans, alpha=grid_alpha, zorder=zorder, **style))
+        ax.add_line(Line2D(*xy, transform=trans, zorder=zorder, **_grid_style(grid_alpha)))
     size = rc[f"{key}.major.size"]
-    marks = (locs, np.zeros(n)) if axis == "x" else (np.zeros(n), locs)
     color = rc[f"{key}.color"]
-    ax.add_line(
-        Line2D(
-            *marks,
-            transform=trans,
-            linestyle="none",
-            marker=3 if axis == "x" else 0,  # matplotlib.markers.TICKDOWN / TICKLEFT, as ticks draw
-            markersize=size,
-            markeredgewidth=rc[f"{key}.major.width"],
-            color=color,
-            markeredgecolor=color,
-            clip_on=False,
-            zorder=zorder,
+    if rc[f"{key}.{near}"] and rc[f"{key}.major.{near}"]:
+        marks = (locs, np.zeros(n)) if axis == "x" else (np.zeros(n), locs)
+        ax.add_line(
+            Line2D(
+                *marks,
+                transform=trans,
+                linestyle="none",
+                marker=3 if axis == "x" else 0,  # matplotlib.markers.TICKDOWN / TICKLEFT, as ticks draw
+                markersize=size,
+                markeredgewidth=rc[f"{key}.major.width"],
+                color=color,
+                markeredgecolor=color,
+                clip_on=False,
+                zorder=zorder,
+            )
         )
-    )
+    if not rc[f"{key}.label{near}"]:
+        return []
+    labelcolor = rc[f"{key}.labelcolor"]
+    labelcolor = color if isinstance(labelcolor, str) and labelcolor == "inherit" else labelcolor
     pad = rc[f"{key}.major.pad"] + size
     label_trans, va, ha = ax.get_xaxis_text1_transform(pad) if axis == "x" else ax.get_yaxis_text1_transform(pad)
     texts = []
     for loc, label in zip(locs, labels, strict=True):
         pos = (loc, 0.0) if axis == "x" else (0.0, loc)
-        texts.append(ax.text(*pos, label, transform=label_trans, va=va, ha=ha, fontsize=fontsize, clip_on=False))
+        text = ax.text(*pos, label, transform=label_trans, va=va, ha=ha, fontsize=fontsize, color=labelcolor)
+        text.set_clip_on(False)
+        texts.append(text)
     return texts
 
 
 def _fixed_x_ticks(ax: Any, locs: np.ndarray, labels: list[str], fontsize: float) -> None:
-    """:func:`_fixed_ticks` on the x axis with the page's grid."""
-    _fixed_ticks(ax, "x", locs, labels, fontsize, grid_alpha=0.3)
+    """:func:`_fixed_ticks` on the x axis with the page's grid (alpha 0.3)."""
+    _fixed_ticks(ax, "x", locs, labels, fontsize, grid=True, grid_alpha=0.3)
 
 
-def _freeze_y_ticks(
-    ax: Any, fontsize: float, grid_alpha: float | None = None, locs: Any = None, labels: list[str] | None = None
-) -> None:
+def _freeze_y_ticks(ax: Any, fontsize: float, locs: Any = None, labels: list[str] | None = None) -> None:
     """Replace the left y axis's ticks by :func:`_fixed_ticks` at the positions and with the
     labels matplotlib would draw now (its locator and formatter over the current view, the
     ticks outside the view dropped as matplotlib drops them), and place the axis label where
     matplotlib would: ``labelpad`` left of the tick labels. Call it once everything is plotted.
     ``locs`` and ``labels`` given: those ticks (as ``set_yticks(locs, labels)`` would draw).
-    Log axes and labels with an offset text keep matplotlib's ticks."""
+    The grid is drawn when the axis has it on (``ax.grid`` or the style), with its alpha. Log
+    axes, labels with an offset text and styles with ticks inside or on the right keep
+    matplotlib's ticks."""
+    import matplotlib
     from matplotlib.ticker import NullLocator, ScalarFormatter
 
     yaxis = ax.yaxis
-    if yaxis.get_scale() != "linear":
+    if yaxis.get_scale() != "linear" or not _plain_ticks("y"):
         return
     low, high = sorted(ax.get_ylim())
     if locs is None or labels is None:
@@ -681,9 +719,12 @@ def _freeze_y_ticks(
     locs = np.asarray(locs, dtype="float64")
     tol = (high - low) * 1e-10  # matplotlib.transforms._interval_contained_close
     keep = (locs >= low - tol) & (locs <= high + tol)
-    texts = _fixed_ticks(
-        ax, "y", locs[keep], [lab for lab, k in zip(labels, keep, strict=True) if k], fontsize, grid_alpha
-    )
+    rc: Any = matplotlib.rcParams
+    tick_kw = yaxis._major_tick_kw  # what ``ax.grid`` / ``tick_params`` set for the axis's ticks
+    grid_default = bool(rc["axes.grid"]) and rc["axes.grid.which"] in ("both", "major")
+    grid = bool(tick_kw.get("gridOn", grid_default))
+    kept = [lab for lab, k in zip(labels, keep, strict=True) if k]
+    texts = _fixed_ticks(ax, "y", locs[keep], kept, fontsize, grid=grid, grid_alpha=tick_kw.get("grid_alpha"))
     yaxis.set_major_locator(NullLocator())
     yaxis.set_minor_locator(NullLocator())
 
@@ -694,7 +735,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     """One Agg figure with pyfolio's returns tear sheet panels, from :func:`tear_sheet_data`."""
     import matplotlib
     from matplotlib.gridspec import GridSpec
-    from matplotlib.ticker import FuncFormatter, NullLocator
+    from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
 
     has_bench = data["benchmark_name"] is not None
     rows = 12 if has_bench else 11
@@ -713,6 +754,7 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
         ax = fig.add_subplot(gs[row, :], sharex=share)
         date_axes.append(ax)
         ax.tick_params(axis="y", labelsize=7)  # also sets how many ticks the y locator makes
+        ax.yaxis.grid(True, alpha=0.3)
         ax.set_title(title, fontsize=9, y=1.0, pad=3)
         ax.set_ylabel(ylabel, fontsize=8)
         return ax
@@ -722,7 +764,6 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     vol_ax = line_axis(2, PANEL_TITLES[1], "Cumulative returns", first)
     log_ax = line_axis(3, PANEL_TITLES[2], "Cumulative returns", first)
     log_ax.set_yscale("log")
-    log_ax.yaxis.grid(True, alpha=0.3)  # the one panel keeping matplotlib's y ticks
     for ax, series, legend in (
         (first, data["cum_returns"], True),
         (vol_ax, data["vol_matched_cum_returns"], False),
@@ -786,12 +827,19 @@ def draw_returns_tear_sheet(data: dict[str, Any]) -> Any:
     ax.yaxis.set_major_formatter(FuncFormatter(_pct))
     # fixed year ticks on every date panel (a date locator per panel costs more than the lines)
     ticks, labels = _year_ticks(data["returns"].index)
-    first.xaxis.set_major_locator(NullLocator())  # shared by the date panels
-    for ax in date_axes:
-        _fixed_x_ticks(ax, ticks, labels, fontsize=7)
+    if _plain_ticks("x"):
+        first.xaxis.set_major_locator(NullLocator())  # shared by the date panels
+        for ax in date_axes:
+            _fixed_x_ticks(ax, ticks, labels, fontsize=7)
+    else:
+        first.xaxis.set_major_locator(FixedLocator(ticks.tolist()))
+        first.xaxis.set_major_formatter(FixedFormatter(labels))
+        for ax in date_axes:
+            ax.tick_params(axis="x", labelsize=7)
+            ax.xaxis.grid(True, alpha=0.3)
     first.set_xlim(x[0], x[-1])
     for ax in date_axes:
-        _freeze_y_ticks(ax, fontsize=7, grid_alpha=0.3)  # the log panel keeps matplotlib's
+        _freeze_y_ticks(ax, fontsize=7)  # the log panel keeps matplotlib's
     row += 1
 
     # monthly heatmap, annual bars, monthly distribution

@@ -247,45 +247,64 @@ def test_heatmap_values_sit_on_their_cells():
         assert (box.x0 + box.x1) / 2 == pytest.approx(centre, abs=1.0)
 
 
+SEABORN_LIKE = {  # what importing QuantStats does to rcParams (seaborn's style)
+    "axes.axisbelow": True,
+    "axes.grid": True,
+    "axes.edgecolor": "white",
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.5,
+    "xtick.bottom": False,
+    "ytick.left": False,
+    "xtick.color": "#666666",
+    "ytick.color": "#666666",
+    "xtick.major.size": 6.0,
+    "ytick.major.size": 6.0,
+}
+
+
+@pytest.mark.parametrize("style", ["default", "seaborn-like"])
 @pytest.mark.parametrize("y_ticks", ["located", "fixed"])
-def test_fixed_ticks_draw_the_pixels_of_matplotlibs_ticks(y_ticks):
+def test_fixed_ticks_draw_the_pixels_of_matplotlibs_ticks(y_ticks, style):
+    import matplotlib
+
+    with matplotlib.rc_context(SEABORN_LIKE if style == "seaborn-like" else {}):
+        mine, theirs = _draw_ticks(True, y_ticks), _draw_ticks(False, y_ticks)
+    assert (theirs[..., :3] < 128).any()
+    assert np.array_equal(mine, theirs)
+
+
+def _draw_ticks(own: bool, y_ticks: str) -> np.ndarray:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
 
     locs, labels = np.array([1.0, 3.0, 5.5]), ["1996", "1998", "2000"]
     years = ["2001", "2000", "1999"]
-
-    def draw(own: bool) -> np.ndarray:
-        fig = Figure(figsize=(4, 2), dpi=60)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot([0, 6], [-0.13, 2.71])
-        ax.yaxis.grid(True, alpha=0.3)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.yaxis.set_major_formatter(FuncFormatter(pp._two_dec))
-        ax.set_ylabel("Cumulative returns", fontsize=8)
-        ax.set_xlim(0, 6)
-        if own:
-            ax.xaxis.set_major_locator(NullLocator())
-            pp._fixed_x_ticks(ax, locs, labels, fontsize=7)
-            if y_ticks == "located":
-                pp._freeze_y_ticks(ax, fontsize=7, grid_alpha=0.3)
-            else:
-                pp._freeze_y_ticks(ax, fontsize=7, grid_alpha=0.3, locs=[0, 1, 2], labels=years)
+    fig = Figure(figsize=(4, 2), dpi=60)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([0, 6], [-0.13, 2.71])
+    ax.yaxis.grid(True, alpha=0.3)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.yaxis.set_major_formatter(FuncFormatter(pp._two_dec))
+    ax.set_ylabel("Cumulative returns", fontsize=8)
+    ax.set_xlim(0, 6)
+    if own:
+        ax.xaxis.set_major_locator(NullLocator())
+        pp._fixed_x_ticks(ax, locs, labels, fontsize=7)
+        if y_ticks == "located":
+            pp._freeze_y_ticks(ax, fontsize=7)
         else:
-            ax.xaxis.set_major_locator(FixedLocator(locs.tolist()))
-            ax.xaxis.set_major_formatter(FixedFormatter(labels))
-            ax.xaxis.grid(True, alpha=0.3)
-            ax.tick_params(axis="x", labelsize=7)
-            if y_ticks == "fixed":
-                ax.set_yticks([0, 1, 2], years)
-        fig.canvas.draw()
-        return np.asarray(fig.canvas.buffer_rgba()).copy()
-
-    mine, theirs = draw(True), draw(False)
-    assert (theirs[..., :3] < 128).any()
-    assert np.array_equal(mine, theirs)
+            pp._freeze_y_ticks(ax, fontsize=7, locs=[0, 1, 2], labels=years)
+    else:
+        ax.xaxis.set_major_locator(FixedLocator(locs.tolist()))
+        ax.xaxis.set_major_formatter(FixedFormatter(labels))
+        ax.xaxis.grid(True, alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+        if y_ticks == "fixed":
+            ax.set_yticks([0, 1, 2], years)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
 
 
 def test_string_renderer_puts_text_within_a_pixel_of_matplotlibs():
