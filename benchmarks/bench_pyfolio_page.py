@@ -5,9 +5,11 @@
 Runs sma_cross 10/30 (0.1 % commission) once, pickles its pyfolio items and benchmark, then
 times, in fresh interleaved processes, ``pyfolio_outputs`` (the default ``pyfolio/`` folder)
 and ``pyfolio_native_tear_sheet`` (pyfolio's ``create_returns_tear_sheet``), each after
-importing what a backtest process has already imported (the engine and QuantStats' metrics).
-Prints the CPU seconds of each call (imports of the page's own libraries included) and the
-medians.
+importing what a backtest process holds (pandas, numpy, backtrader, matplotlib, the engine; not
+scipy, QuantStats or empyrical). Prints the CPU seconds of each call (the imports each page needs
+beyond those included: matplotlib's Figure for autostock's page, pyfolio, empyrical, scipy and
+seaborn for pyfolio's), the medians, and which of scipy/empyrical/pyfolio/seaborn/pyplot
+autostock's folder left imported (none).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 CHILD = """
 import pickle, sys, time
-import autostock.engine, autostock.reports.metrics, quantstats  # what a backtest process holds
+import pandas, numpy, backtrader, matplotlib, autostock.engine  # what a backtest process holds
 pf, bench = pickle.load(open(sys.argv[1], "rb"))
 t = time.process_time()
 if sys.argv[2] == "autostock":
@@ -32,6 +34,7 @@ else:
     from autostock.reports.tearsheet import pyfolio_native_tear_sheet
     pyfolio_native_tear_sheet(pf["returns"], bench, sys.argv[3] + "/native.png")
 print(time.process_time() - t)
+print("imported:" + ",".join(m for m in ("scipy", "empyrical", "pyfolio", "seaborn", "matplotlib.pyplot") if m in sys.modules))
 """
 
 
@@ -54,6 +57,7 @@ def main() -> None:
         items = Path(tmp) / "pf.pkl"
         items.write_bytes(pickle.dumps((result.pyfolio, result.benchmark_returns)))
         times: dict[str, list[float]] = {"autostock": [], "pyfolio": []}
+        imported: dict[str, str] = {}
         for _ in range(max(1, args.repeat)):
             for kind in times:
                 out = Path(tmp) / kind
@@ -64,12 +68,15 @@ def main() -> None:
                     text=True,
                     check=True,
                 )
-                times[kind].append(float(done.stdout.strip().splitlines()[-1]))
+                lines = done.stdout.strip().splitlines()
+                times[kind].append(float(lines[-2]))
+                imported[kind] = lines[-1].removeprefix("imported:")
     for kind, values in times.items():
         runs = ", ".join(f"{v:.2f}" for v in values)
         print(f"{kind:9s} page: median {statistics.median(values):.2f} s CPU ({runs})")
     ratio = statistics.median(times["pyfolio"]) / statistics.median(times["autostock"])
     print(f"pyfolio's page / autostock's: {ratio:.1f}x")
+    print(f"left imported by autostock's folder: {imported.get('autostock') or 'none'}")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,22 @@ def _benchmark_on(returns: pd.Series, benchmark: pd.Series | None) -> pd.Series 
     return bench.reindex(returns.index).fillna(0.0)
 
 
+def _with_shared_date_labels(frames: list[Any]) -> list[Any]:
+    """The frames, those on the first one's dates with the dates already written as the text
+    ``to_csv`` writes for them (``DatetimeIndex.astype(str)``: the same routine), formatted once
+    for all of them instead of once per file."""
+    first = frames[0].index
+    labels = None
+    out = []
+    for frame in frames:
+        if isinstance(frame.index, pd.DatetimeIndex) and frame.index.equals(first) and len(first):
+            if labels is None:
+                labels = first.astype(str)
+            frame = frame.set_axis(pd.Index(labels, name=frame.index.name))
+        out.append(frame)
+    return out
+
+
 def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:
     """Returns, positions, transactions and gross leverage in pyfolio's format (from backtrader's
     PyFolio analyzer) as CSV; pyfolio's performance statistics (``perf_stats.csv``) and worst
@@ -127,9 +143,9 @@ def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for key in ("returns", "positions", "transactions", "gross_lev"):
-        frame = pf[key]
-        target = folder / f"{key}.csv"
+    names = ("returns", "positions", "transactions", "gross_lev")
+    for name, frame in zip(names, _with_shared_date_labels([pf[k] for k in names]), strict=True):
+        target = folder / f"{name}.csv"
         frame.to_csv(target)
         written.append(target)
     rets = pf["returns"]

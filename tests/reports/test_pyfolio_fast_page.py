@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -145,18 +146,187 @@ def test_unrecovered_drawdown_and_no_benchmark_match_pyfolio():
 
 @pytest.mark.parametrize("with_benchmark", [True, False])
 def test_the_page_has_pyfolios_panels(with_benchmark):
-    import matplotlib.pyplot as plt
-
     rets, bench = seeded(n=300)
     fig = pp.draw_returns_tear_sheet(pp.tear_sheet_data(rets, bench if with_benchmark else None))
-    try:
-        titles = [ax.get_title() for ax in fig.axes]
-    finally:
-        plt.close(fig)
+    titles = [ax.get_title() for ax in fig.axes]
     expected = [t.format(benchmark="SPY") for t in pp.PANEL_TITLES]
     if not with_benchmark:
         expected.remove("Rolling portfolio beta to SPY")
     assert titles == expected
+
+
+def edge_series() -> dict[str, pd.Series]:
+    rng = np.random.default_rng(11)
+    idx = pd.bdate_range("2016-01-04", periods=120, tz="UTC")
+    noisy = rng.normal(0.0005, 0.01, 120)
+    return {
+        "zero volatility (no trades)": pd.Series(0.0, index=idx),
+        "constant return": pd.Series(0.001, index=idx),
+        "one bar": pd.Series([0.01], index=idx[:1]),
+        "two bars": pd.Series([0.01, -0.02], index=idx[:2]),
+        "three bars": pd.Series([0.01, -0.02, 0.005], index=idx[:3]),
+        "a missing return": pd.Series(np.r_[noisy[:60], np.nan, noisy[61:]], index=idx),
+        "one return left after NaNs": pd.Series([np.nan, 0.01], index=idx[:2]),
+        "gains only": pd.Series(np.abs(noisy[:40]), index=idx[:40]),
+        "losses only": pd.Series(-np.abs(noisy[:40]), index=idx[:40]),
+        "ruined (-100 %)": pd.Series([0.01, -1.0, 0.0, 0.02], index=idx[:4]),
+        "empty": pd.Series([], index=idx[:0], dtype="float64"),
+    }
+
+
+@pytest.mark.parametrize("case", list(edge_series()))
+@pytest.mark.parametrize("benchmark", ["none", "noisy", "flat"])
+def test_perf_stats_match_pyfolio_on_edge_cases(case, benchmark):
+    import pyfolio.timeseries as ts
+
+    rets = edge_series()[case]
+    rng = np.random.default_rng(4)
+    bench = {
+        "none": None,
+        "noisy": pd.Series(rng.normal(0.0003, 0.01, len(rets)), index=rets.index),
+        "flat": pd.Series(0.0, index=rets.index),  # zero variance: beta and alpha are NaN
+    }[benchmark]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy and numpy warn about the degenerate cases
+        expected = ts.perf_stats(rets, factor_returns=bench)
+        got = pp.perf_stats(rets, bench)
+    assert got.index.tolist() == expected.index.tolist()
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(dtype="float64"), equal_nan=True, **TOL)
+
+
+def test_each_stat_matches_empyrical_and_scipy():
+    import empyrical as ep
+    from scipy import stats
+
+    rets, bench = seeded(n=400, seed=8)
+    pairs = {
+        pp.annual_return: ep.annual_return,
+        pp.cum_returns_final: ep.cum_returns_final,
+        pp.annual_volatility: ep.annual_volatility,
+        pp.sharpe_ratio: ep.sharpe_ratio,
+        pp.calmar_ratio: ep.calmar_ratio,
+        pp.stability_of_timeseries: ep.stability_of_timeseries,
+        pp.max_drawdown: ep.max_drawdown,
+        pp.omega_ratio: ep.omega_ratio,
+        pp.sortino_ratio: ep.sortino_ratio,
+        pp.skew: stats.skew,
+        pp.kurtosis: stats.kurtosis,
+        pp.tail_ratio: ep.tail_ratio,
+    }
+    for ours, theirs in pairs.items():
+        np.testing.assert_allclose(ours(rets), theirs(rets), err_msg=ours.__name__, **TOL)
+    np.testing.assert_allclose(pp.alpha(rets, bench), ep.alpha(rets, bench), **TOL)
+    np.testing.assert_allclose(pp.beta(rets, bench), ep.beta(rets, bench), **TOL)
+    # a benchmark on other dates is aligned on the union of both, as empyrical does
+    shifted = bench.iloc[20:]
+    np.testing.assert_allclose(pp.beta(rets, shifted), ep.beta(rets, shifted), **TOL)
+    np.testing.assert_allclose(pp.alpha(rets, shifted), ep.alpha(rets, shifted), **TOL)
+    with_nan = rets.copy()
+    with_nan.iloc[[3, 50]] = np.nan
+    for start in (1.0, 0.0, 100.0):
+        assert_series_equal(pp.cum_returns(with_nan, start), ep.cum_returns(with_nan, start))
+
+
+def test_heatmap_values_sit_on_their_cells():
+    rets, bench = seeded(n=700, seed=3)
+    data = pp.tear_sheet_data(rets, bench)
+    fig = pp.draw_returns_tear_sheet(data)
+    fig.canvas.draw()
+    heat = next(ax for ax in fig.axes if ax.get_title() == "Monthly returns (%)")
+    table = data["monthly_table"].fillna(0) * 100.0
+    columns = [t for t in heat.texts if isinstance(t, pp._artist_classes()["RowSpacedText"])]
+    assert len(columns) == table.shape[1]
+    renderer = fig.canvas.get_renderer()
+    for j, text in enumerate(columns):
+        assert text.get_text().split("\n") == [f"{v:.1f}" for v in table.iloc[:, j]]
+        box = text.get_window_extent(renderer)
+        # one line per row: the block is as tall as the axes and centred on it
+        assert box.height == pytest.approx(heat.bbox.height, abs=1.0)
+        assert (box.y0 + box.y1) / 2 == pytest.approx((heat.bbox.y0 + heat.bbox.y1) / 2, abs=1.0)
+        centre = heat.transData.transform((j, 0))[0]
+        assert (box.x0 + box.x1) / 2 == pytest.approx(centre, abs=1.0)
+
+
+SEABORN_LIKE = {  # what importing QuantStats does to rcParams (seaborn's style)
+    "axes.axisbelow": True,
+    "axes.grid": True,
+    "axes.edgecolor": "white",
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.5,
+    "xtick.bottom": False,
+    "ytick.left": False,
+    "xtick.color": "#666666",
+    "ytick.color": "#666666",
+    "xtick.major.size": 6.0,
+    "ytick.major.size": 6.0,
+}
+
+
+@pytest.mark.parametrize("style", ["default", "seaborn-like"])
+@pytest.mark.parametrize("y_ticks", ["located", "fixed"])
+def test_fixed_ticks_draw_the_pixels_of_matplotlibs_ticks(y_ticks, style):
+    import matplotlib
+
+    with matplotlib.rc_context(SEABORN_LIKE if style == "seaborn-like" else {}):
+        mine, theirs = _draw_ticks(True, y_ticks), _draw_ticks(False, y_ticks)
+    assert (theirs[..., :3] < 128).any()
+    assert np.array_equal(mine, theirs)
+
+
+def _draw_ticks(own: bool, y_ticks: str) -> np.ndarray:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullLocator
+
+    locs, labels = np.array([1.0, 3.0, 5.5]), ["1996", "1998", "2000"]
+    years = ["2001", "2000", "1999"]
+    fig = Figure(figsize=(4, 2), dpi=60)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot([0, 6], [-0.13, 2.71])
+    ax.yaxis.grid(True, alpha=0.3)
+    ax.tick_params(axis="y", labelsize=7)
+    ax.yaxis.set_major_formatter(FuncFormatter(pp._two_dec))
+    ax.set_ylabel("Cumulative returns", fontsize=8)
+    ax.set_xlim(0, 6)
+    if own:
+        ax.xaxis.set_major_locator(NullLocator())
+        pp._fixed_x_ticks(ax, locs, labels, fontsize=7)
+        if y_ticks == "located":
+            pp._freeze_y_ticks(ax, fontsize=7)
+        else:
+            pp._freeze_y_ticks(ax, fontsize=7, locs=[0, 1, 2], labels=years)
+    else:
+        ax.xaxis.set_major_locator(FixedLocator(locs.tolist()))
+        ax.xaxis.set_major_formatter(FixedFormatter(labels))
+        ax.xaxis.grid(True, alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+        if y_ticks == "fixed":
+            ax.set_yticks([0, 1, 2], years)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def test_string_renderer_puts_text_within_a_pixel_of_matplotlibs():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    def centroid(fig) -> np.ndarray:
+        fig.text(0.5, 0.5, "Cumulative returns 1996 -12.3", fontsize=7, ha="center", va="center")
+        fig.text(0.2, 0.2, "Year", fontsize=8, rotation=90)  # rotated: matplotlib's own path
+        fig.canvas.draw()
+        ink = 255.0 - np.asarray(fig.canvas.buffer_rgba())[..., 0]
+        ys, xs = np.nonzero(ink)
+        w = ink[ys, xs]
+        return np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum(), w.sum()])
+
+    plain = Figure(figsize=(4, 2), dpi=60)
+    FigureCanvasAgg(plain)
+    ours = pp._agg_figure((4, 2))
+    ours.set_dpi(60)
+    a, b = centroid(ours), centroid(plain)
+    assert abs(a[0] - b[0]) < 1.0 and abs(a[1] - b[1]) < 1.0
+    assert a[2] == pytest.approx(b[2], rel=0.05)  # the same amount of ink
 
 
 SCRIPT = """
@@ -175,12 +345,13 @@ pf = {
     "gross_lev": pd.Series(1.0, index=idx),
 }
 written = pyfolio_outputs(pf, bench, sys.argv[1])
+unwanted = ("pyfolio", "seaborn", "empyrical", "scipy", "quantstats", "matplotlib.pyplot")
 print(json.dumps({"written": [p.name for p in written],
-                  "imported": sorted(m for m in ("pyfolio", "seaborn") if m in sys.modules)}))
+                  "imported": sorted(m for m in unwanted if m in sys.modules)}))
 """
 
 
-def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio(tmp_path):
+def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio_empyrical_or_scipy(tmp_path):
     import pyfolio.timeseries as ts
 
     root = Path(__file__).resolve().parents[2]
@@ -189,7 +360,7 @@ def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio(tmp_
         capture_output=True,
         text=True,
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root), "MPLBACKEND": "Agg"},
+        env={**{k: v for k, v in os.environ.items() if k != "MPLBACKEND"}, "PYTHONPATH": str(root)},
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -217,3 +388,19 @@ def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio(tmp_
     drawdowns = pd.read_csv(tmp_path / "drawdowns.csv", index_col="rank")
     top = ts.gen_drawdown_table(rets, top=5).dropna(how="all")
     assert drawdowns["Peak date"].tolist() == top["Peak date"].dt.strftime("%Y-%m-%d").tolist()
+
+
+@pytest.mark.parametrize("freq", ["B", "90min"])
+def test_pyfolio_csvs_are_the_bytes_to_csv_writes(tmp_path, freq):
+    from autostock.reports.tearsheet import _with_shared_date_labels
+
+    idx = pd.date_range("2019-12-30 09:30", periods=40, freq=freq, tz="UTC", name="index")
+    rng = np.random.default_rng(1)
+    frames = [
+        pd.Series(rng.normal(0, 0.01, 40), index=idx, name="return"),
+        pd.DataFrame({"AAA": rng.normal(size=40), "cash": 1e5}, index=idx.rename("Datetime")),
+        pd.DataFrame({"amount": [3], "price": [1.5]}, index=idx[:1]),  # other dates: left alone
+        pd.Series(1.0, index=idx, name="gross_lev"),
+    ]
+    for frame, shared in zip(frames, _with_shared_date_labels(frames), strict=True):
+        assert shared.to_csv() == frame.to_csv()
