@@ -16,6 +16,9 @@ ORDER_STATUS = {
 }
 
 
+_BACK_GETPOSITION = bt.brokers.BackBroker.getposition
+
+
 class Recorder(bt.Analyzer):
     """Record what a report needs, bar by bar, without influencing the run.
 
@@ -39,17 +42,29 @@ class Recorder(bt.Analyzer):
         self._slippage: dict[int, float] = {}
         self._open: dict[tuple[Any, int], _Legs] = {}  # (data, tradeid) -> the open trade's legs
         self._closed: dict[tuple[Any, int], deque[_Legs]] = {}  # closed, awaiting notify_trade
+        self._rows: list[tuple[Any, str, Any]] | None = None
 
     def next(self) -> None:
         strat = self.strategy
         broker = strat.broker
         dt = strat.datetime.datetime(0)
         self.equity.append((dt, broker.getvalue(), broker.getcash()))
-        position = broker.getposition
-        for d in strat.datas:
-            size = position(d).size
-            if size:
-                self.positions.append((dt, d._name, size, size * d.close[0]))
+        rows = self._rows
+        if rows is None:  # (data, name, close line) per data, in the strategy's order
+            rows = self._rows = [(d, d._name, d.lines.close) for d in strat.datas]
+        append = self.positions.append
+        if type(broker).getposition is _BACK_GETPOSITION:  # the simulated broker's own dict
+            positions = broker.positions
+            for d, name, close in rows:
+                size = positions[d].size
+                if size:
+                    append((dt, name, size, size * close[0]))
+        else:  # any broker (live)
+            position = broker.getposition
+            for d, name, close in rows:
+                size = position(d).size
+                if size:
+                    append((dt, name, size, size * close[0]))
 
     def _book(self, order: bt.Order) -> None:
         """Follow backtrader's ``Strategy._addnotification``: each new execution bit closes
