@@ -16,6 +16,9 @@ ORDER_STATUS = {
 }
 
 
+_BACK_GETPOSITION = bt.brokers.BackBroker.getposition
+
+
 class Recorder(bt.Analyzer):
     """Record what a report needs, bar by bar, without influencing the run.
 
@@ -39,17 +42,30 @@ class Recorder(bt.Analyzer):
         self._slippage: dict[int, float] = {}
         self._open: dict[tuple[Any, int], _Legs] = {}  # (data, tradeid) -> the open trade's legs
         self._closed: dict[tuple[Any, int], deque[_Legs]] = {}  # closed, awaiting notify_trade
+        self._rows: list[tuple[Any, str, Any]] | None = None
+        self._iso: dict[float, str] = {}  # backtrader date number -> ISO text (orders and trades share bars)
 
     def next(self) -> None:
         strat = self.strategy
         broker = strat.broker
         dt = strat.datetime.datetime(0)
         self.equity.append((dt, broker.getvalue(), broker.getcash()))
-        position = broker.getposition
-        for d in strat.datas:
-            size = position(d).size
-            if size:
-                self.positions.append((dt, d._name, size, size * d.close[0]))
+        rows = self._rows
+        if rows is None:  # (data, name, close line) per data, in the strategy's order
+            rows = self._rows = [(d, d._name, d.lines.close) for d in strat.datas]
+        append = self.positions.append
+        if type(broker).getposition is _BACK_GETPOSITION:  # the simulated broker's own dict
+            positions = broker.positions
+            for d, name, close in rows:
+                size = positions[d].size
+                if size:
+                    append((dt, name, size, size * close.array[close._idx]))  # close[0], read in place
+        else:  # any broker (live)
+            position = broker.getposition
+            for d, name, close in rows:
+                size = position(d).size
+                if size:
+                    append((dt, name, size, size * close[0]))
 
     def _book(self, order: bt.Order) -> None:
         """Follow backtrader's ``Strategy._addnotification``: each new execution bit closes
@@ -69,6 +85,12 @@ class Recorder(bt.Analyzer):
                 if legs.size == 0:
                     self._closed.setdefault(key, deque()).append(self._open.pop(key))
 
+    def _isoformat(self, num: float) -> str:
+        text = self._iso.get(num)
+        if text is None:
+            text = self._iso[num] = bt.num2date(num).isoformat()
+        return text
+
     def notify_order(self, order: bt.Order) -> None:
         if order.executed.size:
             self._book(order)
@@ -84,13 +106,13 @@ class Recorder(bt.Analyzer):
         self.orders.append(
             {
                 "ref": order.ref,
-                "created": bt.num2date(order.created.dt).isoformat() if order.created.dt else None,
+                "created": self._isoformat(order.created.dt) if order.created.dt else None,
                 "symbol": d._name,
                 "side": "buy" if order.isbuy() else "sell",
                 "type": order.getordername(),
                 "size": order.created.size,
                 "status": status,
-                "executed": bt.num2date(ex.dt).isoformat() if ex.dt else None,
+                "executed": self._isoformat(ex.dt) if ex.dt else None,
                 "exec_price": ex.price if ex.size else None,
                 "exec_size": ex.size,
                 "commission": ex.comm,
@@ -112,9 +134,9 @@ class Recorder(bt.Analyzer):
             {
                 "symbol": trade.data._name,
                 "direction": "long" if first > 0 else "short",
-                "entry_date": bt.num2date(trade.dtopen).isoformat(),
+                "entry_date": self._isoformat(trade.dtopen),
                 "entry_price": trade.price,
-                "exit_date": bt.num2date(trade.dtclose).isoformat(),
+                "exit_date": self._isoformat(trade.dtclose),
                 "exit_price": exit_price,
                 "size": legs.peak,
                 "bars": trade.barlen,

@@ -113,7 +113,9 @@ class BaseStrategy(bt.Strategy):
     def notify_order(self, order: bt.Order) -> None:
         if order.status in TERMINAL:
             pending, data = self._pending_orders(), order.data
-            if pending.get(data) is order:
+            current = pending.get(data)
+            # backtrader's simulated broker notifies clones: the same order is the same ref
+            if current is not None and (current is order or current.ref == order.ref):
                 del pending[data]
 
     def state_dict(self) -> dict[str, Any]:
@@ -172,15 +174,53 @@ class SignalStrategy(BaseStrategy):
             return -1
         return 0
 
+    def _signal_rows(self) -> list[tuple[Any, Any]]:
+        """``(data, signal line)`` per data in ``self.datas`` order, built on the first bar: the
+        line is the signal's first line (what ``signal[0]`` reads), so that a bar reads it
+        without going through the indicator."""
+        rows = self.__dict__.get("_autostock_rows")
+        if rows is None:
+            rows = []
+            for d in self.datas:
+                sig = self.signals[d]
+                rows.append((d, sig.lines[0] if isinstance(sig, bt.LineMultiple) else sig))
+            self.__dict__["_autostock_rows"] = rows
+            self.__dict__["_autostock_direct"] = all(type(line).__getitem__ is _LB_GETITEM for _, line in rows)
+            self.__dict__["_autostock_waiting"] = True
+        return rows
+
     def next(self) -> None:
+        # Per bar and data, the same decisions as ``desired`` and ``broker.getposition`` give,
+        # with the lookups hoisted: the signal line read in place, the simulated broker's
+        # positions read from its dict, the data-started test only until every data started.
+        rows = self._signal_rows()
+        state = self.__dict__
+        direct = state["_autostock_direct"]
+        waiting = state["_autostock_waiting"]
         pending = self._pending_orders()
-        position = self.broker.getposition  # any broker (simulated or live)
-        for d in self.datas:
-            order = pending.get(d)
-            if (order is not None and order.alive()) or len(d) == 0:
+        broker = self.broker
+        positions = broker.positions if type(broker).getposition is _BACK_GETPOSITION else None  # type: ignore[attr-defined]
+        position = broker.getposition  # any broker (simulated or live)
+        custom = type(self).desired is not SignalStrategy.desired
+        short = self.p.allow_short
+        for d, line in rows:
+            if pending:
+                order = pending.get(d)
+                if order is not None and order.alive():
+                    continue
+            if waiting and len(d) == 0:
                 continue
-            want = self.desired(d)
-            size = position(d).size
+            if custom:
+                want = self.desired(d)
+            else:
+                value = line.array[line._idx] if direct else line[0]
+                if value > 0:
+                    want = 1
+                elif value < 0 and short:
+                    want = -1
+                else:
+                    want = 0  # also NaN during warm-up
+            size = positions[d].size if positions is not None else position(d).size
             have = (size > 0) - (size < 0)
             if want == have:
                 continue
@@ -190,3 +230,9 @@ class SignalStrategy(BaseStrategy):
                 self.buy(data=d)
             else:
                 self.sell(data=d)
+        if waiting:
+            state["_autostock_waiting"] = any(len(d) == 0 for d, _ in rows)
+
+
+_LB_GETITEM = bt.LineBuffer.__getitem__
+_BACK_GETPOSITION = bt.brokers.BackBroker.getposition

@@ -11,20 +11,28 @@ from autostock.registry import STRATEGIES
 from autostock.strategies.base import SignalStrategy
 
 
-class Above(bt.Indicator):
-    """``+1`` where the first input is above the second, else ``-1``: one line, where
-    ``2 * (a > b) - 1`` builds three (each advanced on every bar)."""
+def _above(a: float, b: float) -> float:
+    return 1.0 if a > b else -1.0
 
-    lines = ("signal",)
 
-    def next(self) -> None:
-        self.lines.signal[0] = 1.0 if self.data0[0] > self.data1[0] else -1.0  # type: ignore[attr-defined]
+class Above(bt.LinesOperation):
+    """``+1`` where line ``a`` is above line ``b``, else ``-1`` (NaN while either warms up).
 
-    def once(self, start: int, end: int) -> None:
-        a, b = self.data0.lines[0].array, self.data1.lines[0].array
-        out = self.lines.signal.array  # type: ignore[attr-defined]
+    A line operation like backtrader's own ``a > b`` (one buffer, advanced once per bar),
+    where ``2 * (a > b) - 1`` builds three and an indicator class adds its own bookkeeping
+    to every bar. Give it lines (``indicator.lines[0]``).
+    """
+
+    def __init__(self, a: Any, b: Any) -> None:
+        if not (isinstance(a, bt.LineSingle) and isinstance(b, bt.LineSingle)):
+            # an indicator's warm-up reaches the operation only through its lines
+            raise TypeError("Above(a, b) takes lines, e.g. Above(fast.lines[0], slow.lines[0])")
+        super().__init__(a, b, _above)
+
+    def _once_op(self, start: int, end: int) -> None:
+        dst, a, b = self.array, self.a.array, self.b.array
         for i in range(start, end):
-            out[i] = 1.0 if a[i] > b[i] else -1.0
+            dst[i] = 1.0 if a[i] > b[i] else -1.0
 
 
 @STRATEGIES.register("sma_cross")
@@ -45,4 +53,4 @@ class SmaCross(SignalStrategy):
             raise ConfigError(f"sma_cross needs 0 < fast < slow, got fast={p.fast} slow={p.slow}")
         fast = bt.indicators.SMA(data.close, period=p.fast)
         slow = bt.indicators.SMA(data.close, period=p.slow)
-        return Above(fast, slow)
+        return Above(fast.lines[0], slow.lines[0])
