@@ -312,26 +312,26 @@ def _central_moments(returns: pd.Series) -> tuple[float, float, float, float] | 
     return float(mean), float(sq.mean()), float((sq * dev).mean()), float((sq**2).mean())
 
 
-def skew(returns: pd.Series) -> float:
-    """``scipy.stats.skew`` (biased): ``m3 / m2 ** 1.5``, NaN when m2 is 0 to rounding."""
+def _moment_ratio(returns: pd.Series, order: int) -> float:
+    """``m3 / m2 ** 1.5`` (order 3) or ``m4 / m2 ** 2`` (order 4) of the central moments; NaN
+    when empty, with a NaN, or when m2 is 0 to rounding (scipy's rule)."""
     moments = _central_moments(returns)
     if moments is None:
         return np.nan
-    mean, m2, m3, _ = moments
+    mean, m2, m3, m4 = moments
     if m2 <= (np.finfo(np.float64).eps * mean) ** 2:
         return np.nan
-    return m3 / m2**1.5
+    return m3 / m2**1.5 if order == 3 else m4 / m2**2.0
+
+
+def skew(returns: pd.Series) -> float:
+    """``scipy.stats.skew`` (biased): ``m3 / m2 ** 1.5``."""
+    return _moment_ratio(returns, 3)
 
 
 def kurtosis(returns: pd.Series) -> float:
-    """``scipy.stats.kurtosis`` (Fisher, biased): ``m4 / m2 ** 2 - 3``, NaN when m2 is 0 to rounding."""
-    moments = _central_moments(returns)
-    if moments is None:
-        return np.nan
-    mean, m2, _, m4 = moments
-    if m2 <= (np.finfo(np.float64).eps * mean) ** 2:
-        return np.nan
-    return m4 / m2**2.0 - 3
+    """``scipy.stats.kurtosis`` (Fisher, biased): ``m4 / m2 ** 2 - 3``."""
+    return _moment_ratio(returns, 4) - 3
 
 
 def tail_ratio(returns: pd.Series) -> float:

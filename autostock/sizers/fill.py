@@ -27,7 +27,6 @@ class FillSizingBroker(bt.brokers.BackBroker):
         super().init()
         self._offer: tuple[Any, float, Resize] | None = None
         self._resize: dict[int, Resize] = {}
-        self._opens: dict[Any, Any] = {}  # data -> its open line
 
     def offer_fill_sizing(self, data: Any, size: float, resize: Resize) -> None:
         """Called by a sizer: the next order for ``data`` of ``size`` shares is sized at its fill."""
@@ -73,13 +72,8 @@ class FillSizingBroker(bt.brokers.BackBroker):
                     price = self._slip_up(phigh, price, doslip=self.p.slip_open)
                 else:
                     price = self._slip_down(plow, price, doslip=self.p.slip_open)
-                opens = self._opens
-                for d in self.positions:
-                    if d not in opens:
-                        opens[d] = d.lines.open
-                # the same sum as over ``pos.size * d.open[0]`` for started datas, in the same order
                 equity = self.cash + sum(
-                    pos.size * float(opens[d][0]) for d, pos in self.positions.items() if pos.size and len(opens[d])
+                    pos.size * float(d.open[0]) for d, pos in self.positions.items() if pos.size and len(d)
                 )
                 size = int(resize(float(price), float(self.cash), float(equity)))
                 if size <= 0:
