@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from autostock.cli import cli
 from autostock.live.state import StateDB
+from tests.chrome import chrome, needs_chromium
 from tests.dashboard.helpers import EQUITY_LAST, KEY_ID, SECRET, make_state
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
 
 def _free_port() -> int:
@@ -137,34 +137,8 @@ def test_the_dashboard_serves_on_loopback_and_stops_cleanly_on_a_signal(tmp_path
         urllib.request.urlopen(app.url + "/_stcore/health", timeout=2)
 
 
-def _chrome(tmp_path: Path):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the 'test' extra) is not installed")
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1700",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-    ):
-        opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
-    reason=f"headless Chromium needs {CHROMIUM} and {CHROMEDRIVER} (Debian chromium, chromium-driver)",
-)
+@needs_chromium
 def test_live_page_in_headless_chromium_shows_equity_and_position_and_halt_halts_the_account(tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -174,7 +148,7 @@ def test_live_page_in_headless_chromium_shows_equity_and_position_and_halt_halts
     driver = None
     try:
         app.wait_for("ready")
-        driver = _chrome(tmp_path)
+        driver = chrome(tmp_path)
         driver.get(app.url)
         wait = WebDriverWait(driver, 90, poll_frequency=0.5)
         body = lambda: driver.find_element(By.TAG_NAME, "body").text
