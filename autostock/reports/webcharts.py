@@ -220,3 +220,30 @@ def rdylgn_hex(fractions: np.ndarray) -> list[str]:
         "#ffffff" if not math.isfinite(v) else f"#{r:02x}{g:02x}{b:02x}"
         for v, (r, g, b) in zip(x.tolist(), rgb.tolist(), strict=True)
     ]
+
+
+def box_stats(values: Any, whis: float = 1.5) -> dict[str, float]:
+    """A box plot's statistics as matplotlib's ``boxplot`` draws them (``cbook.boxplot_stats``):
+    quartiles by linear interpolation; whiskers at the most extreme values within ``whis`` times
+    the interquartile range of the box (NaN dropped)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if not len(x):
+        return {k: math.nan for k in ("q1", "median", "q3", "lo", "hi")}
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    iqr = q3 - q1
+    above, below = x[x <= q3 + whis * iqr], x[x >= q1 - whis * iqr]
+    hi = q3 if not len(above) or above.max() < q3 else above.max()
+    lo = q1 if not len(below) or below.min() > q1 else below.min()
+    return {"q1": float(q1), "median": float(med), "q3": float(q3), "lo": float(lo), "hi": float(hi)}
+
+
+def histogram(samples: list[Any], bins: int = 20) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Bin centres and counts of each sample on ``bins`` common bins spanning them all (NaN
+    dropped), so that overlaid histograms compare bar for bar."""
+    clean = [np.asarray(s, dtype=float) for s in samples]
+    clean = [s[np.isfinite(s)] for s in clean]
+    pooled = np.concatenate(clean) if clean else np.array([])
+    edges = np.histogram_bin_edges(pooled if len(pooled) else np.array([0.0]), bins=bins)
+    counts = [np.histogram(s, bins=edges)[0].astype(float) for s in clean]
+    return (edges[:-1] + edges[1:]) / 2, counts
