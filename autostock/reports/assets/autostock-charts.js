@@ -1,5 +1,5 @@
-/* autostock report charts: draws every <script type="application/json" class="as-chart-spec">
-   of the page with uPlot (vendored beside this file) into the <div class="as-chart"> before it.
+/* autostock report charts: draws each JSON chart spec of the page (script tags of class
+   as-chart-spec) with uPlot (vendored beside this file) into the as-chart div before it.
    The spec is written by autostock/reports/webcharts.py; its fields are documented there. */
 (function () {
   "use strict";
