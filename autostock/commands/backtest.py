@@ -217,13 +217,14 @@ def default_out(strategy: str) -> Path:
     "--outputs",
     "outputs_text",
     metavar="LIST",
-    help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all), plus "
-    "pyfolio_native (pyfolio's own tear sheet page) and tearsheet_native (QuantStats' own HTML page), "
-    "slower; never part of all. [default: all]",
+    help="Outputs to write, comma-separated from summary,csv,chart,tearsheet,pyfolio (or all; the pages "
+    "are HTML, their charts drawn by the browser), plus the slower matplotlib pictures, never part of all: "
+    "chart_png (equity.png), pyfolio_png (pyfolio/returns_tear_sheet.png), pyfolio_native (pyfolio's own "
+    "tear sheet) and tearsheet_native (QuantStats' own HTML page). [default: all]",
 )
 @click.option("--track", is_flag=True, help="Log params, metrics and outputs to MLflow (needs the 'tracking' extra).")
 def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str | None, track: bool, **kw: Any) -> None:
-    """Run a backtest and write summary.json, CSVs, equity.png and the tearsheet."""
+    """Run a backtest and write summary.json, CSVs, equity.html, the tearsheet and the pyfolio folder."""
     from autostock.engine import run_backtest
     from autostock.models.tracking import Tracker
     from autostock.reports.console import print_summary
@@ -231,8 +232,8 @@ def backtest(out: str | None, tearsheet: bool, pyfolio: bool, outputs_text: str 
 
     outputs = parse_outputs(outputs_text)
     if not pyfolio:
-        outputs = tuple(o for o in outputs if o not in ("pyfolio", "pyfolio_native"))
-    pyfolio = "pyfolio" in outputs or "pyfolio_native" in outputs
+        outputs = tuple(o for o in outputs if not o.startswith("pyfolio"))
+    pyfolio = any(o.startswith("pyfolio") for o in outputs)
     spec, market = spec_from_options(out=out, **kw)
     tracker = Tracker(track, "autostock-backtest", run_name=spec.strategy)
     with tracker:

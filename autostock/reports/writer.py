@@ -17,9 +17,13 @@ from autostock.errors import ConfigError
 from autostock.result import RunResult
 
 OUTPUTS = ("summary", "csv", "chart", "tearsheet", "pyfolio")
-# chosen by name only, never by ``all``: pyfolio's own returns tear sheet (~5x the CPU of ``pyfolio``'s page)
-# and QuantStats' own HTML report (``tearsheet_native.html``, several times the CPU of ``tearsheet``'s page)
-OPT_IN_OUTPUTS = ("pyfolio_native", "tearsheet_native")
+# chosen by name only, never by ``all``: the matplotlib PNGs of the equity chart (``equity.png``) and of
+# the pyfolio page (``pyfolio/returns_tear_sheet.png``), pyfolio's own returns tear sheet and QuantStats'
+# own HTML report (``tearsheet_native.html``): each costs a plotting library and seconds of CPU, where
+# the default pages are drawn by the browser from the data (:mod:`autostock.reports.webcharts`)
+OPT_IN_OUTPUTS = ("chart_png", "pyfolio_png", "pyfolio_native", "tearsheet_native")
+# outputs drawn with matplotlib (in forked workers when there are cores to spare)
+PLOTTED = ("chart_png", "pyfolio_png", "pyfolio_native", "tearsheet_native")
 
 
 def _jsonable(value: Any) -> Any:
@@ -112,6 +116,14 @@ def parse_outputs(text: str | None) -> tuple[str, ...]:
 def _chart_task(
     equity: pd.DataFrame, trades: pd.DataFrame, path: Path, title: str, bench: pd.Series | None, events: list
 ) -> Path:
+    from autostock.reports.equity_page import equity_page
+
+    return equity_page(equity, trades, path, title, bench, events)
+
+
+def _chart_png_task(
+    equity: pd.DataFrame, trades: pd.DataFrame, path: Path, title: str, bench: pd.Series | None, events: list
+) -> Path:
     from autostock.reports.charts import equity_chart
 
     return equity_chart(equity, trades, path, title, bench, events)
@@ -136,6 +148,12 @@ def _pyfolio_task(pf: dict[str, Any], bench: pd.Series | None, folder: Path) -> 
     return folder
 
 
+def _pyfolio_png_task(pf: dict[str, Any], bench: pd.Series | None, folder: Path) -> Path:
+    from autostock.reports.tearsheet import pyfolio_png_page
+
+    return pyfolio_png_page(pf, bench, folder)
+
+
 def _pyfolio_native_task(returns: pd.Series, bench: pd.Series | None, path: Path) -> Path:
     from autostock.reports.tearsheet import pyfolio_native_tear_sheet
 
@@ -144,7 +162,7 @@ def _pyfolio_native_task(returns: pd.Series, bench: pd.Series | None, path: Path
 
 
 def _pool(tasks: int, parallel: bool | None) -> ProcessPoolExecutor | None:
-    """A forked process pool for the figures, when more than one core and more than one figure."""
+    """A forked process pool for the matplotlib figures, when more than one core and more than one figure."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if parallel is False or tasks < 1 or (parallel is None and (cores < 2 or tasks < 2)):
         return None
@@ -167,34 +185,31 @@ def write_outputs(
 
     ``outputs`` selects among :data:`OUTPUTS` and :data:`OPT_IN_OUTPUTS` (default: every one of
     :data:`OUTPUTS`; ``tearsheet=False`` drops the QuantStats reports (``tearsheet.html``, drawn by
-    :mod:`autostock.reports.qs_page`, and ``tearsheet_native``); pyfolio files need the run's pyfolio analyzer;
-    ``pyfolio_native`` is pyfolio's own page, ``pyfolio/pyfolio_returns_tear_sheet.png``;
-    ``tearsheet_native`` is QuantStats' own page, ``tearsheet_native.html``). The figures (equity chart,
-    QuantStats report, pyfolio tear sheet) are drawn in forked worker processes while this one
-    writes the summary and CSVs, when the machine has more than one core (``parallel`` forces
-    it on or off). Nothing is cached between runs.
+    :mod:`autostock.reports.qs_page`, and ``tearsheet_native``); pyfolio files need the run's pyfolio analyzer).
+    The default pages (``equity.html``, ``tearsheet.html``, ``pyfolio/returns_tear_sheet.html``) hold their
+    charts' data, drawn by the browser, and are written here. The opt-in matplotlib outputs (``chart_png``:
+    ``equity.png``; ``pyfolio_png``: ``pyfolio/returns_tear_sheet.png``; ``pyfolio_native``: pyfolio's own page,
+    ``pyfolio/pyfolio_returns_tear_sheet.png``; ``tearsheet_native``: QuantStats' own page,
+    ``tearsheet_native.html``) are drawn in forked worker processes while this one writes the rest, when
+    the machine has more than one core (``parallel`` forces it on or off). Nothing is cached between runs.
     """
     selected = set(OUTPUTS if outputs is None else outputs)
     if not tearsheet:
         selected.discard("tearsheet")
         selected.discard("tearsheet_native")
     if result.pyfolio is None:
-        selected.discard("pyfolio")
-        selected.discard("pyfolio_native")
+        selected -= {"pyfolio", "pyfolio_png", "pyfolio_native"}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     title = f"{result.spec.strategy} on {result.market.label}"
     jobs: list[tuple[str, Any, tuple]] = []
-    if "chart" in selected:
-        jobs.append(
-            (
-                "chart",
-                _chart_task,
-                (result.equity, result.trades, out / "equity.png", title, result.benchmark_returns, result.events),
-            )
-        )
-    if "pyfolio" in selected:
-        jobs.append(("pyfolio", _pyfolio_task, (result.pyfolio, result.benchmark_returns, out / "pyfolio")))
+    for name, fn, file in (("chart", _chart_task, "equity.html"), ("chart_png", _chart_png_task, "equity.png")):
+        if name in selected:
+            args = (result.equity, result.trades, out / file, title, result.benchmark_returns, result.events)
+            jobs.append((name, fn, args))
+    for name, fn in (("pyfolio", _pyfolio_task), ("pyfolio_png", _pyfolio_png_task)):
+        if name in selected:
+            jobs.append((name, fn, (result.pyfolio, result.benchmark_returns, out / "pyfolio")))
     if "pyfolio_native" in selected and result.pyfolio is not None:
         native = out / "pyfolio" / "pyfolio_returns_tear_sheet.png"
         jobs.append(
@@ -209,12 +224,13 @@ def write_outputs(
         jobs.append(
             ("tearsheet_native", _tearsheet_native_task, (result.returns, result.benchmark_returns, native_html, title))
         )
-    pool = _pool(len(jobs), parallel)
+    plotted = [job for job in jobs if job[0] in PLOTTED]
+    pool = _pool(len(plotted), parallel)
     futures: dict[str, Future] = {}
     paths: dict[str, Path] = {}
     try:
         if pool is not None:
-            futures = {name: pool.submit(fn, *args) for name, fn, args in jobs}
+            futures = {name: pool.submit(fn, *args) for name, fn, args in plotted}
         if "summary" in selected:
             paths["summary"] = out / "summary.json"
             paths["summary"].write_text(json.dumps(summary(result), indent=2, sort_keys=False) + "\n")
@@ -230,7 +246,7 @@ def write_outputs(
 
             paths.update(write_risk_files(result.analyses, out))
         for name, fn, args in jobs:
-            paths[name] = futures[name].result() if pool is not None else fn(*args)
+            paths[name] = futures[name].result() if name in futures else fn(*args)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

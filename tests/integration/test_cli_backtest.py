@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from autostock.cli import cli
+from tests.reports.test_webcharts import specs
 
 ARGS = ["--start", "2019-01-01", "--end", "2020-12-31", "--seed", "3"]
 
@@ -51,14 +52,14 @@ def test_backtest_writes_every_output_file(full_run: Path) -> None:
         "orders.csv",
         "positions.csv",
         "tearsheet.html",
-        "equity.png",
+        "equity.html",
         "pyfolio/returns.csv",
         "pyfolio/positions.csv",
         "pyfolio/transactions.csv",
-        "pyfolio/returns_tear_sheet.png",
+        "pyfolio/returns_tear_sheet.html",
     ):
         assert (full_run / name).is_file() and (full_run / name).stat().st_size > 0, name
-    assert (full_run / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [c["title"] for c in specs((full_run / "equity.html").read_text())][1:] == ["drawdown"]
     equity = pd.read_csv(full_run / "equity.csv")
     assert list(equity.columns) == ["date", "value", "cash", "returns"]
     trades = pd.read_csv(full_run / "trades.csv")

@@ -39,9 +39,9 @@ def test_parallel_and_serial_writers_write_the_same_files_with_the_same_tables(r
         "trades.csv",
         "orders.csv",
         "positions.csv",
-        "equity.png",
+        "equity.html",
         "tearsheet.html",
-        "pyfolio/returns_tear_sheet.png",
+        "pyfolio/returns_tear_sheet.html",
         "pyfolio/returns.csv",
         "pyfolio/perf_stats.csv",
         "pyfolio/drawdowns.csv",
@@ -56,13 +56,39 @@ def test_parallel_and_serial_writers_write_the_same_files_with_the_same_tables(r
         "pyfolio/drawdowns.csv",
     ):
         assert (par / name).read_bytes() == (ser / name).read_bytes()
-    assert (par / "equity.png").stat().st_size > 10_000
+    assert (par / "equity.html").read_bytes() == (ser / "equity.html").read_bytes()
 
 
 def test_outputs_selects_which_files_are_written(result, tmp_path):
     paths = write_outputs(result, tmp_path, outputs=("summary", "chart"))
-    assert files(tmp_path) == ["equity.png", "summary.json"]
+    assert files(tmp_path) == ["equity.html", "summary.json"]
     assert set(paths) == {"summary", "chart"}
+
+
+def test_default_outputs_import_no_plotting_library(tmp_path):
+    """The default pages carry their charts' data; no matplotlib, seaborn or report library is loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from autostock.cli import main\n"
+        f"sys.argv = ['autostock', 'backtest', '--symbols', 'AAPL,MSFT', '--start', '2020-01-01', '-o', {str(tmp_path)!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'seaborn', 'quantstats', 'pyfolio', 'empyrical'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert {"equity.html", "tearsheet.html", "pyfolio/returns_tear_sheet.html"} <= set(files(tmp_path))
+
+
+def test_png_pictures_are_opt_in(result, tmp_path):
+    assert not {"chart_png", "pyfolio_png"} & set(parse_outputs("all"))
+    paths = write_outputs(result, tmp_path, outputs=("chart_png", "pyfolio_png"), parallel=True)
+    assert set(paths) == {"chart_png", "pyfolio_png"}
+    for name in ("equity.png", "pyfolio/returns_tear_sheet.png"):
+        png = (tmp_path / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
 
 
 def test_no_tearsheet_flag_still_drops_the_html(result, tmp_path):
