@@ -19,9 +19,12 @@ _OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
 
 
 def _read_raw(path: Path) -> pd.DataFrame:
+    """The file's cells as written: a CSV column of plain numbers comes back as numbers (pandas' C
+    parser, the same values as Python's ``float`` of the text), any other column as text, with no
+    cell turned into NaN by pandas' NA words; :func:`read_ohlcv` checks the text columns cell by cell."""
     try:
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False)
+            return pd.read_csv(path, keep_default_na=False, na_values=[])
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file is empty") from None
