@@ -44,11 +44,12 @@ def periods_per_year(index: pd.DatetimeIndex) -> int:
     idx = pd.DatetimeIndex(index)
     if len(idx) < 3:
         return PERIODS
-    per_day = pd.Series(1, index=idx).groupby(idx.normalize()).size()
-    bars_per_session = int(per_day.median())
+    _, per_day = np.unique(idx.normalize().asi8, return_counts=True)
+    bars_per_session = int(np.median(per_day))
     if bars_per_session > 1:
         return PERIODS * bars_per_session
-    days = float(pd.Series(idx).diff().dt.total_seconds().median()) / 86_400.0
+    per_day_units = 86_400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[idx.unit]
+    days = float(np.median(np.diff(idx.asi8))) / per_day_units
     if days <= 4.5:
         return PERIODS
     if days <= 10:

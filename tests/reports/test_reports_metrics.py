@@ -25,6 +25,10 @@ def test_bar_frequency_is_detected_from_the_index():
         [d + pd.Timedelta(hours=9, minutes=35) + pd.Timedelta(minutes=5 * k) for d in days for k in range(78)]
     )
     assert periods_per_year(five_min) == 252 * 78
+    for unit in ("s", "ms", "us"):  # pandas keeps a CSV's or Parquet's time unit
+        assert periods_per_year(five_min.as_unit(unit).tz_localize("America/New_York")) == 252 * 78
+        assert periods_per_year(pd.date_range("2020-01-03", periods=100, freq="W-FRI").as_unit(unit)) == 52
+    assert periods_per_year(pd.date_range("2000-01-01", periods=30, freq="QE")) == 4
 
 
 def test_intraday_returns_are_annualised_by_bars_not_days():
