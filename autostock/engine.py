@@ -207,12 +207,24 @@ def collect(
         analyses[name] = getattr(strategy.analyzers, name).get_analysis()
     pf = None
     if pyfolio:
-        ret, pos, txn, lev = strategy.analyzers.pyfolio.get_pf_items()
-        pf = {"returns": ret, "positions": pos, "transactions": txn, "gross_lev": lev}
+        analyzer = strategy.analyzers.pyfolio
+        ret, _, txn, lev = analyzer.get_pf_items()
+        pf = {"returns": ret, "positions": pyfolio_positions(analyzer), "transactions": txn, "gross_lev": lev}
     params = {k: v for k, v in strategy.params._getkwargs().items() if k not in RESERVED_PARAMS}
     context = context or context_of(strategy)
     events = list(context.events) if context is not None else []
     return RunResult(spec, market, params, equity, trades, orders, positions, bench, metrics, analyses, events, pf)
+
+
+def pyfolio_positions(analyzer: bt.analyzers.PyFolio) -> pd.DataFrame:
+    """pyfolio's ``positions`` frame from backtrader's PyFolio analyzer: the value held in every
+    data and the cash, per bar. (backtrader's ``get_pf_items`` keeps only the last data's column
+    and the cash: with several symbols, the others were dropped.)"""
+    rows = analyzer.rets["positions"]
+    header, *body = ([key, *values] for key, values in rows.items())
+    frame = pd.DataFrame.from_records(body, columns=header).set_index(header[0])
+    frame.index = pd.to_datetime(frame.index).tz_localize("UTC")
+    return frame
 
 
 def market_for(spec: RunSpec, market: Market) -> Market:
