@@ -15,6 +15,7 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
+from autostock.analyzers.pyfolio import PyFolioFast, pyfolio_items
 from autostock.analyzers.recorder import Recorder
 from autostock.config import RunSpec, parse_value
 from autostock.context import RESERVED_PARAMS, RunContext, context_of
@@ -164,7 +165,7 @@ def assemble(
     if record:
         cerebro.addanalyzer(Recorder, _name="recorder")
     if pyfolio:
-        cerebro.addanalyzer(bt.analyzers.PyFolio, _name="pyfolio")
+        cerebro.addanalyzer(PyFolioFast, _name="pyfolio")
     for name in spec.analyzers:
         cerebro.addanalyzer(ANALYZERS.get(name), _name=name)
     if spec.risk or getattr(strategy_cls, "risk_defaults", None):
@@ -207,24 +208,11 @@ def collect(
         analyses[name] = getattr(strategy.analyzers, name).get_analysis()
     pf = None
     if pyfolio:
-        analyzer = strategy.analyzers.pyfolio
-        ret, _, txn, lev = analyzer.get_pf_items()
-        pf = {"returns": ret, "positions": pyfolio_positions(analyzer), "transactions": txn, "gross_lev": lev}
+        pf = pyfolio_items(strategy.analyzers.pyfolio)
     params = {k: v for k, v in strategy.params._getkwargs().items() if k not in RESERVED_PARAMS}
     context = context or context_of(strategy)
     events = list(context.events) if context is not None else []
     return RunResult(spec, market, params, equity, trades, orders, positions, bench, metrics, analyses, events, pf)
-
-
-def pyfolio_positions(analyzer: bt.analyzers.PyFolio) -> pd.DataFrame:
-    """pyfolio's ``positions`` frame from backtrader's PyFolio analyzer: the value held in every
-    data and the cash, per bar. (backtrader's ``get_pf_items`` keeps only the last data's column
-    and the cash: with several symbols, the others were dropped.)"""
-    rows = analyzer.rets["positions"]
-    header, *body = ([key, *values] for key, values in rows.items())
-    frame = pd.DataFrame.from_records(body, columns=header).set_index(header[0])
-    frame.index = pd.to_datetime(frame.index).tz_localize("UTC")
-    return frame
 
 
 def market_for(spec: RunSpec, market: Market) -> Market:
