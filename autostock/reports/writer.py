@@ -203,11 +203,16 @@ def write_outputs(
     out.mkdir(parents=True, exist_ok=True)
     title = f"{result.spec.strategy} on {result.market.label}"
     jobs: list[tuple[str, Any, tuple]] = []
-    for name, fn, file in (("chart", _chart_task, "equity.html"), ("chart_png", _chart_png_task, "equity.png")):
+    charts: tuple[tuple[str, Any, str], ...] = (
+        ("chart", _chart_task, "equity.html"),
+        ("chart_png", _chart_png_task, "equity.png"),
+    )
+    for name, fn, file in charts:
         if name in selected:
             args = (result.equity, result.trades, out / file, title, result.benchmark_returns, result.events)
             jobs.append((name, fn, args))
-    for name, fn in (("pyfolio", _pyfolio_task), ("pyfolio_png", _pyfolio_png_task)):
+    pages: tuple[tuple[str, Any], ...] = (("pyfolio", _pyfolio_task), ("pyfolio_png", _pyfolio_png_task))
+    for name, fn in pages:
         if name in selected:
             jobs.append((name, fn, (result.pyfolio, result.benchmark_returns, out / "pyfolio")))
     if "pyfolio_native" in selected and result.pyfolio is not None:
