@@ -30,7 +30,7 @@
       o.points = { show: false };
     } else if (s.kind === "points") {
       o.paths = function () { return null; };
-      o.points = { show: true, size: 7, width: 1, stroke: s.color, fill: s.color };
+      o.points = { show: true, size: 5, width: 1, stroke: s.color, fill: s.color };
     } else if (s.kind === "hidden") {
       o.paths = function () { return null; };
       o.points = { show: false };
