@@ -55,7 +55,7 @@ def test_backtest_writes_every_output_file(full_run: Path) -> None:
         "pyfolio/returns.csv",
         "pyfolio/positions.csv",
         "pyfolio/transactions.csv",
-        "pyfolio/returns_tear_sheet.png",
+        "pyfolio/returns_tear_sheet.html",
     ):
         assert (full_run / name).is_file() and (full_run / name).stat().st_size > 0, name
     assert (full_run / "equity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -41,7 +41,7 @@ def test_parallel_and_serial_writers_write_the_same_files_with_the_same_tables(r
         "positions.csv",
         "equity.png",
         "tearsheet.html",
-        "pyfolio/returns_tear_sheet.png",
+        "pyfolio/returns_tear_sheet.html",
         "pyfolio/returns.csv",
         "pyfolio/perf_stats.csv",
         "pyfolio/drawdowns.csv",
