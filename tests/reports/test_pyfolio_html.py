@@ -100,9 +100,9 @@ def test_every_panel_is_on_the_page_with_pyfolios_title_and_tear_sheet_datas_val
     close(hist["data"][1][1:-1], np.histogram(monthly, bins=edges)[0])
     quant = charts[pp.PANEL_TITLES[12]]
     assert quant["x"]["labels"] == ["Daily", "Weekly", "Monthly"]
-    for box, sample in zip(quant["boxes"], [data["returns"], data["weekly"], data["monthly"]], strict=True):
-        from matplotlib import cbook
+    from matplotlib import cbook
 
+    for box, sample in zip(quant["boxes"], [data["returns"], data["weekly"], data["monthly"]], strict=True):
         (ref,) = cbook.boxplot_stats(sample.to_numpy())
         got = [box[k] for k in ("q1", "median", "q3", "lo", "hi")]
         close(got, [100 * ref[k] for k in ("q1", "med", "q3", "whislo", "whishi")])
