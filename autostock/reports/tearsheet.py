@@ -133,14 +133,8 @@ def _with_shared_date_labels(frames: list[Any]) -> list[Any]:
     return out
 
 
-def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:
-    """Returns, positions, transactions and gross leverage in pyfolio's format (from backtrader's
-    PyFolio analyzer) as CSV; pyfolio's performance statistics (``perf_stats.csv``) and worst
-    drawdown periods (``drawdowns.csv``); and the returns tear sheet as PNG, computed and drawn by
-    :mod:`autostock.reports.pyfolio_page` (pyfolio's values, without importing pyfolio)."""
-    from autostock.reports.pyfolio_page import returns_tear_sheet
-
-    folder = Path(folder)
+def _write_pyfolio_csvs(pf: dict[str, Any], folder: Path) -> list[Path]:
+    """returns, positions, transactions and gross leverage as CSV, in pyfolio's format."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     names = ("returns", "positions", "transactions", "gross_lev")
@@ -148,23 +142,59 @@ def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str
         target = folder / f"{name}.csv"
         frame.to_csv(target)
         written.append(target)
+    return written
+
+
+def _tear_sheet_data(pf: dict[str, Any], benchmark: pd.Series | None) -> dict[str, Any]:
+    from autostock.reports.pyfolio_page import tear_sheet_data
+
     rets = pf["returns"]
-    target = folder / "returns_tear_sheet.png"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        data = returns_tear_sheet(rets, _benchmark_on(rets, benchmark), target)
+        return tear_sheet_data(rets, _benchmark_on(rets, benchmark))
+
+
+def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:
+    """Returns, positions, transactions and gross leverage in pyfolio's format (from backtrader's
+    PyFolio analyzer) as CSV; pyfolio's performance statistics (``perf_stats.csv``) and worst
+    drawdown periods (``drawdowns.csv``); and the returns tear sheet as a page drawn in the
+    browser, ``returns_tear_sheet.html`` (:mod:`autostock.reports.pyfolio_html`), all computed
+    by :mod:`autostock.reports.pyfolio_page` (pyfolio's values, without importing pyfolio or
+    matplotlib). The PNG of the tear sheet is :func:`pyfolio_png_page`."""
+    from autostock.reports.pyfolio_html import returns_tear_sheet_page
+
+    folder = Path(folder)
+    written = _write_pyfolio_csvs(pf, folder)
+    data = _tear_sheet_data(pf, benchmark)
     stats = folder / "perf_stats.csv"
     data["perf_stats"].rename("Backtest").to_csv(stats, index_label="stat")
     drawdowns = folder / "drawdowns.csv"
     table = data["drawdowns"].dropna(how="all").astype({"Duration": "Int64"})
     table.to_csv(drawdowns, index_label="rank", date_format="%Y-%m-%d")
-    written += [target, stats, drawdowns]
+    page = returns_tear_sheet_page(data, folder / "returns_tear_sheet.html")
+    written += [page, stats, drawdowns]
     return written
+
+
+def pyfolio_png_page(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> Path:
+    """``returns_tear_sheet.png`` in ``folder``: the tear sheet of :func:`pyfolio_outputs`'s page
+    drawn with matplotlib, pixel-faithful to pyfolio's panels
+    (:func:`autostock.reports.pyfolio_page.draw_returns_tear_sheet`)."""
+    from autostock.reports.pyfolio_page import returns_tear_sheet
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "returns_tear_sheet.png"
+    rets = pf["returns"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        returns_tear_sheet(rets, _benchmark_on(rets, benchmark), target)
+    return target
 
 
 def pyfolio_native_tear_sheet(returns: pd.Series, benchmark: pd.Series | None, path: str | Path, dpi: int = 60) -> Path:
     """pyfolio's own ``create_returns_tear_sheet`` page (seaborn styling, ~10x slower than the
-    default page of :func:`pyfolio_outputs`), with its rolling beta vectorised."""
+    PNG of :func:`pyfolio_png_page`), with its rolling beta vectorised."""
     plt = _pyplot()
     path = Path(path)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):

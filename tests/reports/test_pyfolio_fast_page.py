@@ -332,7 +332,7 @@ def test_string_renderer_puts_text_within_a_pixel_of_matplotlibs():
 SCRIPT = """
 import json, sys
 import numpy as np, pandas as pd
-from autostock.reports.tearsheet import pyfolio_outputs
+from autostock.reports.tearsheet import pyfolio_outputs, pyfolio_png_page
 rng = np.random.default_rng(2)
 idx = pd.bdate_range("2018-01-01", periods=300, tz="UTC")
 rets = pd.Series(rng.normal(0.0003, 0.01, 300), index=idx, name="return")
@@ -345,13 +345,15 @@ pf = {
     "gross_lev": pd.Series(1.0, index=idx),
 }
 written = pyfolio_outputs(pf, bench, sys.argv[1])
-unwanted = ("pyfolio", "seaborn", "empyrical", "scipy", "quantstats", "matplotlib.pyplot")
-print(json.dumps({"written": [p.name for p in written],
-                  "imported": sorted(m for m in unwanted if m in sys.modules)}))
+unwanted = ("pyfolio", "seaborn", "empyrical", "scipy", "quantstats", "matplotlib")
+imported = sorted(m for m in unwanted if m in sys.modules)
+png = pyfolio_png_page(pf, bench, sys.argv[1])  # the opt-in PNG: matplotlib, still not pyplot
+print(json.dumps({"written": [p.name for p in written], "imported": imported, "png": png.name,
+                  "png_imported": sorted(m for m in unwanted + ("matplotlib.pyplot",) if m in sys.modules)}))
 """
 
 
-def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio_empyrical_or_scipy(tmp_path):
+def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio_empyrical_scipy_or_matplotlib(tmp_path):
     import pyfolio.timeseries as ts
 
     root = Path(__file__).resolve().parents[2]
@@ -366,12 +368,13 @@ def test_pyfolio_outputs_write_the_page_and_stats_without_importing_pyfolio_empy
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["imported"] == []
+    assert report["png"] == "returns_tear_sheet.png" and report["png_imported"] == ["matplotlib"]
     assert set(report["written"]) == {
         "returns.csv",
         "positions.csv",
         "transactions.csv",
         "gross_lev.csv",
-        "returns_tear_sheet.png",
+        "returns_tear_sheet.html",
         "perf_stats.csv",
         "drawdowns.csv",
     }

@@ -121,8 +121,29 @@
       xaxis.values = function (u, splits) { return splits.map(fmt(x)); };
     }
     var yscale = {};
-    if (spec.y.scale === "log") { yscale.distr = 3; yscale.log = 10; }
+    if (spec.y.scale === "log") {
+      yscale.distr = 3; yscale.log = 10;
+      // the data's range (5 % margins, rounded to a tick), not whole decades (0.1 - 10 near 1)
+      yscale.range = function (u, min, max) {
+        if (min == null || !(min > 0)) return [1, 10];
+        var lo = min / 1.05, hi = max * 1.05;
+        var mlo = Math.pow(10, Math.floor(Math.log10(lo))), mhi = Math.pow(10, Math.floor(Math.log10(hi)) - 1);
+        return [Math.floor(lo / mlo) * mlo, Math.ceil(hi / mhi) * mhi];
+      };
+    }
     if (spec.y.scale === "symlog") { yscale.distr = 4; yscale.asinh = spec.y.linthresh || 1; }
+    var yfilter;
+    if (spec.y.scale === "log") {
+      // label every tick of a short log range (uPlot labels only 1, 10, ... there); over a long
+      // one, the 1, 2 and 5 of each decade
+      yfilter = function (u, splits) {
+        return splits.map(function (v) {
+          if (splits.length <= 10 || v == null) return v;
+          var m = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)));
+          return m === 1 || m === 2 || m === 5 ? v : null;
+        });
+      };
+    }
     var series = [{
       label: x.label || "",
       value: x.kind === "time" ? "{YYYY}-{MM}-{DD}" : function (u, v) {
@@ -145,7 +166,8 @@
           return Math.max(50, w * 7 + 14);
         },
         grid: { stroke: "rgba(0,0,0,0.07)" },
-        values: function (u, splits) { return splits.map(yfmt); },
+        values: function (u, splits) { return splits.map(function (v) { return v == null ? "" : yfmt(v); }); },
+        filter: yfilter,
       }],
       hooks: { draw: [drawExtras(spec)] },
     };
