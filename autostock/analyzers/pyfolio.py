@@ -42,10 +42,12 @@ class PyFolioFast(bt.Analyzer):
         self._rows = [(d, d.lines.close, broker.getcommissioninfo(d)) for d in self.datas]
         self._order = {name: i for i, name in reversed(list(enumerate(strategy.getdatanames())))}
         self._fills: dict[str, Position] = {}
-        self.rets["returns"] = self._returns = {}
+        self._returns: dict[datetime.datetime | None, float] = {}
+        self.rets["returns"] = self._returns
         self.rets["positions"] = self._positions = {"Datetime": [*names, "cash"]}
         self.rets["transactions"] = self._transactions = {"date": [["amount", "price", "sid", "symbol", "value"]]}
-        self.rets["gross_lev"] = self._gross_lev = {}
+        self._gross_lev: dict[datetime.datetime, float] = {}
+        self.rets["gross_lev"] = self._gross_lev
 
     def notify_fund(self, cash: float, value: float, fundvalue: float, shares: float) -> None:
         self._cash = cash
