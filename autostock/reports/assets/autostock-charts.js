@@ -119,10 +119,30 @@
       xaxis.values = function (u, splits) { return splits.map(function (v) { return x.labels[v]; }); };
     } else if (x.kind === "number") {
       xaxis.values = function (u, splits) { return splits.map(fmt(x)); };
+      if (n > 1 && spec.series.some(function (s) { return s.kind === "bars"; })) {
+        // half a spacing either side, so that the first and last bars (e.g. histogram bins) show whole
+        var pad = (spec.data[0][n - 1] - spec.data[0][0]) / (n - 1) / 2;
+        xscale.range = function (u, min, max) { return [min - pad, max + pad]; };
+      }
     }
     var yscale = {};
     if (spec.y.scale === "log") { yscale.distr = 3; yscale.log = 10; }
-    if (spec.y.scale === "symlog") { yscale.distr = 4; yscale.asinh = spec.y.linthresh || 1; }
+    var yaxis = {};
+    if (spec.y.scale === "symlog") {
+      var lt = spec.y.linthresh || 1;
+      yscale.distr = 4;
+      yscale.asinh = lt;
+      // ticks at 0 and +-linthresh x 10^k (uPlot's own asinh ticks grid every 1..9 x 10^k)
+      yaxis.splits = function (u, i, min, max) {
+        var out = min <= 0 && max >= 0 ? [0] : [], top = Math.max(Math.abs(min), Math.abs(max));
+        for (var p = lt; p <= top * 1.000001; p *= 10) {
+          if (p <= max) out.push(p);
+          if (-p >= min) out.unshift(-p);
+        }
+        return out;
+      };
+      yaxis.filter = function (u, splits) { return splits; };
+    }
     var series = [{
       label: x.label || "",
       value: x.kind === "time" ? "{YYYY}-{MM}-{DD}" : function (u, v) {
@@ -136,7 +156,7 @@
       scales: { x: xscale, y: yscale },
       series: series,
       legend: { show: spec.legend },
-      axes: [xaxis, {
+      axes: [xaxis, Object.assign(yaxis, {
         label: spec.y.label || undefined,
         size: spec.y.size || function (u, values) {
           if (!values) return 50;
@@ -146,7 +166,7 @@
         },
         grid: { stroke: "rgba(0,0,0,0.07)" },
         values: function (u, splits) { return splits.map(yfmt); },
-      }],
+      })],
       hooks: { draw: [drawExtras(spec)] },
     };
     if (x.kind === "time") {
