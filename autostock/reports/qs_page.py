@@ -25,7 +25,7 @@ STRATEGY = "Strategy"
 # QuantStats' default palette (_FLATUI_COLORS): benchmark yellow, strategy blue; mean lines red
 _FLATUI = ["#fedd78", "#348dc1", "#ba516b", "#4fa487", "#9b59b6"]
 _YELLOW, _BLUE, _RED, _GRAY = "#fedd78", "#348dc1", "#af4b64", "#808080"
-Y_SIZE = 64  # pixels for every chart's y axis, so that the stacked charts' x axes line up
+Y_SIZE = 76  # pixels for every chart's y axis, so that the stacked charts' x axes line up
 # the template's table rules would otherwise restyle the charts' legends (uPlot writes tables)
 _CHART_CSS = """<style>.as-chart table.u-legend{width:auto;margin:0 auto}
 .as-chart .u-legend th,.as-chart .u-legend td{font-size:11px;padding:0 4px;text-align:left;background:none}
