@@ -61,6 +61,7 @@ class Chart:
     y_scale: Literal["linear", "log", "symlog"] = "linear"
     linthresh: float = 1.0
     x_decimals: int = 2
+    x_suffix: str = ""  # number x axis: after each tick value (e.g. "%")
     bands: list[tuple[Any, Any, str, float]] = field(default_factory=list)
     hlines: list[tuple[float, str, bool]] = field(default_factory=list)
     vlines: list[tuple[Any, str, str]] = field(default_factory=list)
@@ -103,7 +104,7 @@ def _x(chart: Chart) -> tuple[dict[str, Any], str, Any]:
     if values and all(isinstance(v, str) for v in values):
         spec = {"kind": "category", "labels": values}
         return spec, "[" + ",".join(map(str, range(len(values)))) + "]", float
-    return {"kind": "number", "decimals": chart.x_decimals}, numbers(values), float
+    return {"kind": "number", "decimals": chart.x_decimals, "suffix": chart.x_suffix}, numbers(values), float
 
 
 def spec_json(chart: Chart) -> str:

@@ -14,6 +14,9 @@ import pytest
 
 from autostock.reports import qs_metrics as qm
 from autostock.reports import qs_page as qp
+from autostock.reports import webcharts as wc
+from tests.chrome import chrome, drawn_charts, needs_chromium
+from tests.reports.test_webcharts import remote_refs, specs
 
 qs = pytest.importorskip("quantstats")
 
@@ -198,13 +201,177 @@ def test_shaded_drawdown_periods_equal_quantstats() -> None:
     assert list(zip(mine["start"], mine["end"], strict=True)) == list(zip(ref["start"], ref["end"], strict=True))
 
 
+def _values(row: list) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in row], dtype=float)
+
+
+def _close(row: list, want, err: str = "") -> None:
+    """Plotted values (6 significant digits, null for gaps) against ``want``."""
+    np.testing.assert_allclose(_values(row), np.asarray(want, dtype=float), rtol=1e-5, atol=1e-12, err_msg=err)
+
+
+def _page_specs(tmp_path: Path, r: pd.Series, b: pd.Series | None, name: str = "t.html") -> dict[str, dict]:
+    page = qp.tearsheet_page(r, b, tmp_path / name, "t").read_text()
+    return {s["title"]: s for s in specs(page)}
+
+
+TITLES = [
+    "Cumulative Returns vs Benchmark",
+    "Cumulative Returns vs Benchmark (Log Scaled)",
+    "Cumulative Returns vs Benchmark (Volatility Matched)",
+    "EOY Returns  vs Benchmark",
+    "Distribution of Monthly Returns",
+    "Daily Returns (Cumulative Sum)",
+    "Rolling Beta to Benchmark",
+    "Rolling Volatility (6-Months)",
+    "Rolling Sharpe (6-Months)",
+    "Rolling Sortino (6-Months)",
+    "Strategy - Worst 5 Drawdown Periods",
+    "Underwater Plot",
+    "Strategy - Return Quantiles",
+]
+TITLES_ALONE = [
+    "Cumulative Returns",
+    "Cumulative Returns (Log Scaled)",
+    "EOY Returns",
+    *TITLES[4:6],
+    *TITLES[7:],
+]
+
+
+def test_chart_specs_plot_quantstats_series(tmp_path: Path) -> None:
+    r, b = _case(n=400, seed=7)
+    got = _page_specs(tmp_path, r, b)
+    assert list(got) == TITLES
+    st, half = qs.stats, 126
+    data = qp.chart_series(*qm.prepare(r, b)[:2], 252)
+    x = wc.epoch_seconds(r.index).tolist()
+    for title in TITLES:
+        if got[title]["x"]["kind"] == "time":
+            assert got[title]["data"][0] == x, title
+    series = {
+        "Cumulative Returns vs Benchmark": [st.compsum(b) * 100, st.compsum(r) * 100],
+        "Cumulative Returns vs Benchmark (Volatility Matched)": [
+            st.compsum(b) * 100,
+            st.compsum(r / r.std() * b.std()) * 100,
+        ],
+        "Daily Returns (Cumulative Sum)": [data["daily_cumsum"] * 100],
+        "Rolling Beta to Benchmark": [
+            st.rolling_greeks(r, b, half)["beta"].fillna(0),
+            st.rolling_greeks(r, b, 252)["beta"],
+        ],
+        "Rolling Volatility (6-Months)": [st.rolling_volatility(b, half, 252), st.rolling_volatility(r, half, 252)],
+        "Rolling Sharpe (6-Months)": [st.rolling_sharpe(r, 0.0, half, periods_per_year=252)],
+        "Rolling Sortino (6-Months)": [st.rolling_sortino(r, 0.0, half, periods_per_year=252)],
+        "Strategy - Worst 5 Drawdown Periods": [st.compsum(r) * 100],
+        "Underwater Plot": [st.to_drawdown_series(r) * 100],
+    }
+    series["Cumulative Returns vs Benchmark (Log Scaled)"] = series["Cumulative Returns vs Benchmark"]
+    for title, want in series.items():
+        spec = got[title]
+        assert [s["label"] for s in spec["series"]][-1] in ("Strategy", "Drawdown", "12-Months"), title
+        assert len(spec["data"]) == 1 + len(want), title
+        for row, w in zip(spec["data"][1:], want, strict=True):
+            _close(row, w, title)
+    log = got["Cumulative Returns vs Benchmark (Log Scaled)"]["y"]
+    assert log["scale"] == "symlog" and log["linthresh"] > 0
+    assert [s["color"] for s in got["Cumulative Returns vs Benchmark"]["series"]] == ["#fedd78", "#348dc1"]
+    assert [s["label"] for s in got["Cumulative Returns vs Benchmark"]["series"]] == ["SPY", "Strategy"]
+    # the mean lines (QuantStats' hline) and the zero line
+    means = {
+        "Rolling Volatility (6-Months)": st.rolling_volatility(r, half, 252).mean(),
+        "Rolling Sharpe (6-Months)": st.rolling_sharpe(r, 0.0, half, periods_per_year=252).mean(),
+        "Underwater Plot": st.to_drawdown_series(r).mean() * 100,
+        "Rolling Beta to Benchmark": st.rolling_greeks(r, b, half)["beta"].fillna(0).mean(),
+    }
+    for title, mean in means.items():
+        assert [h["value"] for h in got[title]["hlines"]] == pytest.approx([mean, 0.0], rel=1e-9), title
+    # EOY bars: years as categories, the benchmark's left of each year, the strategy's right
+    eoy = got["EOY Returns  vs Benchmark"]
+    yearly = qs.utils.group_returns(r, r.index.year, True) * 100
+    assert eoy["x"]["labels"] == [str(y) for y in yearly.index]
+    _close(eoy["data"][1], qs.utils.group_returns(b, b.index.year, True) * 100)
+    _close(eoy["data"][2], yearly)
+    assert [(s["kind"], s["align"]) for s in eoy["series"]] == [("bars", -1), ("bars", 1)]
+    assert eoy["hlines"][0]["value"] == pytest.approx(yearly.mean(), rel=1e-9)
+    # monthly returns on common bins, the strategy's mean marked
+    dist = got["Distribution of Monthly Returns"]
+    months = [qs.utils.group_returns(s, [s.index.year, s.index.month], True) * 100 for s in (b, r)]
+    edges = np.histogram_bin_edges(np.concatenate(months), bins=20)
+    _close(dist["data"][0], (edges[:-1] + edges[1:]) / 2)
+    for row, m in zip(dist["data"][1:], months, strict=True):
+        assert _values(row).tolist() == np.histogram(m, bins=edges)[0].tolist()
+    assert dist["vlines"][0]["x"] == pytest.approx(months[1].mean(), rel=1e-9)
+    # the worst 5 drawdown periods QuantStats shades
+    longest = qs.stats.drawdown_details(st.to_drawdown_series(r.fillna(0)))
+    longest = longest.sort_values(by="days", ascending=False, kind="mergesort")[:5]
+    bands = got["Strategy - Worst 5 Drawdown Periods"]["bands"]
+    starts, ends = pd.DatetimeIndex(longest["start"]), pd.DatetimeIndex(longest["end"])
+    assert [bd[:2] for bd in bands] == [
+        [int(a), int(e)] for a, e in zip(wc.epoch_seconds(starts), wc.epoch_seconds(ends), strict=True)
+    ]
+
+
+def test_return_quantile_boxes_are_matplotlibs_boxplot_of_quantstats_frame(tmp_path: Path) -> None:
+    cbook = pytest.importorskip("matplotlib.cbook")
+    from quantstats._compat import safe_resample
+
+    r, b = _case(n=500, seed=9)
+    spec = _page_specs(tmp_path, r, b)["Strategy - Return Quantiles"]
+    port = pd.DataFrame({"Daily": r.fillna(0)})
+    for name, freq in (("Weekly", "W-MON"), ("Monthly", "ME"), ("Quarterly", "QE"), ("Yearly", "YE")):
+        port[name] = safe_resample(port["Daily"], freq, qs.stats.comp)  # on the daily index
+        port[name] = port[name].ffill()
+    assert spec["x"]["labels"] == list(port.columns)
+    assert [bx["color"] for bx in spec["boxes"]] == ["#fedd78", "#348dc1", "#ba516b", "#4fa487", "#9b59b6"]
+    for bx, column in zip(spec["boxes"], port.columns, strict=True):
+        (ref,) = cbook.boxplot_stats(port[column].dropna().to_numpy() * 100)
+        want = {"q1": ref["q1"], "median": ref["med"], "q3": ref["q3"], "lo": ref["whislo"], "hi": ref["whishi"]}
+        assert {k: bx[k] for k in want} == pytest.approx(want, rel=1e-9), column
+    # hidden series holding each box's whiskers, so that the y range spans them
+    assert [s["kind"] for s in spec["series"]] == ["hidden", "hidden"]
+    _close(spec["data"][1], [bx["lo"] for bx in spec["boxes"]])
+    _close(spec["data"][2], [bx["hi"] for bx in spec["boxes"]])
+
+
+def test_page_without_benchmark_and_infinite_sortino_written_as_gaps(tmp_path: Path) -> None:
+    r, _ = _case(n=300, up=True, bench=False)
+    got = _page_specs(tmp_path, r, None)
+    assert list(got) == TITLES_ALONE
+    sortino = qp.chart_series(r, None, 252)["rolling_sortino"]
+    assert np.isinf(sortino).sum() > 100  # never under water: no downside deviation
+    row = got["Rolling Sortino (6-Months)"]["data"][1]
+    assert [v is None for v in row] == (~np.isfinite(sortino)).tolist()
+    assert got["Rolling Sortino (6-Months)"]["hlines"] == [{"value": 0.0, "color": "#000000", "dash": True, "width": 1}]
+    for title in ("Cumulative Returns", "EOY Returns", "Rolling Volatility (6-Months)"):
+        assert [s["label"] for s in got[title]["series"]] == ["Strategy"], title
+    _close(got["Cumulative Returns"]["data"][1], qs.stats.compsum(r) * 100)
+
+
+def test_heatmap_colours_are_matplotlibs_rdylgn(tmp_path: Path) -> None:
+    colors = pytest.importorskip("matplotlib.colors")
+    from matplotlib import colormaps
+
+    r, _ = _case(n=700, seed=4, bench=False)
+    page = qp.tearsheet_page(r, None, tmp_path / "t.html", "t").read_text()
+    heat = page[page.index('<table class="heatmap">') :]
+    got = re.findall(r'<td style="background:(#[0-9a-f]{6});text-align:center">(-?[0-9.]+)</td>', heat)
+    values = qs.stats.monthly_returns(r, eoy=False).to_numpy() * 100
+    span = np.abs(values).max()
+    want = [colors.to_hex(c) for c in colormaps["RdYlGn"](0.5 + values.ravel() / (2 * span))]
+    assert [c for c, _ in got] == want
+    np.testing.assert_allclose([float(v) for _, v in got], values.ravel(), atol=0.005)
+
+
 def test_page_offline_with_every_section(tmp_path: Path) -> None:
     r, b = _case()
     page = qp.tearsheet_page(r, b, tmp_path / "tearsheet.html", "sma_cross on SYN").read_text()
-    text = re.sub(r'data:image/png;base64,[^"]+', "", page)
-    assert "http://" not in text and "https://" not in text
-    assert "{{" not in text
-    assert "autostock's rendering of the QuantStats report" in text and "sma_cross on SYN" in text
+    assert remote_refs(page) == []
+    assert remote_refs('<script src="https://cdn/x.js">') and remote_refs("<style>@import 'a.css'</style>")
+    assert "{{" not in page and "<img" not in page
+    assert "autostock's rendering of the QuantStats report" in page and "sma_cross on SYN" in page
+    head = page.split("</head>")[0]
+    assert "uPlot" in head and "as-chart-spec" in head  # uPlot and the glue script, inline
     for section in (
         "Key Performance Metrics",
         "EOY Returns vs Benchmark",
@@ -213,23 +380,38 @@ def test_page_offline_with_every_section(tmp_path: Path) -> None:
         "Smart Sortino",
         "Treynor Ratio",
     ):
-        assert section in text, section
+        assert section in page, section
     for div in ("log_returns", "vol_returns", "eoy_returns", "monthly_dist", "daily_returns", "rolling_beta"):
-        assert re.search(rf'<div id="{div}"><img src="data:image/png', page), div
+        assert re.search(rf'<div id="{div}"><div class="as-chart"></div><script', page), div
     for div in ("rolling_vol", "rolling_sharpe", "rolling_sortino", "dd_periods", "dd_plot", "returns_dist"):
-        assert re.search(rf'<div id="{div}"><img src="data:image/png', page), div
+        assert re.search(rf'<div id="{div}"><div class="as-chart"></div><script', page), div
+    assert len(specs(page)) == 13
     alone = qp.tearsheet_page(r, None, tmp_path / "alone.html", "x").read_text()
-    assert "<h3>EOY Returns</h3>" in alone and 'id="rolling_beta"></div>' in alone
+    assert "<h3>EOY Returns</h3>" in alone and 'id="rolling_beta"></div>' in alone and len(specs(alone)) == 11
 
 
-def test_page_imports_no_quantstats_seaborn_scipy(tmp_path: Path) -> None:
+def test_minimal_template_has_the_chart_scripts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qp, "_template", lambda: (qp._MINIMAL, "n/a"))
+    r, b = _case(n=120)
+    page = qp.tearsheet_page(r, b, tmp_path / "t.html", "minimal").read_text()
+    assert "<title>minimal</title>" in page and "uPlot" in page.split("</head>")[0]
+    assert len(specs(page)) == 13 and remote_refs(page) == []
+    # 120 days from March 2019: each quarter's end label (31 Mar, 30 Jun) is a Sunday, so QuantStats'
+    # frame has no quarterly or yearly value on the daily index: no box for them
+    quantiles = {s["title"]: s for s in specs(page)}["Strategy - Return Quantiles"]
+    assert quantiles["x"]["labels"] == ["Daily", "Weekly", "Monthly"] and len(quantiles["boxes"]) == 3
+
+
+def test_page_imports_no_plotting_library_quantstats_or_scipy(tmp_path: Path) -> None:
     code = (
         "import sys, numpy as np, pandas as pd\n"
         "from autostock.reports.qs_page import tearsheet_page\n"
         "i = pd.bdate_range('2020-01-01', periods=300)\n"
         "r = pd.Series(np.random.default_rng(1).normal(0, .01, 300), index=i)\n"
         f"tearsheet_page(r, r.rename('B') * .5, {str(tmp_path / 'p.html')!r}, 't')\n"
-        "print(sorted(m for m in ('quantstats', 'seaborn', 'scipy') if m in sys.modules))\n"
+        f"tearsheet_page(r, None, {str(tmp_path / 'q.html')!r}, 't')\n"
+        "names = ('matplotlib', 'quantstats', 'seaborn', 'scipy')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in names))\n"
     )
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
@@ -237,4 +419,22 @@ def test_page_imports_no_quantstats_seaborn_scipy(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "[]"
-    assert (tmp_path / "p.html").is_file()
+    assert len(specs((tmp_path / "p.html").read_text())) == 13
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_every_tearsheet_chart_draws_in_headless_chromium(tmp_path: Path) -> None:
+    r, b = _case(n=600, seed=2)
+    with_b = qp.tearsheet_page(r, b, tmp_path / "with.html", "with benchmark")
+    alone = qp.tearsheet_page(r, None, tmp_path / "alone.html", "alone")
+    driver = chrome(tmp_path)
+    try:
+        got = [drawn_charts(driver, with_b), drawn_charts(driver, alone)]
+    finally:
+        driver.quit()
+    for report, titles in zip(got, (TITLES, TITLES_ALONE), strict=True):
+        assert report["errors"] == [] and report["failed"] == []
+        assert report["charts"] == report["drawn"] == len(titles)
+        assert report["titles"] == titles
+        assert all(n > 2000 for n in report["inked"]), report["inked"]

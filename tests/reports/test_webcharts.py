@@ -21,6 +21,12 @@ def specs(page: str) -> list[dict]:
     return [json.loads(s.replace("<\\/", "</")) for s in found]
 
 
+def remote_refs(page: str) -> list[str]:
+    """What a page would fetch from the network: ``src``/``href`` to http(s), CSS ``url(http..)``
+    and ``@import`` (uPlot's inline banner comment names its home page, which loads nothing)."""
+    return re.findall(r"""(?:src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import""", page)
+
+
 def test_numbers_keep_six_significant_digits_and_write_gaps_as_null():
     values = np.array([1.23456789, -0.000123456789, 12345678.9, np.nan, np.inf, -np.inf, 0.0])
     got = json.loads(wc.numbers(values))

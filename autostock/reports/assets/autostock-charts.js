@@ -119,8 +119,14 @@
       xaxis.values = function (u, splits) { return splits.map(function (v) { return x.labels[v]; }); };
     } else if (x.kind === "number") {
       xaxis.values = function (u, splits) { return splits.map(fmt(x)); };
+      if (n > 1 && spec.series.some(function (s) { return s.kind === "bars"; })) {
+        // half a spacing either side, so that the first and last bars (e.g. histogram bins) show whole
+        var pad = (spec.data[0][n - 1] - spec.data[0][0]) / (n - 1) / 2;
+        xscale.range = function (u, min, max) { return [min - pad, max + pad]; };
+      }
     }
     var yscale = {};
+    var yaxis = {};
     if (spec.y.scale === "log") {
       yscale.distr = 3; yscale.log = 10;
       // the data's range (5 % margins, rounded to a tick), not whole decades (0.1 - 10 near 1)
@@ -130,19 +136,30 @@
         var mlo = Math.pow(10, Math.floor(Math.log10(lo))), mhi = Math.pow(10, Math.floor(Math.log10(hi)) - 1);
         return [Math.floor(lo / mlo) * mlo, Math.ceil(hi / mhi) * mhi];
       };
-    }
-    if (spec.y.scale === "symlog") { yscale.distr = 4; yscale.asinh = spec.y.linthresh || 1; }
-    var yfilter;
-    if (spec.y.scale === "log") {
       // label every tick of a short log range (uPlot labels only 1, 10, ... there); over a long
       // one, the 1, 2 and 5 of each decade
-      yfilter = function (u, splits) {
+      yaxis.filter = function (u, splits) {
         return splits.map(function (v) {
           if (splits.length <= 10 || v == null) return v;
           var m = Math.round(v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9)));
           return m === 1 || m === 2 || m === 5 ? v : null;
         });
       };
+    }
+    if (spec.y.scale === "symlog") {
+      var lt = spec.y.linthresh || 1;
+      yscale.distr = 4;
+      yscale.asinh = lt;
+      // ticks at 0 and +-linthresh x 10^k (uPlot's own asinh ticks grid every 1..9 x 10^k)
+      yaxis.splits = function (u, i, min, max) {
+        var out = min <= 0 && max >= 0 ? [0] : [], top = Math.max(Math.abs(min), Math.abs(max));
+        for (var p = lt; p <= top * 1.000001; p *= 10) {
+          if (p <= max) out.push(p);
+          if (-p >= min) out.unshift(-p);
+        }
+        return out;
+      };
+      yaxis.filter = function (u, splits) { return splits; };
     }
     var series = [{
       label: x.label || "",
@@ -157,7 +174,7 @@
       scales: { x: xscale, y: yscale },
       series: series,
       legend: { show: spec.legend },
-      axes: [xaxis, {
+      axes: [xaxis, Object.assign(yaxis, {
         label: spec.y.label || undefined,
         size: spec.y.size || function (u, values) {
           if (!values) return 50;
@@ -167,8 +184,7 @@
         },
         grid: { stroke: "rgba(0,0,0,0.07)" },
         values: function (u, splits) { return splits.map(function (v) { return v == null ? "" : yfmt(v); }); },
-        filter: yfilter,
-      }],
+      })],
       hooks: { draw: [drawExtras(spec)] },
     };
     if (x.kind === "time") {
