@@ -1,7 +1,10 @@
-"""A real headless Chromium (Debian's ``chromium`` and ``chromium-driver``) for the browser tests."""
+"""A real headless Chromium (Debian's ``chromium`` and ``chromium-driver``) for the browser tests,
+and the chart specs a report page embeds."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +65,15 @@ def drawn_charts(driver: Any, page: Path) -> dict[str, Any]:
     report = driver.execute_script(_DRAWN)
     report["errors"] = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     return report
+
+
+def specs(page: str) -> list[dict]:
+    """Every chart spec of a page, parsed."""
+    found = re.findall(r'<script type="application/json" class="as-chart-spec">(.*?)</script>', page, re.S)
+    return [json.loads(s.replace("<\\/", "</")) for s in found]
+
+
+def remote_refs(page: str) -> list[str]:
+    """What a page would fetch from the network: ``src``/``href`` to http(s), CSS ``url(http..)``
+    and ``@import`` (uPlot's inline banner comment names its home page, which loads nothing)."""
+    return re.findall(r"""(?:src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import""", page)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from autostock.cli import cli
-from tests.reports.test_webcharts import remote_refs, specs
+from tests.chrome import remote_refs, specs
 
 ARGS = ["--start", "2019-01-01", "--end", "2020-12-31", "--seed", "3"]
 

@@ -15,8 +15,7 @@ import pytest
 
 from autostock.reports import pyfolio_html as ph
 from autostock.reports import pyfolio_page as pp
-from tests.chrome import chrome, drawn_charts, needs_chromium
-from tests.reports.test_webcharts import specs
+from tests.chrome import chrome, drawn_charts, needs_chromium, specs
 
 RTOL = {"rtol": 1e-5, "atol": 1e-12}  # 6 significant digits written
 

@@ -15,8 +15,7 @@ import pytest
 from autostock.reports import qs_metrics as qm
 from autostock.reports import qs_page as qp
 from autostock.reports import webcharts as wc
-from tests.chrome import chrome, drawn_charts, needs_chromium
-from tests.reports.test_webcharts import remote_refs, specs
+from tests.chrome import chrome, drawn_charts, needs_chromium, remote_refs, specs
 
 qs = pytest.importorskip("quantstats")
 

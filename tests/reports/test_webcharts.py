@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 
@@ -12,19 +11,7 @@ import pandas as pd
 import pytest
 
 from autostock.reports import webcharts as wc
-from tests.chrome import chrome, drawn_charts, needs_chromium
-
-
-def specs(page: str) -> list[dict]:
-    """Every chart spec of a page, parsed."""
-    found = re.findall(r'<script type="application/json" class="as-chart-spec">(.*?)</script>', page, re.S)
-    return [json.loads(s.replace("<\\/", "</")) for s in found]
-
-
-def remote_refs(page: str) -> list[str]:
-    """What a page would fetch from the network: ``src``/``href`` to http(s), CSS ``url(http..)``
-    and ``@import`` (uPlot's inline banner comment names its home page, which loads nothing)."""
-    return re.findall(r"""(?:src|href)\s*=\s*["']?https?:|url\(\s*["']?https?:|@import""", page)
+from tests.chrome import chrome, drawn_charts, needs_chromium, specs
 
 
 def test_numbers_keep_six_significant_digits_and_write_gaps_as_null():
