@@ -16,7 +16,6 @@ from __future__ import annotations
 import calendar
 import html
 import math
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,16 @@ import numpy as np
 import pandas as pd
 
 from autostock.reports.pyfolio_page import BDAYS_PER_MONTH, PANEL_TITLES
-from autostock.reports.webcharts import Chart, Series, box_stats, chart_html, histogram, page, rdylgn_hex
+from autostock.reports.webcharts import (
+    Chart,
+    Series,
+    box_stats,
+    chart_html,
+    colormap_hex,
+    histogram,
+    page,
+    rdylgn_hex,
+)
 
 SYNC = "pyfolio"
 Y_SIZE = 70  # the date panels' y axes share one width, so their x axes line up
@@ -32,32 +40,10 @@ Y_SIZE = 70  # the date panels' y axes share one width, so their x axes line up
 PCT_STATS = ("Annual return", "Cumulative returns", "Annual volatility", "Max drawdown", "Daily value at risk")
 QUANTILE_COLORS = ("#4c72b0", "#55a868", "#ccb974")  # the PNG's (seaborn's deep palette)
 
-# matplotlib's PuBu (ColorBrewer's 9 anchors): the drawdown shading, as the PNG shades it
-_PUBU = np.array(
-    [
-        (1.0, 0.9686274509803922, 0.984313725490196),
-        (0.9254901960784314, 0.9058823529411765, 0.9490196078431372),
-        (0.8156862745098039, 0.8196078431372549, 0.9019607843137255),
-        (0.6509803921568628, 0.7411764705882353, 0.8588235294117647),
-        (0.4549019607843137, 0.6627450980392157, 0.8117647058823529),
-        (0.21176470588235294, 0.5647058823529412, 0.7529411764705882),
-        (0.0196078431372549, 0.4392156862745098, 0.6901960784313725),
-        (0.01568627450980392, 0.35294117647058826, 0.5529411764705883),
-        (0.00784313725490196, 0.2196078431372549, 0.34509803921568627),
-    ]
-)
-
-
-@cache
-def _pubu_lut() -> np.ndarray:
-    grid, anchors = np.linspace(0, 1, 256), np.linspace(0, 1, len(_PUBU))
-    return np.stack([np.interp(grid, anchors, _PUBU[:, k]) for k in range(3)], axis=1)
-
 
 def pubu_hex(fractions: Any) -> list[str]:
     """matplotlib's ``colormaps['PuBu'](fractions)`` as ``#rrggbb``."""
-    idx = np.clip((np.asarray(fractions, dtype=float) * 256).astype(int), 0, 255)
-    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in np.round(_pubu_lut()[idx] * 255).astype(int).tolist()]
+    return colormap_hex("PuBu", fractions)
 
 
 def drawdown_shades(n: int) -> list[str]:

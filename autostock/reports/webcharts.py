@@ -186,10 +186,10 @@ def page(title: str, body: str, style: str = "") -> str:
     )
 
 
-# matplotlib's RdYlGn (ColorBrewer's 11 anchors, a 256-entry lookup table), so heatmap tables
-# need no matplotlib import; tests compare it with matplotlib's colormap
-_RDYLGN = np.array(
-    [
+# matplotlib's ColorBrewer colormaps as their anchors (matplotlib builds a 256-entry lookup table
+# from them), so coloured tables need no matplotlib import; tests compare them with matplotlib's
+COLORMAPS: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "RdYlGn": (
         (0.6470588235294118, 0.0, 0.14901960784313725),
         (0.84313725490196079, 0.18823529411764706, 0.15294117647058825),
         (0.95686274509803926, 0.42745098039215684, 0.2627450980392157),
@@ -201,26 +201,42 @@ _RDYLGN = np.array(
         (0.4, 0.74117647058823533, 0.38823529411764707),
         (0.10196078431372549, 0.59607843137254901, 0.31372549019607843),
         (0.0, 0.40784313725490196, 0.21568627450980393),
-    ]
-)
+    ),
+    "PuBu": (
+        (1.0, 0.9686274509803922, 0.984313725490196),
+        (0.9254901960784314, 0.9058823529411765, 0.9490196078431372),
+        (0.8156862745098039, 0.8196078431372549, 0.9019607843137255),
+        (0.6509803921568628, 0.7411764705882353, 0.8588235294117647),
+        (0.4549019607843137, 0.6627450980392157, 0.8117647058823529),
+        (0.21176470588235294, 0.5647058823529412, 0.7529411764705882),
+        (0.0196078431372549, 0.4392156862745098, 0.6901960784313725),
+        (0.01568627450980392, 0.35294117647058826, 0.5529411764705883),
+        (0.00784313725490196, 0.2196078431372549, 0.34509803921568627),
+    ),
+}
 
 
 @cache
-def _rdylgn_lut() -> np.ndarray:
-    grid = np.linspace(0, 1, 256)
-    anchors = np.linspace(0, 1, len(_RDYLGN))
-    return np.stack([np.interp(grid, anchors, _RDYLGN[:, k]) for k in range(3)], axis=1)
+def _lut(name: str) -> np.ndarray:
+    colors = np.array(COLORMAPS[name])
+    grid, anchors = np.linspace(0, 1, 256), np.linspace(0, 1, len(colors))
+    return np.stack([np.interp(grid, anchors, colors[:, k]) for k in range(3)], axis=1)
 
 
-def rdylgn_hex(fractions: np.ndarray) -> list[str]:
-    """matplotlib's ``colormaps['RdYlGn'](fractions)`` as ``#rrggbb`` (NaN: white)."""
-    x = np.asarray(fractions, dtype=float)
+def colormap_hex(name: str, fractions: Any) -> list[str]:
+    """matplotlib's ``colormaps[name](fractions)`` as ``#rrggbb`` (NaN: white)."""
+    x = np.asarray(fractions, dtype=float).ravel()
     idx = np.clip((np.nan_to_num(x, nan=0.0) * 256).astype(int), 0, 255)
-    rgb = np.round(_rdylgn_lut()[idx] * 255).astype(int)
+    rgb = np.round(_lut(name)[idx] * 255).astype(int)
     return [
         "#ffffff" if not math.isfinite(v) else f"#{r:02x}{g:02x}{b:02x}"
         for v, (r, g, b) in zip(x.tolist(), rgb.tolist(), strict=True)
     ]
+
+
+def rdylgn_hex(fractions: Any) -> list[str]:
+    """matplotlib's ``colormaps['RdYlGn'](fractions)`` as ``#rrggbb`` (NaN: white)."""
+    return colormap_hex("RdYlGn", fractions)
 
 
 def box_stats(values: Any, whis: float = 1.5) -> dict[str, float]:
