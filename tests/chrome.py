@@ -70,7 +70,7 @@ def drawn_charts(driver: Any, page: Path) -> dict[str, Any]:
 def specs(page: str) -> list[dict]:
     """Every chart spec of a page, parsed."""
     found = re.findall(r'<script type="application/json" class="as-chart-spec">(.*?)</script>', page, re.S)
-    return [json.loads(s.replace("<\\/", "</")) for s in found]
+    return [json.loads(s) for s in found]
 
 
 def remote_refs(page: str) -> list[str]:

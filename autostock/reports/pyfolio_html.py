@@ -27,11 +27,11 @@ from autostock.reports.webcharts import (
     Chart,
     Series,
     box_stats,
+    centred_rdylgn,
     chart_html,
     colormap_hex,
     histogram,
     page,
-    rdylgn_hex,
 )
 
 SYNC = "pyfolio"
@@ -50,18 +50,6 @@ def drawdown_shades(n: int) -> list[str]:
     """The shade of each of ``n`` drawdown periods, deepest first (the PNG's
     ``PuBu(linspace(0.85, 0.3, n))``)."""
     return pubu_hex(np.linspace(0.85, 0.3, max(n, 1)))[:n]
-
-
-def heatmap_colors(values: np.ndarray) -> list[list[str]]:
-    """Each cell's colour as the PNG's ``imshow(values, cmap='RdYlGn', vmin=-span, vmax=span)``
-    draws it, ``span`` the largest absolute value (NaN taken as 0, as pyfolio fills empty
-    months; all zero: the middle colour)."""
-    filled = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
-    span = float(np.abs(filled).max()) if filled.size else 0.0
-    fractions = (filled + span) / (2 * span) if span > 0 else np.full(filled.shape, 0.5)
-    flat = rdylgn_hex(fractions.ravel())
-    cols = filled.shape[1] if filled.ndim == 2 else 0
-    return [flat[i * cols : (i + 1) * cols] for i in range(filled.shape[0])]
 
 
 def text_color(background: str) -> str:
@@ -123,7 +111,7 @@ def monthly_heatmap_html(data: dict[str, Any]) -> str:
     full precision in ``data-value``), coloured as the PNG's heatmap; empty months are blank."""
     table = data["monthly_table"]
     values = table.to_numpy(dtype=float) * 100.0
-    colors = heatmap_colors(values)
+    colors = centred_rdylgn(values)  # the PNG: imshow(cmap="RdYlGn", vmin=-span, vmax=span)
     head = "".join(f"<th>{calendar.month_abbr[int(m)]}</th>" for m in table.columns)
     rows = []
     for year, vals, cols in zip(table.index, values, colors, strict=True):

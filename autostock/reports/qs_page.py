@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from autostock.reports import qs_metrics as qm
-from autostock.reports.webcharts import Chart, Series, box_stats, chart_html, head_html, histogram, rdylgn_hex
+from autostock.reports.webcharts import Chart, Series, box_stats, centred_rdylgn, chart_html, head_html, histogram
 
 STRATEGY = "Strategy"
 # QuantStats' default palette (_FLATUI_COLORS): benchmark yellow, strategy blue; mean lines red
@@ -299,9 +299,7 @@ def _heatmap(heat: pd.DataFrame) -> str:
     """The monthly returns heatmap as a coloured HTML table (QuantStats' RdYlGn scale centred on 0),
     cheaper and sharper than an image with one text label per month."""
     values = heat.to_numpy(dtype=float)
-    span = float(np.nanmax(np.abs(values))) if values.size else 0.0
-    fractions = 0.5 + values / (2 * span) if span > 0 else np.full(values.shape, 0.5)
-    colors = np.array(rdylgn_hex(fractions.ravel()), dtype=object).reshape(values.shape)
+    colors = centred_rdylgn(values)
     head = "".join(f"<th>{c}</th>" for c in heat.columns)
     rows = []
     for year, vals, cols in zip(heat.index, values, colors, strict=True):

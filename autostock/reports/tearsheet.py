@@ -155,8 +155,8 @@ def _tear_sheet_data(pf: dict[str, Any], benchmark: pd.Series | None) -> dict[st
 
 
 def pyfolio_outputs(pf: dict[str, Any], benchmark: pd.Series | None, folder: str | Path) -> list[Path]:
-    """Returns, positions, transactions and gross leverage in pyfolio's format (from backtrader's
-    PyFolio analyzer) as CSV; pyfolio's performance statistics (``perf_stats.csv``) and worst
+    """Returns, positions, transactions and gross leverage in pyfolio's format (recorded by
+    :class:`autostock.analyzers.pyfolio.PyFolioFast`) as CSV; pyfolio's performance statistics (``perf_stats.csv``) and worst
     drawdown periods (``drawdowns.csv``); and the returns tear sheet as a page drawn in the
     browser, ``returns_tear_sheet.html`` (:mod:`autostock.reports.pyfolio_html`), all computed
     by :mod:`autostock.reports.pyfolio_page` (pyfolio's values, without importing pyfolio or

@@ -154,8 +154,9 @@ def spec_json(chart: Chart) -> str:
 
 
 def chart_html(chart: Chart) -> str:
-    """The chart's place in a page: an empty div and its spec (drawn when the page opens)."""
-    spec = spec_json(chart).replace("</", "<\\/")
+    """The chart's place in a page: an empty div and its spec (drawn when the page opens). Every
+    ``<`` of the JSON is written ``\\u003c``, so no text in it can end or alter the script element."""
+    spec = spec_json(chart).replace("<", "\\u003c")
     return f'<div class="as-chart"></div><script type="application/json" class="as-chart-spec">{spec}</script>'
 
 
@@ -237,6 +238,18 @@ def colormap_hex(name: str, fractions: Any) -> list[str]:
 def rdylgn_hex(fractions: Any) -> list[str]:
     """matplotlib's ``colormaps['RdYlGn'](fractions)`` as ``#rrggbb`` (NaN: white)."""
     return colormap_hex("RdYlGn", fractions)
+
+
+def centred_rdylgn(values: Any) -> list[list[str]]:
+    """Each cell of a 2-D table of returns coloured as the libraries' heatmaps colour it: RdYlGn
+    from minus to plus the largest absolute value, 0 in the middle (NaN taken as 0, as both fill
+    empty months; all zero: the middle colour)."""
+    filled = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    span = float(np.abs(filled).max()) if filled.size else 0.0
+    fractions = 0.5 + filled / (2 * span) if span > 0 else np.full(filled.shape, 0.5)
+    flat = rdylgn_hex(fractions.ravel())
+    cols = filled.shape[1] if filled.ndim == 2 else 0
+    return [flat[i * cols : (i + 1) * cols] for i in range(filled.shape[0])]
 
 
 def box_stats(values: Any, whis: float = 1.5) -> dict[str, float]:

@@ -21,9 +21,8 @@ OUTPUTS = ("summary", "csv", "chart", "tearsheet", "pyfolio")
 # the pyfolio page (``pyfolio/returns_tear_sheet.png``), pyfolio's own returns tear sheet and QuantStats'
 # own HTML report (``tearsheet_native.html``): each costs a plotting library and seconds of CPU, where
 # the default pages are drawn by the browser from the data (:mod:`autostock.reports.webcharts`)
+# (these are the outputs drawn with matplotlib, in forked workers when there are cores to spare)
 OPT_IN_OUTPUTS = ("chart_png", "pyfolio_png", "pyfolio_native", "tearsheet_native")
-# outputs drawn with matplotlib (in forked workers when there are cores to spare)
-PLOTTED = ("chart_png", "pyfolio_png", "pyfolio_native", "tearsheet_native")
 
 
 def _jsonable(value: Any) -> Any:
@@ -229,7 +228,7 @@ def write_outputs(
         jobs.append(
             ("tearsheet_native", _tearsheet_native_task, (result.returns, result.benchmark_returns, native_html, title))
         )
-    plotted = [job for job in jobs if job[0] in PLOTTED]
+    plotted = [job for job in jobs if job[0] in OPT_IN_OUTPUTS]
     pool = _pool(len(plotted), parallel)
     futures: dict[str, Future] = {}
     paths: dict[str, Path] = {}

@@ -15,6 +15,7 @@ import pytest
 
 from autostock.reports import pyfolio_html as ph
 from autostock.reports import pyfolio_page as pp
+from autostock.reports import webcharts as wc
 from tests.chrome import chrome, drawn_charts, needs_chromium, specs
 
 RTOL = {"rtol": 1e-5, "atol": 1e-12}  # 6 significant digits written
@@ -170,11 +171,11 @@ def test_monthly_heatmap_table_holds_each_month_coloured_as_the_pngs_imshow():
     filled = table.fillna(0).to_numpy() * 100
     span = np.abs(filled).max()
     expected = [[to_hex(c) for c in row] for row in colormaps["RdYlGn"](Normalize(-span, span)(filled))]
-    assert ph.heatmap_colors(values) == expected
+    assert wc.centred_rdylgn(values) == expected
     body = re.search(r'id="monthly-returns".*?</table>', page, re.S).group(0)
     shown = re.findall(r"background:(#[0-9a-f]{6})", body)
     assert shown == [c for row, ok in zip(expected, present, strict=True) for c, p in zip(row, ok, strict=True) if p]
-    assert ph.heatmap_colors(np.zeros((1, 2))) == [[ph.rdylgn_hex(np.array([0.5]))[0]] * 2]
+    assert wc.centred_rdylgn(np.zeros((1, 2))) == [[wc.rdylgn_hex(np.array([0.5]))[0]] * 2]
 
 
 def test_drawdown_shades_are_the_pngs_pubu_ramp_and_text_reads_on_every_cell():

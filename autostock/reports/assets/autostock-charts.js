@@ -44,7 +44,7 @@
 
   function drawExtras(spec) {
     return function (u) {
-      var ctx = u.ctx, b = u.bbox, i, x0, x1, y;
+      var ctx = u.ctx, b = u.bbox, x0, x1, y;
       ctx.save();
       ctx.beginPath();
       ctx.rect(b.left, b.top, b.width, b.height);
@@ -112,7 +112,7 @@
     if (x.kind === "category") {
       xscale.range = function () { return [-0.5, n - 0.5]; };
       xaxis.splits = function () {
-        var step = Math.max(1, Math.ceil(n / (x.max_ticks || 12))), out = [];
+        var step = Math.max(1, Math.ceil(n / 12)), out = [];
         for (var i = 0; i < n; i += step) out.push(i);
         return out;
       };
@@ -202,9 +202,9 @@
       var el = tag.previousElementSibling;
       try {
         charts.push([el, build(el, JSON.parse(tag.textContent))]);
-      } catch (err) {
+      } catch (err) {  // say so in place and in the console; draw the page's other charts
         el.textContent = "chart failed: " + err;
-        throw err;
+        console.error(err);
       }
     });
     window.addEventListener("resize", function () {
